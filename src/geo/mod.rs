@@ -1,0 +1,1 @@
+//! GeoIP (being written).
