@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the external programs the test suite needs (idempotent; safe to run twice).
+#
+#   knotd, knotc (package knot)      reference authoritative server for tests/differential.rs
+#   kdig         (package knot-dnsutils)  handy for checking Knot's behaviour by hand
+#
+# Needs root (or sudo) and Debian/Ubuntu's apt-get. Does nothing when everything is present.
+set -euo pipefail
+
+# knotd/knotc live in /usr/sbin, which is not always on a non-root PATH.
+export PATH="$PATH:/usr/sbin:/usr/local/sbin"
+
+missing=()
+command -v knotd >/dev/null 2>&1 || missing+=(knot)
+command -v knotc >/dev/null 2>&1 || missing+=(knot)
+command -v kdig  >/dev/null 2>&1 || missing+=(knot-dnsutils)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "test-deps: knotd, knotc and kdig are present"
+    exit 0
+fi
+
+# de-duplicate the package list
+mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+        echo "test-deps: need root to install: ${pkgs[*]}" >&2; exit 1
+    fi
+fi
+
+echo "test-deps: installing ${pkgs[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+
+# The knot package enables a system knotd service on some systems; the tests start their own
+# knotd on a loopback address and do not need it (and it would hold port 53). Stop it if running.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet knot 2>/dev/null; then
+    $sudo systemctl stop knot || true
+fi
+
+command -v knotd >/dev/null && command -v kdig >/dev/null
+echo "test-deps: done"

@@ -1,0 +1,134 @@
+//! Zones: the static data ayadns is authoritative for, and how names in it are answered.
+//!
+//! A zone file (RFC 1035 master format) is parsed by hickory-proto's parser ([`load`]) into a
+//! [`Zone`]: a hash map from owner name to [`Node`]. Every name between a record's owner and the
+//! apex is a node too (an *empty non-terminal*), so "does this name exist?" is one hash lookup
+//! and NXDOMAIN costs what a hit costs, however large the zone. [`lookup`] implements the
+//! answer semantics of RFC 1034 §4.3.2 with RFC 4592 wildcards and RFC 2308 negative answers;
+//! [`ZoneSet`] finds the zone for a query name.
+//!
+//! Zones are immutable once built: a reload builds new ones and swaps them in.
+
+pub mod entries;
+pub mod load;
+pub mod lookup;
+mod set;
+
+pub use load::{load_zone_file, origin_from_file_name};
+pub use lookup::{Lookup, LookupOptions};
+pub use set::ZoneSet;
+
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// One RRset: all records of one type at one owner.
+#[derive(Debug, Clone)]
+pub struct RRset {
+    /// The type of every record in the set.
+    pub rtype: RecordType,
+    /// The records, owner names as written in the zone file.
+    pub records: Vec<Record>,
+}
+
+/// Everything at one owner name.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    /// RRsets, at most one per type. Empty for an empty non-terminal.
+    pub rrsets: Vec<RRset>,
+    /// True when this (non-apex) name holds an NS set: a zone cut, delegated elsewhere.
+    pub is_cut: bool,
+}
+
+impl Node {
+    /// The RRset of type `rtype`, if any.
+    pub fn get(&self, rtype: RecordType) -> Option<&RRset> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+}
+
+/// A loaded zone.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// The apex (the owner of the SOA).
+    pub origin: Name,
+    /// The file it came from (for messages and `check`).
+    pub source: PathBuf,
+    /// Owner name → node (case-insensitive: hickory's `Name` hashes and compares that way).
+    pub nodes: HashMap<Name, Node>,
+    /// The SOA as served for negative answers: TTL = min(SOA TTL, SOA MINIMUM) (RFC 2308 §3).
+    pub negative_soa: Record,
+    /// True when the zone delegates any name, so lookups must look for cuts.
+    pub has_cuts: bool,
+    /// True when the zone holds any wildcard owner.
+    pub has_wildcards: bool,
+    /// Number of records, for logs and status.
+    pub record_count: usize,
+}
+
+impl Zone {
+    /// Build a zone from parsed records. `records` must all be at or below `origin`; the
+    /// loader checks that and the other rules with line numbers before calling this.
+    pub fn from_records(origin: Name, source: PathBuf, records: Vec<Record>) -> Option<Zone> {
+        let mut nodes: HashMap<Name, Node> = HashMap::new();
+        let record_count = records.len();
+        nodes.entry(origin.clone()).or_default();
+        for record in records {
+            let owner = record.name.clone();
+            // Every name between the owner and the apex exists (empty non-terminals).
+            let mut ancestor = owner.base_name();
+            while ancestor.num_labels() > origin.num_labels() && !nodes.contains_key(&ancestor) {
+                nodes.insert(ancestor.clone(), Node::default());
+                ancestor = ancestor.base_name();
+            }
+            let node = nodes.entry(owner).or_default();
+            let rtype = record.record_type();
+            match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
+                Some(set) => {
+                    if !set.records.iter().any(|r| r.data == record.data) {
+                        set.records.push(record)
+                    }
+                }
+                None => node.rrsets.push(RRset {
+                    rtype,
+                    records: vec![record],
+                }),
+            }
+        }
+        let mut has_cuts = false;
+        let mut has_wildcards = false;
+        for (name, node) in nodes.iter_mut() {
+            node.is_cut = *name != origin && node.get(RecordType::NS).is_some();
+            has_cuts |= node.is_cut;
+            has_wildcards |= name.is_wildcard();
+            node.rrsets.sort_by_key(|s| u16::from(s.rtype));
+        }
+        let soa = nodes.get(&origin)?.get(RecordType::SOA)?.records.first()?;
+        let mut negative_soa = soa.clone();
+        if let RData::SOA(s) = &soa.data {
+            negative_soa.ttl = soa.ttl.min(s.minimum);
+        }
+        Some(Zone {
+            origin,
+            source,
+            nodes,
+            negative_soa,
+            has_cuts,
+            has_wildcards,
+            record_count,
+        })
+    }
+
+    /// The node at `name`, if the name exists in the zone.
+    pub fn node(&self, name: &Name) -> Option<&Node> {
+        self.nodes.get(name)
+    }
+
+    /// The serial of the zone's SOA.
+    pub fn serial(&self) -> u32 {
+        match &self.negative_soa.data {
+            RData::SOA(s) => s.serial,
+            _ => 0,
+        }
+    }
+}
