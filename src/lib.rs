@@ -1,10 +1,21 @@
 //! ayadns: a global server load balancer that is an authoritative DNS server.
 //!
 //! The module map (see ARCHITECTURE.md for the flows and invariants):
-//! - [`diag`]: errors that name `file:line`.
+//! - [`config`]: the TOML config file, strict (unknown keys are errors with their line).
 //! - [`zone`]: zone files → lookup structure; static answer semantics.
+//! - [`model`]: everything loaded and validated as one immutable value.
+//! - [`snapshot`]: the one value the query path reads, swapped atomically.
+//! - [`dns`]: listeners, the request handler, EDNS/ECS, fitting answers to UDP.
 //! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
+//! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
+//! - [`diag`]: errors that name `file:line`.
 
+pub mod config;
 pub mod diag;
+pub mod dns;
 pub mod geo;
+pub mod logging;
+pub mod model;
+pub mod server;
+pub mod snapshot;
 pub mod zone;

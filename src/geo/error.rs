@@ -4,7 +4,7 @@
 //! reading it is an operator who has just dropped a new database or CSV in place and needs to
 //! know which one is wrong and why — not a stack of library errors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors opening GeoIP databases or building one from CSV.
 #[derive(Debug, thiserror::Error)]
@@ -57,4 +57,17 @@ pub enum GeoError {
         /// The writer's reason.
         reason: String,
     },
+}
+
+impl GeoError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            GeoError::Read { path, .. }
+            | GeoError::Invalid { path, .. }
+            | GeoError::Csv { path, .. }
+            | GeoError::Io { path, .. }
+            | GeoError::Build { path, .. } => path,
+        }
+    }
 }

@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -66,15 +67,16 @@ impl Record<'_> {
             .into_iter()
             .find_map(|c| c.0.as_deref().and_then(Continent::from_code))
             .or_else(|| country.and_then(centroids::continent_of));
-        let (coords, coords_source) = match valid_coords(self.location.latitude, self.location.longitude)
-            .or_else(|| valid_coords(self.latitude, self.longitude))
-        {
-            Some(c) => (Some(c), Some(CoordsSource::Database)),
-            None => match country.and_then(centroids::centre_of) {
-                Some(c) => (Some(c), Some(CoordsSource::CountryCentre)),
-                None => (None, None),
-            },
-        };
+        let (coords, coords_source) =
+            match valid_coords(self.location.latitude, self.location.longitude)
+                .or_else(|| valid_coords(self.latitude, self.longitude))
+            {
+                Some(c) => (Some(c), Some(CoordsSource::Database)),
+                None => match country.and_then(centroids::centre_of) {
+                    Some(c) => (Some(c), Some(CoordsSource::CountryCentre)),
+                    None => (None, None),
+                },
+            };
         if country.is_none() && continent.is_none() && coords.is_none() {
             return None;
         }
@@ -135,23 +137,23 @@ fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
 #[derive(Default, Debug)]
 struct Code<'a>(Option<Cow<'a, str>>);
 
-impl<'de> Deserialize<'de> for Code<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Code<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Code<'de>;
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Code<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a code string or a map with iso_code/code")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Code<'de>, E> {
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Code<'a>, E> {
                 Ok(Code(Some(Cow::Borrowed(v))))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Code<'de>, E> {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Code<'a>, E> {
                 Ok(Code(Some(Cow::Owned(v.to_owned()))))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Code<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Code<'a>, A::Error> {
                 let mut code = Code(None);
-                while let Some(key) = map.next_key::<Key<'de>>()? {
+                while let Some(key) = map.next_key::<Key<'_>>()? {
                     if matches!(&*key.0, "iso_code" | "code") && code.0.is_none() {
                         code = map.next_value()?;
                     } else {
@@ -160,12 +162,12 @@ impl<'de> Deserialize<'de> for Code<'de> {
                 }
                 Ok(code)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Code<'de>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Code<'a>, A::Error> {
                 skip_seq(seq).map(|()| Code(None))
             }
             absent_scalars!();
         }
-        deserializer.deserialize_any(V)
+        deserializer.deserialize_any(V(PhantomData))
     }
 }
 
@@ -173,49 +175,60 @@ impl<'de> Deserialize<'de> for Code<'de> {
 #[derive(Default, Debug)]
 struct Name<'a>(Option<Cow<'a, str>>);
 
-impl<'de> Deserialize<'de> for Name<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         /// `names` → the English name; `en` → the name itself.
-        struct V {
+        struct V<'a> {
             key: &'static str,
+            _borrow: PhantomData<&'a ()>,
         }
-        impl<'de> Visitor<'de> for V {
-            type Value = Name<'de>;
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Name<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a name string or a map with names.en")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Name<'de>, E> {
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Name<'a>, E> {
                 Ok(Name(Some(Cow::Borrowed(v))))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<'de>, E> {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<'a>, E> {
                 Ok(Name(Some(Cow::Owned(v.to_owned()))))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Name<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Name<'a>, A::Error> {
                 let mut name = Name(None);
-                while let Some(key) = map.next_key::<Key<'de>>()? {
+                while let Some(key) = map.next_key::<Key<'_>>()? {
                     if *key.0 == *self.key && name.0.is_none() {
-                        name = map.next_value_seed(NameSeed { key: "en" })?;
+                        name = map.next_value_seed(NameSeed {
+                            key: "en",
+                            _borrow: PhantomData,
+                        })?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
                 Ok(name)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Name<'de>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Name<'a>, A::Error> {
                 skip_seq(seq).map(|()| Name(None))
             }
             absent_scalars!();
         }
-        struct NameSeed {
+        struct NameSeed<'a> {
             key: &'static str,
+            _borrow: PhantomData<&'a ()>,
         }
-        impl<'de> de::DeserializeSeed<'de> for NameSeed {
-            type Value = Name<'de>;
-            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Name<'de>, D::Error> {
-                d.deserialize_any(V { key: self.key })
+        impl<'de: 'a, 'a> de::DeserializeSeed<'de> for NameSeed<'a> {
+            type Value = Name<'a>;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Name<'a>, D::Error> {
+                d.deserialize_any(V {
+                    key: self.key,
+                    _borrow: PhantomData,
+                })
             }
         }
-        deserializer.deserialize_any(V { key: "names" })
+        deserializer.deserialize_any(V {
+            key: "names",
+            _borrow: PhantomData,
+        })
     }
 }
 
@@ -281,7 +294,7 @@ impl<'de> Deserialize<'de> for Point {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Point, A::Error> {
                 let mut point = Point::default();
-                while let Some(key) = map.next_key::<Key<'de>>()? {
+                while let Some(key) = map.next_key::<Key<'_>>()? {
                     match &*key.0 {
                         "latitude" => point.latitude = map.next_value()?,
                         "longitude" => point.longitude = map.next_value()?,
@@ -308,21 +321,21 @@ impl<'de> Deserialize<'de> for Point {
 /// maxminddb), so skipping through a record does not allocate.
 struct Key<'a>(Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Key<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Key<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a map key string")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'a>, E> {
                 Ok(Key(Cow::Borrowed(v)))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'a>, E> {
                 Ok(Key(Cow::Owned(v.to_owned())))
             }
         }
-        deserializer.deserialize_str(V)
+        deserializer.deserialize_str(V(PhantomData))
     }
 }

@@ -64,8 +64,7 @@ pub fn load_zone_file(path: &Path, origin: Option<&Name>) -> Result<Zone, Diagno
 
 /// Load and check zone text (as if read from `path`).
 pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<Zone, Diagnostics> {
-    let entries =
-        entries::split(text).map_err(|(line, msg)| Diagnostic::at(path, line, msg))?;
+    let entries = entries::split(text).map_err(|(line, msg)| Diagnostic::at(path, line, msg))?;
     let default_origin = origin.cloned().or_else(|| origin_from_file_name(path));
     let records = match parse(text, path, default_origin.as_ref()) {
         Ok(r) => r,
@@ -79,7 +78,8 @@ pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<
         }
     };
     let index = LineIndex::new(&entries, default_origin.as_ref());
-    let at = |name: &Name, rtype: Option<RecordType>, msg: String| match index.line_of(name, rtype) {
+    let at = |name: &Name, rtype: Option<RecordType>, msg: String| match index.line_of(name, rtype)
+    {
         Some(line) => Diagnostic::at(path, line, msg),
         None => Diagnostic::file(path, msg),
     };
@@ -92,12 +92,18 @@ pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<
         .collect();
     let apex = match soas.as_slice() {
         [] => {
-            errors.push(Diagnostic::file(path, "no SOA record: a zone needs one at its apex"));
+            errors.push(Diagnostic::file(
+                path,
+                "no SOA record: a zone needs one at its apex",
+            ));
             return Err(errors);
         }
         [soa, rest @ ..] => {
             for extra in rest {
-                let msg = format!("second SOA record (at {}): a zone has exactly one", extra.name);
+                let msg = format!(
+                    "second SOA record (at {}): a zone has exactly one",
+                    extra.name
+                );
                 errors.push(at(&extra.name, Some(RecordType::SOA), msg));
             }
             soa.name.clone()
@@ -119,7 +125,10 @@ pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<
             continue;
         }
         if r.dns_class != DNSClass::IN {
-            let msg = format!("{} {rtype}: class {} is not served (IN only)", r.name, r.dns_class);
+            let msg = format!(
+                "{} {rtype}: class {} is not served (IN only)",
+                r.name, r.dns_class
+            );
             errors.push(at(&r.name, Some(rtype), msg));
         }
         if rtype == RecordType::DNAME {
@@ -138,12 +147,19 @@ pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<
         .get(&apex)
         .is_some_and(|t| t.contains(&RecordType::NS))
     {
-        errors.push(at(&apex, Some(RecordType::SOA), format!("no NS records at the apex {apex}")));
+        errors.push(at(
+            &apex,
+            Some(RecordType::SOA),
+            format!("no NS records at the apex {apex}"),
+        ));
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let records = records.into_iter().filter(|r| apex.zone_of(&r.name)).collect();
+    let records = records
+        .into_iter()
+        .filter(|r| apex.zone_of(&r.name))
+        .collect();
     Zone::from_records(apex, path.to_path_buf(), records)
         .ok_or_else(|| Diagnostic::file(path, "no SOA record at the apex").into())
 }
@@ -164,8 +180,14 @@ mod tests {
         assert_eq!(z.origin, Name::from_ascii("example.test.").unwrap());
         assert_eq!(z.record_count, 4);
         // empty non-terminals exist
-        assert!(z.node(&Name::from_ascii("b.c.example.test.").unwrap()).is_some());
-        assert!(z.node(&Name::from_ascii("c.example.test.").unwrap()).is_some());
+        assert!(
+            z.node(&Name::from_ascii("b.c.example.test.").unwrap())
+                .is_some()
+        );
+        assert!(
+            z.node(&Name::from_ascii("c.example.test.").unwrap())
+                .is_some()
+        );
         assert_eq!(z.negative_soa.ttl, 60);
     }
 
@@ -181,20 +203,33 @@ mod tests {
 
     #[test]
     fn rule_violations_are_all_reported_with_lines() {
-        let text = format!(
-            "{GOOD}www CNAME a.b.c\nwww A 192.0.2.9\nfar.example.org. A 192.0.2.1\n"
-        );
+        let text =
+            format!("{GOOD}www CNAME a.b.c\nwww A 192.0.2.9\nfar.example.org. A 192.0.2.1\n");
         let e = load(&text).unwrap_err();
         let s = e.to_string();
         assert_eq!(e.0.len(), 2, "{s}");
-        assert!(s.contains("t/example.test.zone:8: far.example.org. is outside"), "{s}");
-        assert!(s.contains("t/example.test.zone:6: www.example.test. has a CNAME"), "{s}");
+        assert!(
+            s.contains("t/example.test.zone:8: far.example.org. is outside"),
+            "{s}"
+        );
+        assert!(
+            s.contains("t/example.test.zone:6: www.example.test. has a CNAME"),
+            "{s}"
+        );
     }
 
     #[test]
     fn a_zone_without_soa_or_ns_is_refused() {
-        assert!(load("www 60 A 192.0.2.1\n").unwrap_err().to_string().contains("no SOA"));
+        assert!(
+            load("www 60 A 192.0.2.1\n")
+                .unwrap_err()
+                .to_string()
+                .contains("no SOA")
+        );
         let e = load("$TTL 60\n@ SOA ns1 admin 1 2 3 4 5\n").unwrap_err();
-        assert!(e.to_string().contains(":2: no NS records at the apex"), "{e}");
+        assert!(
+            e.to_string().contains(":2: no NS records at the apex"),
+            "{e}"
+        );
     }
 }

@@ -255,17 +255,25 @@ deep.sub A  192.0.2.54
     }
 
     fn owners(rs: &[Record]) -> Vec<String> {
-        rs.iter().map(|r| format!("{} {}", r.name, r.record_type())).collect()
+        rs.iter()
+            .map(|r| format!("{} {}", r.name, r.record_type()))
+            .collect()
     }
 
     #[test]
     fn hit_nodata_and_nxdomain() {
         let l = q("www.example.test.", RecordType::A);
-        assert_eq!((l.rcode, l.authoritative, l.answers.len()), (ResponseCode::NoError, true, 1));
+        assert_eq!(
+            (l.rcode, l.authoritative, l.answers.len()),
+            (ResponseCode::NoError, true, 1)
+        );
         let l = q("www.example.test.", RecordType::AAAA);
         assert_eq!((l.rcode, l.answers.len()), (ResponseCode::NoError, 0));
         assert_eq!(owners(&l.authority), vec!["example.test. SOA"]);
-        assert_eq!(l.authority[0].ttl, 300, "negative SOA TTL is min(TTL, MINIMUM)");
+        assert_eq!(
+            l.authority[0].ttl, 300,
+            "negative SOA TTL is min(TTL, MINIMUM)"
+        );
         let l = q("nope.example.test.", RecordType::A);
         assert_eq!(l.rcode, ResponseCode::NXDomain);
         assert_eq!(owners(&l.authority), vec!["example.test. SOA"]);
@@ -274,7 +282,10 @@ deep.sub A  192.0.2.54
     #[test]
     fn empty_non_terminal_is_nodata() {
         let l = q("b.c.example.test.", RecordType::A);
-        assert_eq!((l.rcode, l.answers.len(), l.authority.len()), (ResponseCode::NoError, 0, 1));
+        assert_eq!(
+            (l.rcode, l.answers.len(), l.authority.len()),
+            (ResponseCode::NoError, 0, 1)
+        );
     }
 
     #[test]
@@ -299,7 +310,10 @@ deep.sub A  192.0.2.54
         assert_eq!(l.rcode, ResponseCode::NXDomain);
         assert_eq!(l.answers.len(), 1);
         let l = q("outside.example.test.", RecordType::A);
-        assert_eq!((l.rcode, l.answers.len(), l.authority.len()), (ResponseCode::NoError, 1, 0));
+        assert_eq!(
+            (l.rcode, l.answers.len(), l.authority.len()),
+            (ResponseCode::NoError, 1, 0)
+        );
         let l = q("loop1.example.test.", RecordType::A);
         assert_eq!(l.answers.len(), 2);
         let l = q("alias.example.test.", RecordType::CNAME);
@@ -311,18 +325,37 @@ deep.sub A  192.0.2.54
         let l = q("anything.wild.example.test.", RecordType::A);
         assert_eq!(owners(&l.answers), vec!["anything.wild.example.test. A"]);
         let l = q("exists.wild.example.test.", RecordType::A);
-        assert_eq!((l.answers.len(), l.authority.len()), (0, 1), "existing name blocks");
+        assert_eq!(
+            (l.answers.len(), l.authority.len()),
+            (0, 1),
+            "existing name blocks"
+        );
         let l = q("ent.wild.example.test.", RecordType::A);
-        assert_eq!((l.answers.len(), l.rcode), (0, ResponseCode::NoError), "ENT blocks");
+        assert_eq!(
+            (l.answers.len(), l.rcode),
+            (0, ResponseCode::NoError),
+            "ENT blocks"
+        );
         let l = q("y.ent.wild.example.test.", RecordType::A);
-        assert_eq!(l.rcode, ResponseCode::NXDomain, "wildcard applies only to its parent");
+        assert_eq!(
+            l.rcode,
+            ResponseCode::NXDomain,
+            "wildcard applies only to its parent"
+        );
         let l = q("foo.wcn.example.test.", RecordType::A);
-        assert_eq!(owners(&l.answers), vec!["foo.wcn.example.test. CNAME", "www.example.test. A"]);
+        assert_eq!(
+            owners(&l.answers),
+            vec!["foo.wcn.example.test. CNAME", "www.example.test. A"]
+        );
     }
 
     #[test]
     fn delegations_refer_with_glue_and_hide_parent_data() {
-        for name in ["sub.example.test.", "deep.sub.example.test.", "x.y.sub.example.test."] {
+        for name in [
+            "sub.example.test.",
+            "deep.sub.example.test.",
+            "x.y.sub.example.test.",
+        ] {
             let l = q(name, RecordType::A);
             assert!(!l.authoritative, "{name}");
             assert!(l.answers.is_empty(), "{name}");
@@ -337,7 +370,10 @@ deep.sub A  192.0.2.54
     #[test]
     fn mx_answers_carry_target_addresses() {
         let l = q("example.test.", RecordType::MX);
-        assert_eq!(owners(&l.additional), vec!["mail.example.test. A", "mail.example.test. AAAA"]);
+        assert_eq!(
+            owners(&l.additional),
+            vec!["mail.example.test. A", "mail.example.test. AAAA"]
+        );
     }
 
     #[test]
@@ -346,7 +382,11 @@ deep.sub A  192.0.2.54
         let min = LookupOptions { minimal_any: true };
         let l = z.lookup(&n("mail.example.test."), RecordType::ANY, min);
         assert_eq!(l.answers.len(), 1);
-        let l = z.lookup(&n("mail.example.test."), RecordType::ANY, LookupOptions::default());
+        let l = z.lookup(
+            &n("mail.example.test."),
+            RecordType::ANY,
+            LookupOptions::default(),
+        );
         assert_eq!(l.answers.len(), 2);
     }
 }

@@ -16,9 +16,20 @@ pub struct ZoneSet {
 impl ZoneSet {
     /// A set of zones. Origins must be distinct (the loader checks).
     pub fn new(zones: Vec<Zone>) -> Self {
-        let min_labels = zones.iter().map(|z| z.origin.num_labels()).min().unwrap_or(0);
-        let max_labels = zones.iter().map(|z| z.origin.num_labels()).max().unwrap_or(0);
-        let zones = zones.into_iter().map(|z| (z.origin.clone(), Arc::new(z))).collect();
+        let min_labels = zones
+            .iter()
+            .map(|z| z.origin.num_labels())
+            .min()
+            .unwrap_or(0);
+        let max_labels = zones
+            .iter()
+            .map(|z| z.origin.num_labels())
+            .max()
+            .unwrap_or(0);
+        let zones = zones
+            .into_iter()
+            .map(|z| (z.origin.clone(), Arc::new(z)))
+            .collect();
         Self {
             zones,
             min_labels,
@@ -34,7 +45,11 @@ impl ZoneSet {
         }
         let mut n = labels.min(self.max_labels);
         loop {
-            let candidate = if n == labels { qname.clone() } else { qname.trim_to(n as usize) };
+            let candidate = if n == labels {
+                qname.clone()
+            } else {
+                qname.trim_to(n as usize)
+            };
             if let Some(z) = self.zones.get(&candidate) {
                 return Some(z);
             }

@@ -1,0 +1,214 @@
+//! The configuration file (TOML): what ayadns serves and how.
+//!
+//! Loading is strict, because a typo must never silently change behaviour:
+//! - syntax errors and wrong value types name `file:line:column`;
+//! - **every** unknown key is an error naming the key and its line (all of them, not only the
+//!   first), and loading goes on after them so that `ayadns check` can also report problems in
+//!   the zone files the config names;
+//! - relative paths are relative to the config file's folder, so `ayadns serve --config
+//!   /etc/ayadns/ayadns.toml` works from any working directory.
+//!
+//! The sections live in their own files: [`server`] (`[server]`, `[log]`) and [`zones`]
+//! (`[[zone]]`). `config.example.toml` at the project root shows every key with its default.
+
+pub mod duration;
+pub mod server;
+pub mod zones;
+
+pub use server::{LogConfig, LogFormat, ServerConfig};
+pub use zones::ZoneConfig;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use serde::Deserialize;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Config {
+    /// `[server]`: listeners and protocol limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[log]`: level and format of the log.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `[[zone]]`: the zones served.
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneConfig>,
+    /// Where the config came from (for messages); not a key.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// A parsed config file and the problems found in it. Problems do not stop the load when the
+/// rest of the file could still be read (unknown keys), so callers can keep checking.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration as far as it could be read.
+    pub config: Config,
+    /// Everything wrong with it.
+    pub problems: Diagnostics,
+}
+
+impl Config {
+    /// Read and parse a config file. `Err` when nothing usable could be read (the file is
+    /// missing, not TOML, or a value has the wrong type); unknown keys come back in
+    /// [`Loaded::problems`].
+    pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::file(path, format!("cannot read config file: {e}")))?;
+        let mut loaded = Self::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        loaded.config.resolve_paths(base);
+        loaded.config.source = Some(path.to_path_buf());
+        Ok(loaded)
+    }
+
+    /// Parse config text (as if read from `path`), without resolving paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Loaded, Diagnostics> {
+        let table = DeTable::parse(text).map_err(|e| toml_error(path, text, &e))?;
+        let mut unknown = Vec::new();
+        let de = toml::de::Deserializer::from(table.clone());
+        let config: Config = serde_ignored::deserialize(de, |p| unknown.push(segments(&p)))
+            .map_err(|e| toml_error(path, text, &e))?;
+        let mut problems = Diagnostics::default();
+        for segs in unknown {
+            let name = segs.join(".");
+            let msg = format!("unknown key `{name}`");
+            problems.push(match key_span(table.get_ref(), &segs) {
+                Some(span) => Diagnostic::at_offset(path, text, span.start, msg),
+                None => Diagnostic::file(path, msg),
+            });
+        }
+        problems.0.sort_by_key(|d| d.line);
+        Ok(Loaded { config, problems })
+    }
+
+    /// Make relative paths relative to `base` (the config file's folder).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for z in &mut self.zones {
+            let resolved = base.join(z.file.get_ref());
+            *z.file.get_mut() = resolved;
+        }
+    }
+
+    /// The file the config came from, or a placeholder for built-in configs.
+    pub fn source_name(&self) -> PathBuf {
+        self.source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<command line>"))
+    }
+
+    /// A diagnostic at the line where `span` starts in the config file.
+    pub fn diag_at(&self, span: Range<usize>, msg: impl Into<String>) -> Diagnostic {
+        let file = self.source_name();
+        match std::fs::read_to_string(&file) {
+            Ok(text) if span.start <= text.len() => {
+                Diagnostic::at_offset(&file, &text, span.start, msg)
+            }
+            _ => Diagnostic::file(&file, msg),
+        }
+    }
+}
+
+/// A TOML error as a diagnostic at its position.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Diagnostics {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => Diagnostic::at_offset(path, text, span.start, msg),
+        None => Diagnostic::file(path, msg),
+    }
+    .into()
+}
+
+/// A serde_ignored path as key segments: `zone[1].fle` → `["zone", "1", "fle"]`.
+fn segments(path: &serde_ignored::Path) -> Vec<String> {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => Vec::new(),
+        P::Seq { parent, index } => {
+            let mut v = segments(parent);
+            v.push(index.to_string());
+            v
+        }
+        P::Map { parent, key } => {
+            let mut v = segments(parent);
+            v.push(key.clone());
+            v
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            segments(parent)
+        }
+    }
+}
+
+/// The span of the key at `segs` in the parsed document.
+fn key_span(table: &DeTable<'_>, segs: &[String]) -> Option<Range<usize>> {
+    let (first, rest) = segs.split_first()?;
+    let (key, value) = table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == first.as_str())?;
+    if rest.is_empty() {
+        return Some(key.span());
+    }
+    value_span(value, rest).or(Some(key.span()))
+}
+
+fn value_span(value: &Spanned<DeValue<'_>>, segs: &[String]) -> Option<Range<usize>> {
+    match value.get_ref() {
+        DeValue::Table(t) => key_span(t, segs),
+        DeValue::Array(a) => {
+            let (idx, rest) = segs.split_first()?;
+            let item = a.iter().nth(idx.parse().ok()?)?;
+            if rest.is_empty() {
+                Some(item.span())
+            } else {
+                value_span(item, rest)
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_all_reported_with_their_lines() {
+        let text = "[server]\nlisten = [\"127.0.0.1:53\"]\nlisen = 1\n\n[[zone]]\nfile = \"a.zone\"\n\n[[zone]]\nfle = \"b.zone\"\nfile = \"b.zone\"\n[logg]\nlevel = \"x\"\n";
+        let loaded = Config::parse(text, Path::new("c.toml")).unwrap();
+        let msgs: Vec<String> = loaded.problems.0.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "c.toml:3:1: unknown key `server.lisen`",
+                "c.toml:9:1: unknown key `zone.1.fle`",
+                "c.toml:11:2: unknown key `logg`",
+            ]
+        );
+        assert_eq!(loaded.config.zones.len(), 2);
+    }
+
+    #[test]
+    fn type_and_syntax_errors_have_positions() {
+        let e = Config::parse("[server]\nmax_udp_payload = \"big\"\n", Path::new("c.toml"))
+            .unwrap_err();
+        assert_eq!(e.0[0].line, Some(2), "{e}");
+        let e = Config::parse("[server\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(e.0[0].line, Some(1), "{e}");
+        let e =
+            Config::parse("[server]\nlisten = [\"nonsense\"]\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(e.0[0].line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn defaults_apply_to_an_empty_file() {
+        let c = Config::parse("", Path::new("c.toml")).unwrap().config;
+        assert_eq!(c.server.listen.len(), 1);
+        assert_eq!(c.server.listen[0].get_ref().to_string(), "127.0.0.1:5353");
+        assert_eq!(c.server.max_udp_payload, 1232);
+    }
+}

@@ -1,0 +1,116 @@
+//! The project's `RequestHandler`: hickory-server calls it for every parsed query.
+//!
+//! It loads the current snapshot once, asks [`super::respond`] what to answer, and encodes
+//! the reply, fitting it into the client's UDP buffer. We use our own handler rather than
+//! hickory's `Catalog` because only a handler sees the client (source and ECS) *and* can set
+//! the ECS scope of the response, and because the Catalog's in-memory zones scan the whole
+//! zone on every NXDOMAIN.
+
+use super::respond::{Action, Reply, respond, transfer_chunks};
+use crate::snapshot::SharedSnapshot;
+use hickory_proto::op::{Header, HeaderCounts, ResponseCode};
+use hickory_proto::serialize::binary::BinEncoder;
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use std::iter;
+
+/// Answers queries from the current snapshot.
+#[derive(Clone, Debug)]
+pub struct DnsHandler {
+    snapshot: SharedSnapshot,
+}
+
+impl DnsHandler {
+    /// A handler reading `snapshot`.
+    pub fn new(snapshot: SharedSnapshot) -> Self {
+        Self { snapshot }
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for DnsHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        // The guard is dropped before any await: the query path holds nothing across I/O.
+        let action = respond(&self.snapshot.load(), request);
+        match action {
+            Action::Reply(reply) => send(&mut response_handle, request, reply).await,
+            Action::Transfer(reply, zone) => {
+                let mut info = None;
+                for chunk in transfer_chunks(&zone) {
+                    let mut r = reply.clone();
+                    r.answers = chunk;
+                    info = Some(send(&mut response_handle, request, r).await);
+                }
+                info.unwrap_or_else(|| servfail(&reply))
+            }
+        }
+    }
+}
+
+/// The exact encoded length of `reply` (with or without its additional section).
+fn encoded_len(request: &Request, reply: &Reply, with_additional: bool) -> usize {
+    let builder = MessageResponseBuilder::new(&request.queries, reply.edns.as_ref());
+    let additional: &[_] = if with_additional {
+        &reply.additional
+    } else {
+        &[]
+    };
+    let msg = builder.build(
+        reply.meta,
+        reply.answers.iter(),
+        reply.authority.iter(),
+        iter::empty(),
+        additional.iter(),
+    );
+    let mut buf = Vec::with_capacity(1024);
+    let mut enc = BinEncoder::new(&mut buf);
+    match msg.destructive_emit(&mut enc) {
+        Ok(_) => buf.len(),
+        Err(_) => usize::MAX,
+    }
+}
+
+/// Fit `reply` to the transport and send it.
+async fn send<R: ResponseHandler>(rh: &mut R, request: &Request, mut reply: Reply) -> ResponseInfo {
+    if request.protocol() == Protocol::Udp {
+        let limit = reply.udp_limit;
+        // Most answers are far below the limit; only near it do we encode to measure.
+        if reply.size_bound(request.queries.as_bytes().len()) > limit
+            && encoded_len(request, &reply, true) > limit
+        {
+            let fits = encoded_len(request, &reply, false) <= limit;
+            reply.shrink(fits);
+        }
+    }
+    let builder = MessageResponseBuilder::new(&request.queries, reply.edns.as_ref());
+    let msg = builder.build(
+        reply.meta,
+        reply.answers.iter(),
+        reply.authority.iter(),
+        iter::empty(),
+        reply.additional.iter(),
+    );
+    match rh.send_response(msg).await {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::debug!(error = %e, "sending a response failed");
+            servfail(&reply)
+        }
+    }
+}
+
+/// The ResponseInfo for a response that could not be sent.
+fn servfail(reply: &Reply) -> ResponseInfo {
+    let mut metadata = reply.meta;
+    metadata.response_code = ResponseCode::ServFail;
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
+}
