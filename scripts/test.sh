@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or an old one:
+#   1. installs what the tests need when it is missing (Debian packages: knot, knot-dnsutils);
+#   2. checks formatting and lints (a warning fails the run);
+#   3. runs every unit and black-box test (the real binary over real sockets on 127.0.0.x).
+# Usage: scripts/test.sh [extra cargo test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/test-deps.sh
+export PATH="$PATH:/usr/sbin"
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --all-targets "$@"
