@@ -6,6 +6,9 @@
 //! - [`model`]: everything loaded and validated as one immutable value.
 //! - [`snapshot`]: the one value the query path reads, swapped atomically.
 //! - [`dns`]: listeners, the request handler, EDNS/ECS, fitting answers to UDP.
+//! - [`gslb`]: regions, pools, endpoints, services; who the client is; the decision.
+//! - [`policy`]: the policy chain, one file per step.
+//! - [`health`]: the health view the chain reads.
 //! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
 //! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
 //! - [`diag`]: errors that name `file:line`.
@@ -14,8 +17,11 @@ pub mod config;
 pub mod diag;
 pub mod dns;
 pub mod geo;
+pub mod gslb;
+pub mod health;
 pub mod logging;
 pub mod model;
+pub mod policy;
 pub mod server;
 pub mod snapshot;
 pub mod zone;

@@ -6,11 +6,14 @@
 
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::geo::GeoDb;
+use crate::gslb::Gslb;
 use crate::zone::{self, Zone, ZoneSet};
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Protocol settings the query path needs.
@@ -29,6 +32,12 @@ pub struct Model {
     pub transfer_acl: HashMap<Name, Vec<IpNet>>,
     /// Protocol settings.
     pub dns: DnsSettings,
+    /// Regions, pools, endpoints, services.
+    pub gslb: Gslb,
+    /// The GeoIP databases as loaded with this model (the watcher may publish newer ones).
+    pub geo: Arc<GeoDb>,
+    /// How often GeoIP files are checked for replacement.
+    pub geo_check_interval: std::time::Duration,
     /// When this model was loaded.
     pub loaded_at: SystemTime,
 }
@@ -90,8 +99,35 @@ impl Model {
                 "server.max_udp_payload must be at least 512",
             ));
         }
+        let mut zones = ZoneSet::new(zones);
+        let gslb = crate::gslb::build::build(config, &mut zones, &mut problems);
+        let paths: Vec<_> = config
+            .geoip
+            .databases
+            .iter()
+            .map(|p| p.get_ref().clone())
+            .collect();
+        let geo = match GeoDb::open(&paths) {
+            Ok(g) => g,
+            Err(e) => {
+                let at = config
+                    .geoip
+                    .databases
+                    .iter()
+                    .find(|p| p.get_ref() == e.path())
+                    .map(|p| p.span());
+                problems.push(match at {
+                    Some(span) => config.diag_at(span, e.to_string()),
+                    None => Diagnostic::file(e.path(), e.to_string()),
+                });
+                GeoDb::empty()
+            }
+        };
         problems.into_result(Model {
-            zones: ZoneSet::new(zones),
+            zones,
+            gslb,
+            geo: Arc::new(geo),
+            geo_check_interval: config.geoip.check_interval,
             transfer_acl,
             dns: DnsSettings {
                 max_udp_payload: config.server.max_udp_payload,

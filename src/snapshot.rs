@@ -5,23 +5,59 @@
 //! probes, overrides and GeoIP reloads as they arrive) builds a *new* snapshot and swaps it in
 //! with [`SharedSnapshot::store`]. Readers that loaded the old one finish with it undisturbed.
 
+use crate::geo::GeoDb;
+use crate::health::HealthView;
 use crate::model::Model;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
 /// What a query is answered from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Snapshot {
-    /// Config-derived data: zones and settings.
+    /// Config-derived data: zones, services, settings.
     pub model: Arc<Model>,
+    /// The GeoIP databases in use.
+    pub geo: Arc<GeoDb>,
+    /// Health and latency as last published.
+    pub health: Arc<HealthView>,
+    /// Everything up: what `fail_open` and the TTL rule compare against.
+    pub everything_up: Arc<HealthView>,
 }
 
 impl Snapshot {
-    /// A snapshot of a freshly loaded model.
+    /// A snapshot of a freshly loaded model, everything up (no probe has run yet).
     pub fn new(model: Model) -> Self {
+        let up = Arc::new(HealthView::all_up(&model.gslb));
         Self {
+            geo: model.geo.clone(),
             model: Arc::new(model),
+            health: up.clone(),
+            everything_up: up,
         }
+    }
+
+    /// The same snapshot with another health view.
+    pub fn with_health(&self, health: HealthView) -> Self {
+        Self {
+            health: Arc::new(health),
+            ..self.clone()
+        }
+    }
+
+    /// The same snapshot with other GeoIP databases.
+    pub fn with_geo(&self, geo: Arc<GeoDb>) -> Self {
+        Self {
+            geo,
+            ..self.clone()
+        }
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("zones", &self.model.zones.len())
+            .finish()
     }
 }
 

@@ -8,10 +8,11 @@
 //! - relative paths are relative to the config file's folder, so `ayadns serve --config
 //!   /etc/ayadns/ayadns.toml` works from any working directory.
 //!
-//! The sections live in their own files: [`server`] (`[server]`, `[log]`) and [`zones`]
-//! (`[[zone]]`). `config.example.toml` at the project root shows every key with its default.
+//! The sections live in their own files: [`server`] (`[server]`, `[log]`), [`zones`]
+//! (`[[zone]]`) and [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`). `config.example.toml` at the project root shows every key with its default.
 
 pub mod duration;
+pub mod gslb;
 pub mod server;
 pub mod zones;
 
@@ -37,6 +38,21 @@ pub struct Config {
     /// `[[zone]]`: the zones served.
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// `[geoip]`: the GeoIP databases.
+    #[serde(default)]
+    pub geoip: gslb::GeoipConfig,
+    /// `[health]`: prober regions.
+    #[serde(default)]
+    pub health: gslb::HealthConfig,
+    /// `[[region]]`: where clients and pools are.
+    #[serde(default, rename = "region")]
+    pub regions: Vec<gslb::RegionConfig>,
+    /// `[[pool]]`: data centers and their endpoints.
+    #[serde(default, rename = "pool")]
+    pub pools: Vec<gslb::PoolConfig>,
+    /// `[[service]]`: the load-balanced names.
+    #[serde(default, rename = "service")]
+    pub services: Vec<gslb::ServiceConfig>,
     /// Where the config came from (for messages); not a key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -91,6 +107,10 @@ impl Config {
         for z in &mut self.zones {
             let resolved = base.join(z.file.get_ref());
             *z.file.get_mut() = resolved;
+        }
+        for d in &mut self.geoip.databases {
+            let resolved = base.join(d.get_ref());
+            *d.get_mut() = resolved;
         }
     }
 

@@ -17,13 +17,16 @@
 //! [`Reply::fit`]'s job.
 
 use super::ecs::{self, Ecs};
+use crate::gslb::{Client, ServiceKind, decide};
 use crate::snapshot::Snapshot;
-use crate::zone::{LookupOptions, Zone};
+use crate::zone::{DynamicAnswer, LookupOptions, Zone};
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet as HickorySubnet, EdnsOption};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// A response, before encoding.
@@ -145,12 +148,14 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
             }
         }
         if let Some(cs) = echo_ecs {
+            // Scope 0 unless the answer turns out to depend on the client (set below).
             let opt = HickorySubnet::new(cs.addr, cs.source_prefix, 0);
             e.options_mut().insert(EdnsOption::Subnet(opt));
         }
         resp_edns = Some(e);
     }
     let reply = |rcode| Reply::new(request, rcode, resp_edns.clone(), udp_limit);
+    let reply = &reply;
 
     if request.metadata.op_code != OpCode::Query {
         return Action::Reply(reply(ResponseCode::NotImp));
@@ -188,14 +193,91 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
     let opts = LookupOptions {
         minimal_any: protocol == Protocol::Udp,
     };
-    let found = zone.lookup(qname, qtype, opts);
-    let mut r = reply(found.rcode);
+    let mut dynamic = |name: &hickory_proto::rr::Name, t: RecordType| {
+        gslb_answer(snap, name, t, request, echo_ecs)
+    };
+    let found = zone.lookup_with(qname, qtype, opts, &mut dynamic);
+    if let (Some(cs), Some(e)) = (echo_ecs, resp_edns.as_mut()) {
+        let opt = HickorySubnet::new(cs.addr, cs.source_prefix, found.scope.min(cs.source_prefix));
+        e.options_mut().insert(EdnsOption::Subnet(opt));
+    }
+    let mut r = Reply::new(request, found.rcode, resp_edns, udp_limit);
     r.meta.authoritative = found.authoritative;
     r.glue_required = !found.authoritative && !found.additional.is_empty();
     r.answers = found.answers;
     r.authority = found.authority;
     r.additional = found.additional;
     Action::Reply(r)
+}
+
+/// The per-query answer of a GSLB service at `name` for `qtype`, if there is one.
+fn gslb_answer(
+    snap: &Snapshot,
+    name: &hickory_proto::rr::Name,
+    qtype: RecordType,
+    request: &Request,
+    ecs: Option<ecs::ClientSubnet>,
+) -> Option<DynamicAnswer> {
+    let model = &snap.model;
+    let svc = model.gslb.service(name)?;
+    let v6 = match (svc.kind, qtype) {
+        (ServiceKind::Addresses { a: true, .. }, RecordType::A) => false,
+        (ServiceKind::Addresses { aaaa: true, .. }, RecordType::AAAA) => true,
+        (ServiceKind::Cname, RecordType::ANY | RecordType::AXFR | RecordType::IXFR) => return None,
+        (ServiceKind::Cname, _) => false,
+        _ => return None,
+    };
+    let (addr, source) = match ecs {
+        Some(cs) if cs.source_prefix > 0 => (cs.addr, Some(cs.source_prefix)),
+        Some(cs) => (request.src().ip(), Some(cs.source_prefix)),
+        None => (request.src().ip(), None),
+    };
+    let client = Client::locate(&model.gslb, &snap.geo, addr, source, query_seed(request));
+    let d = decide(
+        &model.gslb,
+        svc,
+        v6,
+        &client,
+        &snap.health,
+        &snap.everything_up,
+        false,
+    );
+    let records = match &d.cname {
+        Some(target) => vec![Record::from_rdata(
+            name.clone(),
+            d.ttl,
+            RData::CNAME(CNAME(target.clone())),
+        )],
+        None if svc.kind == ServiceKind::Cname => Vec::new(),
+        None => d
+            .addresses
+            .iter()
+            .map(|a| {
+                let data = match a {
+                    IpAddr::V4(v4) => RData::A(A(*v4)),
+                    IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
+                };
+                Record::from_rdata(name.clone(), d.ttl, data)
+            })
+            .collect(),
+    };
+    Some(DynamicAnswer {
+        records,
+        scope: d.scope,
+    })
+}
+
+/// Randomness for one query: its id mixed with a per-thread counter.
+fn query_seed(request: &Request) -> u64 {
+    thread_local! {
+        static COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let n = COUNTER.with(|c| {
+        let v = c.get().wrapping_add(1);
+        c.set(v);
+        v
+    });
+    crate::policy::mix64(((request.metadata.id as u64) << 48) ^ n)
 }
 
 /// The records of an AXFR of `zone`, in messages of a bounded size: SOA first and last

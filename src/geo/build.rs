@@ -5,7 +5,8 @@
 //! MaxMind DB, so the same file works with [`crate::geo::GeoDb`], `mmdblookup` and every other
 //! reader, and can be listed in front of a downloaded database (first file wins).
 //!
-//! Input: a CSV with a header row. Lines starting with `#` are comments. Columns (any order):
+//! Input: a CSV with a header row. Blank lines and lines starting with `#` are
+//! skipped. Columns (any order):
 //!
 //! | column | |
 //! |---|---|
@@ -156,34 +157,53 @@ struct Columns {
 }
 
 fn read_rows(path: &Path) -> Result<Vec<Row>, GeoError> {
-    let file = fs::File::open(path).map_err(|source| GeoError::Io {
+    let bytes = fs::read(path).map_err(|source| GeoError::Io {
         path: path.to_owned(),
         source,
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        csv_err(path, line, "not valid UTF-8")
+    })?;
+    // Drop comment and blank lines ourselves, remembering where each kept line came from, so
+    // errors name the line in the user's file (the csv crate's own counting skips comments).
+    let mut kept = String::with_capacity(text.len());
+    let mut origin: Vec<u64> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+        origin.push(index as u64 + 1);
+    }
+    let file_line = |pos: Option<&csv::Position>| {
+        let kept_line = pos.map_or(1, csv::Position::line).max(1);
+        usize::try_from(kept_line - 1)
+            .ok()
+            .and_then(|i| origin.get(i).copied())
+            .unwrap_or_else(|| (text.lines().count() as u64).max(1))
+    };
+
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .comment(Some(b'#'))
         .trim(csv::Trim::All)
-        .from_reader(file);
+        .from_reader(kept.as_bytes());
     let from_csv = |e: csv::Error| {
-        let line = e.position().map_or(0, csv::Position::line);
-        match e.into_kind() {
-            csv::ErrorKind::Io(source) => GeoError::Io {
-                path: path.to_owned(),
-                source,
-            },
-            kind => csv_err(path, line, csv_kind_message(kind)),
-        }
+        let line = file_line(e.position());
+        csv_err(path, line, csv_kind_message(e.into_kind()))
     };
 
     let headers = reader.headers().map_err(from_csv)?.clone();
-    let header_line = headers.position().map_or(1, csv::Position::line);
+    let header_line = file_line(headers.position());
     let cols = columns(&headers).map_err(|reason| csv_err(path, header_line, reason))?;
 
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(from_csv)?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = file_line(record.position());
         let row = parse_row(&cols, &record, line).map_err(|reason| csv_err(path, line, reason))?;
         rows.push(row);
     }
@@ -198,7 +218,6 @@ fn csv_kind_message(kind: csv::ErrorKind) -> String {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => format!("expected {expected_len} fields like the header, found {len}"),
-        csv::ErrorKind::Utf8 { err, .. } => format!("not valid UTF-8: {err}"),
         other => format!("{other:?}"),
     }
 }

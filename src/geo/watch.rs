@@ -67,6 +67,9 @@ impl FileStamp {
 
 type Stamps = Vec<Option<FileStamp>>;
 
+/// Polling faster than this is pointless (and a zero interval would spin).
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
 /// What one [`Watcher::poll`] did.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -100,11 +103,11 @@ pub struct Watcher {
 impl Watcher {
     /// A watcher for the files `current` was opened from, polling every `interval`. It compares
     /// against the files exactly as `current` read them, so a replacement that happened between
-    /// opening and watching is still noticed.
+    /// opening and watching is still noticed. `interval` is at least 10 ms.
     pub fn new(current: &GeoDb, interval: Duration) -> Watcher {
         Watcher {
             paths: current.paths(),
-            interval,
+            interval: interval.max(MIN_INTERVAL),
             loaded: current.databases().map(|d| Some(d.stamp)).collect(),
             pending: None,
             failed: None,
@@ -170,9 +173,7 @@ impl Watcher {
     where
         F: FnMut(Arc<GeoDb>) + Send,
     {
-        let mut ticks = tokio::time::interval(self.interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await; // the first tick is immediate; the files were just loaded
+        let mut ticks = ticker(self.interval);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -187,11 +188,46 @@ impl Watcher {
 
 /// Starts a task that watches the files of the database set in `target` and stores each
 /// successfully reloaded set into it, until `cancel` is cancelled.
+///
+/// The task follows `target`: if something else stores a different [`GeoDb`] there (a config
+/// reload that names other files), it watches that one's files from then on, and it never
+/// overwrites such a newer value with a reload of the old files.
 pub fn spawn_watcher(
     target: Arc<ArcSwap<GeoDb>>,
     interval: Duration,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
-    let watcher = Watcher::new(&target.load(), interval);
-    tokio::spawn(watcher.run(cancel, move |db| target.store(db)))
+    tokio::spawn(async move {
+        let mut known = target.load_full();
+        let mut watcher = Watcher::new(&known, interval);
+        let mut ticks = ticker(watcher.interval);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let current = target.load_full();
+            if !Arc::ptr_eq(&current, &known) {
+                watcher = Watcher::new(&current, interval);
+                known = current;
+                continue;
+            }
+            if let PollOutcome::Reloaded(db) = watcher.poll().await {
+                let previous = target.compare_and_swap(&known, Arc::clone(&db));
+                if Arc::ptr_eq(&*previous, &known) {
+                    known = db;
+                }
+                // Otherwise someone stored a newer set meanwhile: keep theirs, follow it on the
+                // next tick.
+            }
+        }
+    })
+}
+
+/// An interval timer whose first tick is one interval away (the files were just loaded) and
+/// which does not try to catch up on ticks missed while a reload ran.
+fn ticker(interval: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
 }

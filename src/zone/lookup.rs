@@ -45,6 +45,18 @@ pub struct Lookup {
     pub authority: Vec<Record>,
     /// The additional section (glue and addresses of NS/MX/SRV targets).
     pub additional: Vec<Record>,
+    /// The ECS scope: the largest of the dynamic answers' scopes (0 for static data).
+    pub scope: u8,
+}
+
+/// Records computed per query for a name (a GSLB service), replacing the zone's RRset of
+/// that type. An empty list means NODATA for the type.
+#[derive(Debug, Clone, Default)]
+pub struct DynamicAnswer {
+    /// The records (owner set by the lookup).
+    pub records: Vec<Record>,
+    /// The ECS scope prefix the answer holds for.
+    pub scope: u8,
 }
 
 /// What was found for one name of a (possibly CNAME-chained) lookup.
@@ -56,8 +68,20 @@ enum Found<'z> {
 }
 
 impl Zone {
-    /// Answer `qname`/`qtype`. `qname` must be at or below the zone's origin.
+    /// Answer `qname`/`qtype` from static data only. `qname` must be at or below the origin.
     pub fn lookup(&self, qname: &Name, qtype: RecordType, opts: LookupOptions) -> Lookup {
+        self.lookup_with(qname, qtype, opts, &mut |_, _| None)
+    }
+
+    /// Answer `qname`/`qtype`, asking `dynamic` first at every name reached (the query name
+    /// and CNAME targets): when it answers, its records replace the zone's RRset of the type.
+    pub fn lookup_with(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        opts: LookupOptions,
+        dynamic: &mut dyn FnMut(&Name, RecordType) -> Option<DynamicAnswer>,
+    ) -> Lookup {
         let mut out = Lookup {
             rcode: ResponseCode::NoError,
             authoritative: true,
@@ -90,6 +114,17 @@ impl Zone {
                 }
                 if out.answers.len() == before {
                     out.authority.push(self.negative_soa.clone());
+                }
+                return out;
+            }
+            if let Some(dynamic) = dynamic(&name, qtype) {
+                out.scope = out.scope.max(dynamic.scope);
+                if dynamic.records.is_empty() {
+                    out.authority.push(self.negative_soa.clone());
+                }
+                for mut r in dynamic.records {
+                    r.name = name.clone();
+                    out.answers.push(r);
                 }
                 return out;
             }

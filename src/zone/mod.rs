@@ -15,7 +15,7 @@ pub mod lookup;
 mod set;
 
 pub use load::{load_zone_file, origin_from_file_name};
-pub use lookup::{Lookup, LookupOptions};
+pub use lookup::{DynamicAnswer, Lookup, LookupOptions};
 pub use set::ZoneSet;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -129,6 +129,18 @@ impl Zone {
         match &self.negative_soa.data {
             RData::SOA(s) => s.serial,
             _ => 0,
+        }
+    }
+}
+
+impl Zone {
+    /// Make `name` (and the names between it and the apex) exist, with no records of its
+    /// own: for names whose data is computed per query (GSLB services).
+    pub fn ensure_node(&mut self, name: &Name) {
+        let mut n = name.clone();
+        while n.num_labels() > self.origin.num_labels() && !self.nodes.contains_key(&n) {
+            self.nodes.insert(n.clone(), Node::default());
+            n = n.base_name();
         }
     }
 }

@@ -75,3 +75,11 @@ impl ZoneSet {
         self.zones.is_empty()
     }
 }
+
+impl ZoneSet {
+    /// The zone at `origin`, mutably, while the set is still being built (before it is
+    /// shared). None when the zone is missing or already shared.
+    pub fn get_mut(&mut self, origin: &Name) -> Option<&mut Zone> {
+        self.zones.get_mut(origin).and_then(Arc::get_mut)
+    }
+}

@@ -1,0 +1,500 @@
+//! Compiling `[[region]]`, `[[pool]]`, `[[service]]` and `[health]` into a [`Gslb`], checking
+//! every name reference and range. Each problem names the config line of the offending value;
+//! all of them are reported together.
+
+use super::{Endpoint, Gslb, Pool, Region, RegionId, Service, ServiceKind};
+use crate::config::Config;
+use crate::config::gslb::AllDown;
+use crate::diag::Diagnostics;
+use crate::geo::{Continent, CountryCode};
+use crate::policy::Step;
+use crate::policy::geo::GeoRules;
+use crate::zone::ZoneSet;
+use hickory_proto::rr::{Name, RecordType};
+use ipnet::IpNet;
+use std::collections::HashSet;
+use std::ops::Range;
+
+/// The widest prefix each rule's match holds for: its own, or the longest rule nested in it.
+fn effective_prefixes<T: Clone>(rules: &[(IpNet, T)]) -> Vec<(IpNet, T, u8)> {
+    let mut out: Vec<(IpNet, T, u8)> = rules
+        .iter()
+        .map(|(n, t)| {
+            let p = rules
+                .iter()
+                .filter(|(m, _)| n.contains(&m.network()) && m.prefix_len() > n.prefix_len())
+                .map(|(m, _)| m.prefix_len())
+                .fold(n.prefix_len(), u8::max);
+            (n.trunc(), t.clone(), p)
+        })
+        .collect();
+    out.sort_by_key(|(n, _, _)| std::cmp::Reverse(n.prefix_len()));
+    out
+}
+
+fn coords_ok(c: [f64; 2]) -> bool {
+    (-90.0..=90.0).contains(&c[0]) && (-180.0..=180.0).contains(&c[1])
+}
+
+struct Checker<'a> {
+    config: &'a Config,
+    problems: &'a mut Diagnostics,
+}
+
+impl Checker<'_> {
+    fn err(&mut self, span: Range<usize>, msg: String) {
+        self.problems.push(self.config.diag_at(span, msg));
+    }
+}
+
+/// Build the GSLB model. Problems go to `problems`; the result is only meaningful when none
+/// were added. Service names are added to their zones as nodes (so other types get NODATA).
+pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -> Gslb {
+    let mut c = Checker { config, problems };
+    let mut g = Gslb::default();
+
+    // Regions.
+    let mut region_rules: Vec<(IpNet, RegionId)> = Vec::new();
+    let mut defaults = Vec::new();
+    for rc in &config.regions {
+        let name = rc.name.get_ref().clone();
+        if g.region_id(&name).is_some() {
+            c.err(rc.name.span(), format!("region `{name}` is defined twice"));
+        }
+        let loc = *rc.location.get_ref();
+        if !coords_ok(loc) {
+            c.err(
+                rc.location.span(),
+                format!("region `{name}`: location {loc:?} is not [latitude, longitude]"),
+            );
+        }
+        let id = g.regions.len();
+        for cont in &rc.continents {
+            match Continent::from_code(cont.get_ref()) {
+                Some(k) => {
+                    if g.region_by_continent.insert(k, id).is_some() {
+                        c.err(
+                            cont.span(),
+                            format!("continent {} is in two regions", cont.get_ref()),
+                        );
+                    }
+                }
+                None => c.err(
+                    cont.span(),
+                    format!(
+                        "unknown continent code `{}` (AF AN AS EU NA OC SA)",
+                        cont.get_ref()
+                    ),
+                ),
+            }
+        }
+        for country in &rc.countries {
+            match CountryCode::new(country.get_ref()) {
+                Some(k) => {
+                    if g.region_by_country.insert(k, id).is_some() {
+                        c.err(
+                            country.span(),
+                            format!("country {} is in two regions", country.get_ref()),
+                        );
+                    }
+                }
+                None => c.err(
+                    country.span(),
+                    format!("`{}` is not a two-letter country code", country.get_ref()),
+                ),
+            }
+        }
+        region_rules.extend(rc.networks.iter().map(|n| (*n, id)));
+        if rc.default {
+            defaults.push(rc.name.span());
+        }
+        g.regions.push(Region {
+            name,
+            coords: (loc[0], loc[1]),
+        });
+    }
+    g.region_networks = effective_prefixes(&region_rules);
+    match defaults.as_slice() {
+        [] if !g.regions.is_empty() => c.err(
+            config.regions[0].name.span(),
+            "no region has `default = true`: one must take clients that match none".into(),
+        ),
+        [_, second, ..] => c.err(
+            second.clone(),
+            "more than one region has `default = true`".into(),
+        ),
+        _ => {}
+    }
+    g.default_region = config.regions.iter().position(|r| r.default).unwrap_or(0);
+
+    // Probers.
+    for p in &config.health.probers {
+        match g.region_id(p.get_ref()) {
+            Some(r) => g.probers.push(r),
+            None => c.err(
+                p.span(),
+                format!("prober region `{}` is not a [[region]]", p.get_ref()),
+            ),
+        }
+    }
+
+    // Pools and endpoints.
+    for pc in &config.pools {
+        let name = pc.name.get_ref().clone();
+        if g.pool_id(&name).is_some() {
+            c.err(pc.name.span(), format!("pool `{name}` is defined twice"));
+        }
+        let region = match g.region_id(pc.region.get_ref()) {
+            Some(r) => r,
+            None => {
+                c.err(
+                    pc.region.span(),
+                    format!(
+                        "pool `{name}` is in unknown region `{}`",
+                        pc.region.get_ref()
+                    ),
+                );
+                0
+            }
+        };
+        let coords = match &pc.location {
+            Some(l) => {
+                if !coords_ok(*l.get_ref()) {
+                    c.err(
+                        l.span(),
+                        format!("pool `{name}`: location is not [latitude, longitude]"),
+                    );
+                }
+                (l.get_ref()[0], l.get_ref()[1])
+            }
+            None => g.regions.get(region).map_or((0.0, 0.0), |r| r.coords),
+        };
+        let mh = *pc.min_healthy.get_ref();
+        if !(0.0..=1.0).contains(&mh) {
+            c.err(
+                pc.min_healthy.span(),
+                format!("pool `{name}`: min_healthy {mh} is not between 0 and 1"),
+            );
+        }
+        let cname = pc
+            .cname
+            .as_ref()
+            .and_then(|cn| match Name::from_ascii(cn.get_ref()) {
+                Ok(mut n) => {
+                    n.set_fqdn(true);
+                    Some(n)
+                }
+                Err(e) => {
+                    c.err(
+                        cn.span(),
+                        format!("pool `{name}`: cname `{}` is not a name: {e}", cn.get_ref()),
+                    );
+                    None
+                }
+            });
+        let pool_id = g.pools.len();
+        let mut endpoints = Vec::new();
+        if pc.endpoints.is_empty() {
+            c.err(
+                pc.name.span(),
+                format!("pool `{name}` has no [[pool.endpoint]]"),
+            );
+        }
+        for ec in &pc.endpoints {
+            let ename = ec.name.get_ref().clone();
+            if g.endpoint_id(&ename).is_some() {
+                c.err(
+                    ec.name.span(),
+                    format!("endpoint `{ename}` is defined twice"),
+                );
+            }
+            let w = *ec.weight.get_ref();
+            if w < 0 {
+                c.err(
+                    ec.weight.span(),
+                    format!("endpoint `{ename}`: weight {w} is negative (0 drains it)"),
+                );
+            } else if w > u32::MAX as i64 {
+                c.err(
+                    ec.weight.span(),
+                    format!("endpoint `{ename}`: weight {w} is too large"),
+                );
+            }
+            if ec.addresses.get_ref().is_empty() {
+                c.err(
+                    ec.addresses.span(),
+                    format!("endpoint `{ename}` has no addresses"),
+                );
+            }
+            let mut ep = Endpoint {
+                name: ename,
+                pool: pool_id,
+                v4: Vec::new(),
+                v6: Vec::new(),
+                weight: w.clamp(0, u32::MAX as i64) as u32,
+                check: ec.check.as_ref().map(|s| s.get_ref().clone()),
+            };
+            for a in ec.addresses.get_ref() {
+                match a {
+                    std::net::IpAddr::V4(v4) => ep.v4.push(*v4),
+                    std::net::IpAddr::V6(v6) => ep.v6.push(*v6),
+                }
+            }
+            endpoints.push(g.endpoints.len());
+            g.endpoints.push(ep);
+        }
+        g.pools.push(Pool {
+            name,
+            region,
+            coords,
+            min_healthy: mh,
+            cname,
+            endpoints,
+        });
+    }
+
+    // Services.
+    for sc in &config.services {
+        let raw = sc.name.get_ref();
+        let name = match Name::from_ascii(raw) {
+            Ok(mut n) => {
+                n.set_fqdn(true);
+                n
+            }
+            Err(e) => {
+                c.err(
+                    sc.name.span(),
+                    format!("service name `{raw}` is not a name: {e}"),
+                );
+                continue;
+            }
+        };
+        if g.by_name.contains_key(&name) {
+            c.err(sc.name.span(), format!("service {name} is defined twice"));
+        }
+        check_zone_place(&mut c, zones, &name, sc.name.span());
+
+        let mut a = false;
+        let mut aaaa = false;
+        let mut cname = false;
+        for t in sc.types.get_ref() {
+            match t.to_ascii_uppercase().as_str() {
+                "A" => a = true,
+                "AAAA" => aaaa = true,
+                "CNAME" => cname = true,
+                other => c.err(
+                    sc.types.span(),
+                    format!("service {name}: type `{other}` is not A, AAAA or CNAME"),
+                ),
+            }
+        }
+        if cname && (a || aaaa) {
+            c.err(
+                sc.types.span(),
+                format!("service {name}: CNAME cannot be combined with A/AAAA"),
+            );
+        }
+        let kind = if cname {
+            ServiceKind::Cname
+        } else {
+            ServiceKind::Addresses { a, aaaa }
+        };
+
+        let mut pools = Vec::new();
+        for p in sc.pools.get_ref() {
+            match g.pool_id(p) {
+                Some(id) => pools.push(id),
+                None => c.err(
+                    sc.pools.span(),
+                    format!("service {name}: unknown pool `{p}`"),
+                ),
+            }
+        }
+        if sc.pools.get_ref().is_empty() {
+            c.err(sc.pools.span(), format!("service {name} has no pools"));
+        }
+        if cname {
+            for &p in &pools {
+                if g.pools[p].cname.is_none() {
+                    c.err(
+                        sc.types.span(),
+                        format!(
+                            "service {name} answers CNAME but pool `{}` has no `cname`",
+                            g.pools[p].name
+                        ),
+                    );
+                }
+            }
+        }
+
+        let chain = match &sc.chain {
+            None => Step::default_chain(),
+            Some(words) => {
+                let mut steps = Vec::new();
+                for w in words.get_ref() {
+                    match Step::parse(w) {
+                        Some(s) => steps.push(s),
+                        None => c.err(
+                            words.span(),
+                            format!(
+                                "service {name}: unknown chain step `{w}` (known: {})",
+                                Step::WORDS
+                            ),
+                        ),
+                    }
+                }
+                steps
+            }
+        };
+        if chain.contains(&Step::Latency) && g.probers.is_empty() {
+            let span = sc.chain.as_ref().map_or(sc.name.span(), |s| s.span());
+            c.err(span, format!("service {name}: the `latency` step needs prober regions ([health] probers = [...]), and none are configured"));
+        }
+        if sc.when_all_down == AllDown::Fallback && sc.fallback.is_empty() {
+            c.err(
+                sc.name.span(),
+                format!("service {name}: when_all_down = \"fallback\" needs `fallback` addresses"),
+            );
+        }
+        let geo = compile_geo(&mut c, &g, sc, &name);
+        let mut failover_tiers = Vec::new();
+        if let Some(f) = &sc.failover {
+            for tier in &f.tiers {
+                let mut ids = Vec::new();
+                for p in tier {
+                    match g.pool_id(p).filter(|id| pools.contains(id)) {
+                        Some(id) => ids.push(id),
+                        None => c.err(sc.name.span(), format!("service {name}: failover tier names `{p}`, which is not one of its pools")),
+                    }
+                }
+                failover_tiers.push(ids);
+            }
+        }
+        let first_n = sc.first_n.map_or(sc.answers, |f| f.n);
+        if first_n == 0 {
+            c.err(
+                sc.name.span(),
+                format!("service {name}: answers must be at least 1"),
+            );
+        }
+        let client_dependent = chain
+            .iter()
+            .any(|s| matches!(s, Step::Geo | Step::Nearest | Step::Latency | Step::Sticky));
+        g.by_name.insert(name.clone(), g.services.len());
+        g.services.push(Service {
+            name,
+            kind,
+            ttl: sc.ttl,
+            pools,
+            chain,
+            all_down: sc.when_all_down,
+            fallback: sc.fallback.clone(),
+            geo,
+            latency: sc.latency.unwrap_or_default(),
+            failover_tiers,
+            sticky: sc.sticky.unwrap_or_default(),
+            first_n: first_n.max(1),
+            client_dependent,
+        });
+    }
+    g
+}
+
+/// A service must sit inside a served zone, not at or below a delegation, and not where the
+/// zone has a CNAME. Its name becomes a node of the zone.
+fn check_zone_place(c: &mut Checker<'_>, zones: &mut ZoneSet, name: &Name, span: Range<usize>) {
+    let Some(origin) = zones.find(name).map(|z| z.origin.clone()) else {
+        c.err(span, format!("service {name} is outside every served zone"));
+        return;
+    };
+    let Some(zone) = zones.get_mut(&origin) else {
+        return;
+    };
+    let mut n = name.clone();
+    while n.num_labels() > zone.origin.num_labels() {
+        if zone.node(&n).is_some_and(|node| node.is_cut) {
+            c.err(
+                span.clone(),
+                format!("service {name} is at or below the delegation {n}"),
+            );
+            return;
+        }
+        n = n.base_name();
+    }
+    if zone
+        .node(name)
+        .is_some_and(|node| node.get(RecordType::CNAME).is_some())
+    {
+        c.err(
+            span,
+            format!("service {name} also has a CNAME in zone {}", zone.origin),
+        );
+        return;
+    }
+    zone.ensure_node(name);
+}
+
+fn compile_geo(
+    c: &mut Checker<'_>,
+    g: &Gslb,
+    sc: &crate::config::gslb::ServiceConfig,
+    name: &Name,
+) -> GeoRules {
+    let mut rules = GeoRules::default();
+    let Some(cfg) = &sc.geo else {
+        return rules;
+    };
+    let span = sc.name.span();
+    let order = |c: &mut Checker<'_>, list: &[String]| -> Vec<usize> {
+        let mut ids = Vec::new();
+        let mut seen = HashSet::new();
+        for p in list {
+            match g.pool_id(p) {
+                Some(id) if seen.insert(id) => ids.push(id),
+                Some(_) => {}
+                None => c.err(
+                    span.clone(),
+                    format!("service {name}: [service.geo] names unknown pool `{p}`"),
+                ),
+            }
+        }
+        ids
+    };
+    for (region, list) in &cfg.regions {
+        let ids = order(c, list);
+        match g.region_id(region) {
+            Some(r) => {
+                rules.regions.insert(r, ids);
+            }
+            None => c.err(
+                span.clone(),
+                format!("service {name}: [service.geo] names unknown region `{region}`"),
+            ),
+        }
+    }
+    for (country, list) in &cfg.countries {
+        let ids = order(c, list);
+        match CountryCode::new(country) {
+            Some(k) => {
+                rules.countries.insert(k, ids);
+            }
+            None => c.err(
+                span.clone(),
+                format!("service {name}: `{country}` is not a country code"),
+            ),
+        }
+    }
+    let mut nets = Vec::new();
+    for (net, list) in &cfg.networks {
+        let ids = order(c, list);
+        match net.parse::<IpNet>() {
+            Ok(n) => nets.push((n, ids)),
+            Err(e) => c.err(
+                span.clone(),
+                format!("service {name}: `{net}` is not a network: {e}"),
+            ),
+        }
+    }
+    rules.networks = effective_prefixes(&nets);
+    rules
+}

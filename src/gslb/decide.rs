@@ -1,0 +1,228 @@
+//! The answer for one service and one client.
+//!
+//! 1. Candidates: the service's pools in configured order, each with its endpoints that have
+//!    an address of the asked family and a weight above 0. None → NODATA.
+//! 2. The policy chain narrows and orders them ([`crate::policy`]).
+//! 3. Nothing left → the service's `when_all_down` rule: `fail_open` runs the chain again as
+//!    if everything were up; `fallback` answers the fixed addresses; `empty` answers NODATA.
+//! 4. **TTL rule:** the service TTL, halved (at least 1 s) while the client is not getting
+//!    the pool it would get with everything up — it is being failed over, or failed open —
+//!    so that it comes back soon after the pool recovers (gdnsd halves TTLs the same way).
+//! 5. **ECS scope rule (RFC 7871):** the widest prefix over which the same answer holds: the
+//!    largest prefix any client-dependent step depended on, never more than the query's
+//!    source prefix; 0 when no step depends on the client.
+
+use super::{Client, EndpointId, Gslb, PoolId, Service, ServiceKind};
+use crate::config::gslb::AllDown;
+use crate::health::HealthView;
+use crate::policy::{self, Candidates, Ctx, PoolCand, Step, Trace};
+use hickory_proto::rr::Name;
+use std::net::IpAddr;
+
+/// How the answer came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The chain chose.
+    Chosen,
+    /// Nothing was healthy; answered as if all were up.
+    FailOpen,
+    /// Nothing was healthy; answered the fallback addresses.
+    Fallback,
+    /// Nothing was healthy; answered NODATA.
+    Empty,
+    /// The service has no address of the asked family: NODATA.
+    NoFamily,
+}
+
+/// A GSLB decision.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Addresses to answer (address services).
+    pub addresses: Vec<IpAddr>,
+    /// CNAME target (CNAME services).
+    pub cname: Option<Name>,
+    /// Endpoints answered, in order.
+    pub endpoints: Vec<EndpointId>,
+    /// Pools answered, in order.
+    pub pools: Vec<PoolId>,
+    /// TTL to answer with.
+    pub ttl: u32,
+    /// ECS scope prefix.
+    pub scope: u8,
+    /// How the answer came about.
+    pub outcome: Outcome,
+    /// The trace, when asked for.
+    pub trace: Option<Trace>,
+}
+
+/// The candidates before the chain: pools in order, endpoints of the family with weight.
+pub fn candidates(model: &Gslb, svc: &Service, v6: bool) -> Candidates {
+    let cname = svc.kind == ServiceKind::Cname;
+    let mut c = Candidates(
+        svc.pools
+            .iter()
+            .map(|&p| PoolCand {
+                pool: p,
+                endpoints: model.pools[p]
+                    .endpoints
+                    .iter()
+                    .copied()
+                    .filter(|&e| {
+                        let ep = &model.endpoints[e];
+                        ep.weight > 0 && (cname || ep.has_family(v6))
+                    })
+                    .collect(),
+            })
+            .collect(),
+    );
+    c.prune();
+    c
+}
+
+/// Decide the answer for `svc` to `client`, asking for IPv6 (`v6`) or IPv4 addresses.
+/// `everything_up` is the all-up view (for `fail_open` and the TTL rule).
+pub fn decide(
+    model: &Gslb,
+    svc: &Service,
+    v6: bool,
+    client: &Client,
+    health: &HealthView,
+    everything_up: &HealthView,
+    explain: bool,
+) -> Decision {
+    let mut trace = explain.then(|| Trace {
+        client: client.describe(model),
+        ..Trace::default()
+    });
+    let start = candidates(model, svc, v6);
+    let mut d = Decision {
+        addresses: Vec::new(),
+        cname: None,
+        endpoints: Vec::new(),
+        pools: Vec::new(),
+        ttl: svc.ttl,
+        scope: 0,
+        outcome: Outcome::Chosen,
+        trace: None,
+    };
+    if start.is_empty() {
+        d.outcome = Outcome::NoFamily;
+        if let Some(t) = trace.as_mut() {
+            t.outcome.push(format!(
+                "no endpoint has an {} address: NODATA",
+                if v6 { "IPv6" } else { "IPv4" }
+            ));
+        }
+        d.trace = trace;
+        return d;
+    }
+    let ctx = Ctx {
+        model,
+        service: svc,
+        client,
+        health,
+        v6,
+    };
+    let mut cands = start.clone();
+    let mut scope = policy::run(&svc.chain, &ctx, &mut cands, trace.as_mut());
+    let degraded_pool = |cands: &Candidates| {
+        // What would the client get with everything up?
+        let ctx_up = Ctx {
+            health: everything_up,
+            ..ctx
+        };
+        let mut ideal = start.clone();
+        policy::run(&svc.chain, &ctx_up, &mut ideal, None);
+        let first = |c: &Candidates| c.0.first().map(|p| p.pool);
+        (first(&ideal) != first(cands))
+            .then(|| first(&ideal))
+            .flatten()
+    };
+    if cands.is_empty() {
+        match svc.all_down {
+            AllDown::FailOpen => {
+                let ctx_up = Ctx {
+                    health: everything_up,
+                    ..ctx
+                };
+                cands = start.clone();
+                scope = policy::run(&svc.chain, &ctx_up, &mut cands, None);
+                d.outcome = Outcome::FailOpen;
+            }
+            AllDown::Fallback => {
+                d.addresses = svc
+                    .fallback
+                    .iter()
+                    .copied()
+                    .filter(|a| a.is_ipv6() == v6)
+                    .collect();
+                d.outcome = Outcome::Fallback;
+                scope = None;
+            }
+            AllDown::Empty => {
+                d.outcome = Outcome::Empty;
+                scope = None;
+            }
+        }
+        d.ttl = (svc.ttl / 2).max(1);
+        if let Some(t) = trace.as_mut() {
+            t.outcome.push(format!(
+                "nothing healthy: when_all_down = {:?}",
+                svc.all_down
+            ));
+        }
+    } else if svc
+        .pools
+        .iter()
+        .any(|&p| health.pool_up(p) < model.pools[p].endpoints.len())
+        && let Some(ideal) = degraded_pool(&cands)
+    {
+        d.ttl = (svc.ttl / 2).max(1);
+        if let Some(t) = trace.as_mut() {
+            t.outcome.push(format!(
+                "TTL halved: {} would answer with everything up",
+                model.pools[ideal].name
+            ));
+        }
+    }
+    d.pools = cands.0.iter().map(|p| p.pool).collect();
+    d.endpoints = cands.endpoints().collect();
+    match svc.kind {
+        ServiceKind::Cname => {
+            d.cname = d.pools.first().and_then(|&p| model.pools[p].cname.clone());
+        }
+        ServiceKind::Addresses { .. } => {
+            if d.outcome != Outcome::Fallback {
+                d.addresses = d
+                    .endpoints
+                    .iter()
+                    .flat_map(|&e| model.endpoints[e].addresses(v6))
+                    .collect();
+                if svc.chain.contains(&Step::FirstN) {
+                    d.addresses.truncate(svc.first_n);
+                }
+            }
+        }
+    }
+    d.scope = match (scope, client.ecs_source) {
+        (Some(s), Some(src)) => s.min(src),
+        _ => 0,
+    };
+    if let Some(t) = trace.as_mut() {
+        let what = match &d.cname {
+            Some(c) => format!("CNAME {c}"),
+            None if d.addresses.is_empty() => "NODATA".to_string(),
+            None => d
+                .addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        t.outcome.push(format!("{what}"));
+        t.outcome
+            .push(format!("ttl {}  ecs scope /{}", d.ttl, d.scope));
+    }
+    d.trace = trace;
+    d
+}

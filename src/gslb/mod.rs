@@ -1,0 +1,186 @@
+//! The GSLB model: regions, pools, endpoints and services, compiled from the config into
+//! dense ids so the query path indexes vectors instead of hashing names.
+//!
+//! - [`build`]: config → [`Gslb`], checking every reference and range with its config line;
+//! - [`client`]: who asks — the client address (ECS or source), GeoIP location, region;
+//! - [`decide`]: the answer for a service and client — runs the policy chain, applies the
+//!   all-down rule, the TTL rule and the ECS scope rule.
+
+pub mod build;
+pub mod client;
+pub mod decide;
+
+pub use client::{Client, RegionMatch};
+pub use decide::{Decision, decide};
+
+use crate::config::gslb::AllDown;
+use crate::geo::{Continent, Coords, CountryCode};
+use crate::policy::Step;
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Index of a region in [`Gslb::regions`].
+pub type RegionId = usize;
+/// Index of a pool in [`Gslb::pools`].
+pub type PoolId = usize;
+/// Index of an endpoint in [`Gslb::endpoints`].
+pub type EndpointId = usize;
+/// Index of a service in [`Gslb::services`].
+pub type ServiceId = usize;
+
+/// A part of the world.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// Its name.
+    pub name: String,
+    /// Its centre.
+    pub coords: Coords,
+}
+
+/// A data center or cluster.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// Its name.
+    pub name: String,
+    /// The region it is in.
+    pub region: RegionId,
+    /// Where it is.
+    pub coords: Coords,
+    /// Healthy fraction below which it is skipped.
+    pub min_healthy: f64,
+    /// CNAME target, for CNAME services.
+    pub cname: Option<Name>,
+    /// Its endpoints.
+    pub endpoints: Vec<EndpointId>,
+}
+
+/// One answerable address set.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Its name.
+    pub name: String,
+    /// The pool it belongs to.
+    pub pool: PoolId,
+    /// IPv4 addresses answered for A.
+    pub v4: Vec<Ipv4Addr>,
+    /// IPv6 addresses answered for AAAA.
+    pub v6: Vec<Ipv6Addr>,
+    /// Relative share; 0 = drained.
+    pub weight: u32,
+    /// What health checks probe.
+    pub check: Option<String>,
+}
+
+impl Endpoint {
+    /// Addresses of the family of `qtype` (A → IPv4, AAAA → IPv6).
+    pub fn addresses(&self, v6: bool) -> Vec<IpAddr> {
+        if v6 {
+            self.v6.iter().map(|a| IpAddr::V6(*a)).collect()
+        } else {
+            self.v4.iter().map(|a| IpAddr::V4(*a)).collect()
+        }
+    }
+
+    /// Whether it has an address of that family.
+    pub fn has_family(&self, v6: bool) -> bool {
+        if v6 {
+            !self.v6.is_empty()
+        } else {
+            !self.v4.is_empty()
+        }
+    }
+}
+
+/// What a service answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// A and/or AAAA records.
+    Addresses {
+        /// Answers A.
+        a: bool,
+        /// Answers AAAA.
+        aaaa: bool,
+    },
+    /// A CNAME to the chosen pool's `cname`, for every query type.
+    Cname,
+}
+
+/// A load-balanced name.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The name.
+    pub name: Name,
+    /// What it answers.
+    pub kind: ServiceKind,
+    /// TTL of answers.
+    pub ttl: u32,
+    /// Candidate pools, in the operator's order.
+    pub pools: Vec<PoolId>,
+    /// The policy chain.
+    pub chain: Vec<Step>,
+    /// What to answer when nothing is healthy.
+    pub all_down: AllDown,
+    /// Addresses for [`AllDown::Fallback`].
+    pub fallback: Vec<IpAddr>,
+    /// `geo` step rules.
+    pub geo: crate::policy::geo::GeoRules,
+    /// `latency` step settings.
+    pub latency: crate::policy::latency::LatencyConfig,
+    /// `failover` tiers, if any.
+    pub failover_tiers: Vec<Vec<PoolId>>,
+    /// `sticky` prefixes.
+    pub sticky: crate::policy::sticky::StickyConfig,
+    /// `first_n`: addresses per answer.
+    pub first_n: usize,
+    /// True when any chain step depends on the client (else the ECS scope is 0).
+    pub client_dependent: bool,
+}
+
+/// The compiled GSLB configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Gslb {
+    /// Regions.
+    pub regions: Vec<Region>,
+    /// Pools.
+    pub pools: Vec<Pool>,
+    /// Endpoints.
+    pub endpoints: Vec<Endpoint>,
+    /// Services.
+    pub services: Vec<Service>,
+    /// Service by name.
+    pub by_name: HashMap<Name, ServiceId>,
+    /// Region client networks with the prefix the match holds for (longest first).
+    pub region_networks: Vec<(IpNet, RegionId, u8)>,
+    /// Region by country.
+    pub region_by_country: HashMap<CountryCode, RegionId>,
+    /// Region by continent.
+    pub region_by_continent: HashMap<Continent, RegionId>,
+    /// The default region.
+    pub default_region: RegionId,
+    /// Regions that run probers.
+    pub probers: Vec<RegionId>,
+}
+
+impl Gslb {
+    /// The service at `name`, if any.
+    pub fn service(&self, name: &Name) -> Option<&Service> {
+        self.by_name.get(name).map(|&i| &self.services[i])
+    }
+
+    /// A pool by name.
+    pub fn pool_id(&self, name: &str) -> Option<PoolId> {
+        self.pools.iter().position(|p| p.name == name)
+    }
+
+    /// A region by name.
+    pub fn region_id(&self, name: &str) -> Option<RegionId> {
+        self.regions.iter().position(|r| r.name == name)
+    }
+
+    /// An endpoint by name.
+    pub fn endpoint_id(&self, name: &str) -> Option<EndpointId> {
+        self.endpoints.iter().position(|e| e.name == name)
+    }
+}

@@ -1,0 +1,78 @@
+//! [`HealthView`]: endpoint up/down and (region, pool) latency, by dense id.
+
+use crate::gslb::{EndpointId, Gslb, PoolId, RegionId};
+
+/// Health and latency as of one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthView {
+    up: Vec<bool>,
+    endpoint_pool: Vec<PoolId>,
+    pool_up: Vec<usize>,
+    latency: Vec<Option<f64>>,
+    pools: usize,
+}
+
+impl HealthView {
+    /// Every endpoint up, no latency known: the state before any probe has run (and the
+    /// view `fail_open` answers from).
+    pub fn all_up(model: &Gslb) -> Self {
+        let mut pool_up = vec![0; model.pools.len()];
+        for e in &model.endpoints {
+            pool_up[e.pool] += 1;
+        }
+        Self {
+            up: vec![true; model.endpoints.len()],
+            endpoint_pool: model.endpoints.iter().map(|e| e.pool).collect(),
+            pool_up,
+            latency: vec![None; model.regions.len() * model.pools.len()],
+            pools: model.pools.len(),
+        }
+    }
+
+    /// Is the endpoint up?
+    pub fn is_up(&self, e: EndpointId) -> bool {
+        self.up.get(e).copied().unwrap_or(false)
+    }
+
+    /// How many of the pool's endpoints are up.
+    pub fn pool_up(&self, p: PoolId) -> usize {
+        self.pool_up.get(p).copied().unwrap_or(0)
+    }
+
+    /// Smoothed RTT from `region`'s probers to the pool's best live endpoint, in ms.
+    pub fn latency_ms(&self, region: RegionId, pool: PoolId) -> Option<f64> {
+        self.latency
+            .get(region * self.pools + pool)
+            .copied()
+            .flatten()
+    }
+
+    /// Mark an endpoint up or down.
+    pub fn set_up(&mut self, e: EndpointId, up: bool) {
+        if let Some(slot) = self.up.get_mut(e)
+            && *slot != up
+        {
+            *slot = up;
+            let p = self.endpoint_pool[e];
+            if up {
+                self.pool_up[p] += 1;
+            } else {
+                self.pool_up[p] -= 1;
+            }
+        }
+    }
+
+    /// Set the latency from a region to a pool.
+    pub fn set_latency(&mut self, region: RegionId, pool: PoolId, ms: f64) {
+        if let Some(slot) = self.latency.get_mut(region * self.pools + pool) {
+            *slot = Some(ms);
+        }
+    }
+
+    /// Forget the latency from a region to a pool.
+    pub fn clear_latency(&mut self, region: RegionId, pool: PoolId) {
+        if let Some(slot) = self.latency.get_mut(region * self.pools + pool) {
+            *slot = None;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `weighted` — shuffle each pool's endpoints at random in proportion to their weights.
+//!
+//! An endpoint with weight 3 comes first three times as often as one with weight 1 (a
+//! weighted random permutation: each endpoint draws key = u^(1/weight) and keys sort
+//! descending). Followed by `first_n(1)`, that is a weighted pick; with larger N it is a
+//! weighted multi-value answer. Weight 0 means drained: such endpoints are never answered
+//! (they are removed before the chain runs). Pool order is not changed.
+//!
+//! Weights are per endpoint (`weight = 3`). The randomness comes from the query's seed, so a
+//! decision can be replayed. Does not depend on the client.
+
+use super::{Candidates, Ctx, Notes, mix64, unit};
+
+/// Apply the step.
+pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+    let endpoints = &ctx.model.endpoints;
+    let mut rng = ctx.client.seed;
+    for pc in &mut cands.0 {
+        if pc.endpoints.len() < 2 {
+            continue;
+        }
+        let mut keyed: Vec<(f64, usize)> = pc
+            .endpoints
+            .iter()
+            .map(|&e| {
+                rng = mix64(rng);
+                let w = endpoints[e].weight.max(1) as f64;
+                (unit(rng).powf(1.0 / w), e)
+            })
+            .collect();
+        keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        pc.endpoints = keyed.into_iter().map(|(_, e)| e).collect();
+    }
+    notes.why(|| "endpoints shuffled by weight".into());
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::testing::*;
+
+    #[test]
+    fn weights_3_to_1_give_75_25_within_2_percent() {
+        let m = model();
+        let h = all_up(&m);
+        let mut c = client(&m, "us");
+        let heavy = ep(&m, "api-us-a");
+        let mut hits = 0;
+        for seed in 0..10_000u64 {
+            c.seed = seed;
+            let out = run_steps(&m, "api", "weighted first_n", &c, &h);
+            if out.endpoints().next() == Some(heavy) {
+                hits += 1;
+            }
+        }
+        let share = hits as f64 / 10_000.0;
+        assert!(
+            (share - 0.75).abs() <= 0.02,
+            "share of the weight-3 endpoint: {share}"
+        );
+    }
+}
