@@ -193,7 +193,7 @@ impl Database {
         // Some writers store IPv4 only under ::ffff:0:0/96 rather than ::/96 (MaxMind's own
         // databases alias the two, so this second walk is only a cost on misses).
         match ip {
-            IpAddr::V4(v4) if self.info.ip_version == 99 => {
+            IpAddr::V4(v4) if self.info.ip_version == 6 => {
                 self.lookup_in_tree(IpAddr::V6(v4.to_ipv6_mapped()), ip)
             }
             _ => None,

@@ -226,3 +226,108 @@ pub fn decide(
     d.trace = trace;
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::testing::*;
+
+    fn www(m: &Gslb) -> &Service {
+        m.service(&svc_name("www")).unwrap()
+    }
+
+    fn down_all(m: &Gslb, h: &mut HealthView) {
+        for e in 0..m.endpoints.len() {
+            h.set_up(e, false);
+        }
+    }
+
+    #[test]
+    fn healthy_answer_has_full_ttl_and_region_scope() {
+        let m = model();
+        let h = all_up(&m);
+        let d = decide(&m, www(&m), false, &client(&m, "eu"), &h, &h, false);
+        assert_eq!(d.outcome, Outcome::Chosen);
+        assert_eq!(d.addresses.len(), 1);
+        assert!(d.addresses[0].to_string().starts_with("198.51.100."));
+        assert_eq!(d.ttl, 30);
+        assert_eq!(d.scope, 24, "geo depends on the client's /24 here");
+        let d = decide(&m, www(&m), true, &client(&m, "eu"), &h, &h, false);
+        assert_eq!(d.addresses, vec![ip("2001:db8:20::10")]);
+    }
+
+    #[test]
+    fn failover_halves_the_ttl() {
+        let m = model();
+        let up = all_up(&m);
+        let mut h = up.clone();
+        for e in ["eu-west-a", "eu-west-b"] {
+            h.set_up(ep(&m, e), false);
+        }
+        let d = decide(&m, www(&m), false, &client(&m, "eu"), &h, &up, true);
+        assert!(d.addresses[0].to_string().starts_with("192.0.2."), "{:?}", d.addresses);
+        assert_eq!(d.ttl, 15);
+        assert!(d.trace.unwrap().to_string().contains("TTL halved"));
+        // a client whose pool is fine keeps the full TTL
+        let d = decide(&m, www(&m), false, &client(&m, "ap"), &h, &up, false);
+        assert_eq!(d.ttl, 30);
+    }
+
+    #[test]
+    fn all_down_modes() {
+        let mut m = model();
+        let up = all_up(&m);
+        let mut h = up.clone();
+        down_all(&m, &mut h);
+        let s = m.by_name[&svc_name("www")];
+        // fail_open: answered as if all were up, TTL halved.
+        let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
+        assert_eq!(d.outcome, Outcome::FailOpen);
+        assert!(d.addresses[0].to_string().starts_with("198.51.100."));
+        assert_eq!(d.ttl, 15);
+        // fallback: the fixed addresses of the family.
+        m.services[s].all_down = AllDown::Fallback;
+        m.services[s].fallback = vec![ip("192.0.2.99"), ip("2001:db8::99")];
+        let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
+        assert_eq!((d.outcome, d.addresses.clone()), (Outcome::Fallback, vec![ip("192.0.2.99")]));
+        assert_eq!(d.scope, 0);
+        // empty: NODATA.
+        m.services[s].all_down = AllDown::Empty;
+        let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
+        assert_eq!(d.outcome, Outcome::Empty);
+        assert!(d.addresses.is_empty());
+    }
+
+    #[test]
+    fn scope_is_zero_without_client_dependent_steps_and_capped_by_source() {
+        let mut m = model();
+        let h = all_up(&m);
+        let s = m.by_name[&svc_name("www")];
+        m.services[s].chain = vec![Step::Health, Step::Failover, Step::FirstN];
+        let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &h, false);
+        assert_eq!(d.scope, 0);
+        m.services[s].chain = Step::default_chain();
+        let mut c = client(&m, "eu");
+        c.ecs_source = Some(16);
+        let d = decide(&m, &m.services[s], false, &c, &h, &h, false);
+        assert_eq!(d.scope, 16, "never longer than the query's source prefix");
+        c.ecs_source = None;
+        let d = decide(&m, &m.services[s], false, &c, &h, &h, false);
+        assert_eq!(d.scope, 0);
+    }
+
+    #[test]
+    fn drained_endpoints_are_never_answered() {
+        let mut m = model();
+        let h = all_up(&m);
+        let e = ep(&m, "api-us-a");
+        m.endpoints[e].weight = 0;
+        let svc = m.service(&svc_name("api")).unwrap().clone();
+        for seed in 0..200 {
+            let mut c = client(&m, "us");
+            c.seed = seed;
+            let d = decide(&m, &svc, false, &c, &h, &h, false);
+            assert_eq!(d.addresses, vec![ip("192.0.2.21")]);
+        }
+    }
+}
