@@ -10,12 +10,14 @@
 //! - [`policy`]: the policy chain, one file per step.
 //! - [`health`]: the health view the chain reads.
 //! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
+//! - [`explain`]: the decision trace for a name and a client.
 //! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
 //! - [`diag`]: errors that name `file:line`.
 
 pub mod config;
 pub mod diag;
 pub mod dns;
+pub mod explain;
 pub mod geo;
 pub mod gslb;
 pub mod health;

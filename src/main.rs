@@ -45,6 +45,29 @@ enum Command {
         #[arg(long, requires = "zones")]
         listen: Vec<SocketAddr>,
     },
+    /// Explain the answer a client gets: its location and region, each policy step with the
+    /// candidates before and after and why, and the answer with its TTL and ECS scope.
+    ///
+    /// Example: ayadns explain www.gslb.example.com A --client 81.2.69.0/24 --config config.example.toml
+    Explain {
+        /// The name asked for.
+        name: String,
+        /// The record type (default A).
+        #[arg(default_value = "A")]
+        rtype: String,
+        /// The client: an address (the query's source, no ECS) or ADDRESS/PREFIX (as sent in
+        /// EDNS Client Subnet by a resolver).
+        #[arg(long)]
+        client: String,
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// GeoIP database tools.
+    Geoip {
+        #[command(subcommand)]
+        command: GeoipCommand,
+    },
     /// Check a config file and everything it names, without serving. Exit 0 when valid, 1
     /// with every problem listed as file:line: message.
     Check {
@@ -52,6 +75,56 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum GeoipCommand {
+    /// Build a MaxMind-format database (nested GeoIP2-City layout) from a CSV with the columns
+    /// network (or start,end), country, continent, latitude, longitude, city.
+    ///
+    /// Example: ayadns geoip build geoip/sample.csv -o geoip/sample.mmdb
+    Build {
+        /// The CSV file.
+        csv: PathBuf,
+        /// The database to write.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Look an address up in database files, as the server would.
+    Lookup {
+        /// The address.
+        address: std::net::IpAddr,
+        /// Database files, in lookup order.
+        #[arg(required = true)]
+        databases: Vec<PathBuf>,
+    },
+}
+
+fn explain(name: &str, rtype: &str, client: &str, config: PathBuf) -> Result<String, String> {
+    use hickory_proto::rr::{Name, RecordType};
+    use std::str::FromStr;
+    let mut name = Name::from_ascii(name).map_err(|e| format!("bad name {name}: {e}"))?;
+    name.set_fqdn(true);
+    let rtype = RecordType::from_str(&rtype.to_ascii_uppercase())
+        .map_err(|_| format!("unknown record type {rtype}"))?;
+    let (addr, prefix) = match client.split_once('/') {
+        Some((a, p)) => (
+            a,
+            Some(
+                p.parse::<u8>()
+                    .map_err(|_| format!("bad prefix in {client}"))?,
+            ),
+        ),
+        None => (client, None),
+    };
+    let addr: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("bad client address {addr}"))?;
+    let (_, model) = Source::ConfigFile(config)
+        .load()
+        .map_err(|p| p.to_string())?;
+    let snap = ayadns::snapshot::Snapshot::new(model);
+    ayadns::explain::explain(&snap, &name, rtype, addr, prefix)
 }
 
 fn main() -> ExitCode {
@@ -75,6 +148,51 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Explain {
+            name,
+            rtype,
+            client,
+            config,
+        } => match explain(&name, &rtype, &client, config) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Geoip {
+            command: GeoipCommand::Build { csv, output },
+        } => match ayadns::geo::build_from_csv(&csv, &output) {
+            Ok(report) => {
+                println!("{}: {report:?}", output.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Geoip {
+            command: GeoipCommand::Lookup { address, databases },
+        } => match ayadns::geo::GeoDb::open(&databases) {
+            Ok(db) => match db.lookup(address) {
+                Some(l) => {
+                    println!("{address}: {l}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    println!("{address}: no match");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Check { config } => match Source::ConfigFile(config.clone()).load() {
             Ok((_, model)) => {
                 let records: usize = model.zones.iter().map(|z| z.record_count).sum();

@@ -265,7 +265,11 @@ mod tests {
             h.set_up(ep(&m, e), false);
         }
         let d = decide(&m, www(&m), false, &client(&m, "eu"), &h, &up, true);
-        assert!(d.addresses[0].to_string().starts_with("192.0.2."), "{:?}", d.addresses);
+        assert!(
+            d.addresses[0].to_string().starts_with("192.0.2."),
+            "{:?}",
+            d.addresses
+        );
         assert_eq!(d.ttl, 15);
         assert!(d.trace.unwrap().to_string().contains("TTL halved"));
         // a client whose pool is fine keeps the full TTL
@@ -289,7 +293,10 @@ mod tests {
         m.services[s].all_down = AllDown::Fallback;
         m.services[s].fallback = vec![ip("192.0.2.99"), ip("2001:db8::99")];
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
-        assert_eq!((d.outcome, d.addresses.clone()), (Outcome::Fallback, vec![ip("192.0.2.99")]));
+        assert_eq!(
+            (d.outcome, d.addresses.clone()),
+            (Outcome::Fallback, vec![ip("192.0.2.99")])
+        );
         assert_eq!(d.scope, 0);
         // empty: NODATA.
         m.services[s].all_down = AllDown::Empty;
