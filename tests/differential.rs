@@ -159,15 +159,13 @@ fn start_knot(zones: &Path) -> (Daemon, SocketAddr, tempfile::TempDir) {
     for (origin, _) in zones_in(zones) {
         let mut ok = false;
         for _ in 0..500 {
-            if let Ok(m) = try_udp(
-                addr,
-                &Q::new(&origin.to_string(), RecordType::SOA).message(),
-                TIMEOUT,
-            ) {
-                if rcode(&m) == ResponseCode::NoError && !m.answers.is_empty() {
-                    ok = true;
-                    break;
-                }
+            let soa = Q::new(&origin.to_string(), RecordType::SOA).message();
+            if let Ok(m) = try_udp(addr, &soa, TIMEOUT)
+                && rcode(&m) == ResponseCode::NoError
+                && !m.answers.is_empty()
+            {
+                ok = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }

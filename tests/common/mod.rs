@@ -611,28 +611,21 @@ pub fn udp_exchange(
     let sock = UdpSocket::bind(local_for(addr))?;
     sock.connect(addr)?;
     sock.send(bytes)?;
-    let end = Instant::now() + timeout;
+    sock.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
     let mut buf = vec![0u8; 65535];
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(None);
+    match sock.recv(&mut buf) {
+        Ok(n) => Ok(Some(buf[..n].to_vec())),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
         }
-        sock.set_read_timeout(Some(left))?;
-        match sock.recv(&mut buf) {
-            Ok(n) => return Ok(Some(buf[..n].to_vec())),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(None);
-            }
-            // ICMP port unreachable from an earlier packet: nobody listens (yet).
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(None),
-            Err(e) => return Err(e),
-        }
+        // ICMP port unreachable for our packet: nobody listens there (yet).
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
