@@ -1,8 +1,9 @@
 //! DNS over TCP (RFC 7766): our own accept loop around the shared handler.
 //!
 //! hickory-server's TCP listener has no cap on concurrent connections, so TCP is served here:
-//! - at most `tcp_max_connections` connections at once, across all worker threads; while at
-//!   the cap we stop accepting and new connections wait in the kernel's backlog;
+//! - at most `tcp_max_connections` connections are served at once, across all worker threads;
+//!   while at the cap, a newly accepted connection waits unread until a slot frees, and the
+//!   listener that took it accepts nothing more meanwhile (the rest wait in the backlog);
 //! - each connection is closed after `tcp_idle_timeout` without a complete query;
 //! - queries may be pipelined: they are read and answered in order on the connection;
 //! - on shutdown a connection finishes the answer it is writing, then closes.
@@ -44,13 +45,6 @@ pub async fn serve(
 ) {
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            p = limits.slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = shutdown.cancelled() => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -58,6 +52,15 @@ pub async fn serve(
                     tracing::debug!(error = %e, "TCP accept failed");
                     continue;
                 }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        // At the cap, the accepted connection waits (unread) for a free slot, and this
+        // listener accepts nothing more meanwhile.
+        let permit = tokio::select! {
+            p = limits.slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
             },
             _ = shutdown.cancelled() => break,
         };
