@@ -10,8 +10,9 @@ use crate::diag::Diagnostics;
 use crate::dns::DnsHandler;
 use crate::dns::listener;
 use crate::dns::tcp::TcpLimits;
+use crate::geo::Watcher;
 use crate::model::Source;
-use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::snapshot::Publisher;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -28,7 +29,8 @@ pub fn run(source: Source) -> anyhow::Result<()> {
     };
     crate::logging::init(&config.log);
     let zones = model.zones.len();
-    let shared = SharedSnapshot::new(Snapshot::new(model));
+    let publisher = Publisher::new(model);
+    let shared = publisher.shared();
 
     let workers = match config.server.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -57,7 +59,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(control_loop(source, shared, shutdown.clone()))?;
+    rt.block_on(control_loop(source, publisher, shutdown.clone()))?;
 
     // Drain: give workers a bounded time to finish.
     let deadline = std::time::Instant::now() + DRAIN_LIMIT;
@@ -76,18 +78,23 @@ pub fn run(source: Source) -> anyhow::Result<()> {
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT stop.
 async fn control_loop(
     source: Source,
-    shared: SharedSnapshot,
+    publisher: Arc<Publisher>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut geo_watch = watch_geo(&publisher, &shutdown);
     loop {
         tokio::select! {
             _ = hup.recv() => {
                 let source = source.clone();
-                let shared = shared.clone();
-                let _ = tokio::task::spawn_blocking(move || reload(&source, &shared)).await;
+                let p = publisher.clone();
+                let ok = tokio::task::spawn_blocking(move || reload(&source, &p)).await;
+                if matches!(ok, Ok(Ok(()))) {
+                    geo_watch.cancel();
+                    geo_watch = watch_geo(&publisher, &shutdown);
+                }
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -98,8 +105,22 @@ async fn control_loop(
     Ok(())
 }
 
+/// Watch the current model's GeoIP files; publish replacements. Returns the watcher's stop
+/// token (a child of `shutdown`).
+fn watch_geo(publisher: &Arc<Publisher>, shutdown: &CancellationToken) -> CancellationToken {
+    let stop = shutdown.child_token();
+    let snap = publisher.current();
+    if snap.geo.is_empty() {
+        return stop;
+    }
+    let watcher = Watcher::new(&snap.geo, snap.model.geo_check_interval);
+    let p = publisher.clone();
+    tokio::spawn(watcher.run(stop.clone(), move |db| p.set_geo(db)));
+    stop
+}
+
 /// Load everything anew and swap it in when valid. Returns the problems when not.
-pub fn reload(source: &Source, shared: &SharedSnapshot) -> Result<(), Diagnostics> {
+pub fn reload(source: &Source, publisher: &Publisher) -> Result<(), Diagnostics> {
     match source.load() {
         Ok((_, model)) => {
             let zones = model.zones.len();
@@ -108,7 +129,7 @@ pub fn reload(source: &Source, shared: &SharedSnapshot) -> Result<(), Diagnostic
                 .iter()
                 .map(|z| format!("{}={}", z.origin, z.serial()))
                 .collect();
-            shared.store(Snapshot::new(model));
+            publisher.set_model(model);
             tracing::info!(zones, serials = %serials.join(" "), "reload ok: new data serving");
             Ok(())
         }

@@ -81,3 +81,55 @@ impl SharedSnapshot {
         self.0.store(Arc::new(snapshot));
     }
 }
+
+/// The one writer of snapshots. Background work hands it the part that changed (a new model
+/// after a reload, new GeoIP databases, a new health view) and it publishes a snapshot made of
+/// that part and the current others. Its lock serialises writers only; the query path never
+/// takes it (it reads [`SharedSnapshot`]).
+pub struct Publisher {
+    shared: SharedSnapshot,
+    current: std::sync::Mutex<Snapshot>,
+}
+
+impl Publisher {
+    /// Start publishing from a freshly loaded model.
+    pub fn new(model: Model) -> Arc<Self> {
+        let snap = Snapshot::new(model);
+        Arc::new(Self {
+            shared: SharedSnapshot::new(snap.clone()),
+            current: std::sync::Mutex::new(snap),
+        })
+    }
+
+    /// What the query path reads.
+    pub fn shared(&self) -> SharedSnapshot {
+        self.shared.clone()
+    }
+
+    /// The snapshot as last published.
+    pub fn current(&self) -> Snapshot {
+        self.current.lock().expect("publisher lock").clone()
+    }
+
+    fn publish(&self, f: impl FnOnce(&Snapshot) -> Snapshot) {
+        let mut cur = self.current.lock().expect("publisher lock");
+        let next = f(&cur);
+        self.shared.store(next.clone());
+        *cur = next;
+    }
+
+    /// A reloaded model (with its own GeoIP databases and an all-up health view).
+    pub fn set_model(&self, model: Model) {
+        self.publish(|_| Snapshot::new(model));
+    }
+
+    /// New GeoIP databases.
+    pub fn set_geo(&self, geo: Arc<GeoDb>) {
+        self.publish(|cur| cur.with_geo(geo));
+    }
+
+    /// A new health view.
+    pub fn set_health(&self, health: HealthView) {
+        self.publish(|cur| cur.with_health(health));
+    }
+}

@@ -21,7 +21,7 @@ use crate::gslb::{Client, ServiceKind, decide};
 use crate::snapshot::Snapshot;
 use crate::zone::{DynamicAnswer, LookupOptions, Zone};
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{ClientSubnet as HickorySubnet, EdnsOption};
+use hickory_proto::rr::rdata::opt::{ClientSubnet as HickorySubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use hickory_server::net::xfer::Protocol;
@@ -199,6 +199,7 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
     let found = zone.lookup_with(qname, qtype, opts, &mut dynamic);
     if let (Some(cs), Some(e)) = (echo_ecs, resp_edns.as_mut()) {
         let opt = HickorySubnet::new(cs.addr, cs.source_prefix, found.scope.min(cs.source_prefix));
+        e.options_mut().remove(EdnsCode::Subnet);
         e.options_mut().insert(EdnsOption::Subnet(opt));
     }
     let mut r = Reply::new(request, found.rcode, resp_edns, udp_limit);
