@@ -14,9 +14,9 @@
 //! 4. Otherwise NXDOMAIN with the SOA in authority.
 //!
 //! The SOA in negative answers has TTL = min(SOA TTL, SOA MINIMUM), see [`Zone::negative_soa`].
-//! A CNAME chain ends when it leaves the zone (the resolver follows it), reaches a
-//! delegation, loops, or runs out of hops; the rcode and authority section are those of the
-//! last name looked up.
+//! A CNAME chain ends when it leaves the zone (the resolver follows it), loops, or runs out of
+//! hops; one that reaches a delegation ends with that referral (AA kept: the CNAMEs are ours).
+//! The rcode and authority section are those of the last name looked up.
 
 use super::{Node, RRset, Zone};
 use hickory_proto::op::ResponseCode;
@@ -92,10 +92,10 @@ impl Zone {
         loop {
             let node = match self.find(&name, qtype == RecordType::DS) {
                 Found::Referral(node) => {
-                    if hops == 0 {
-                        out.authoritative = false;
-                        self.referral(node, &mut out);
-                    }
+                    // A CNAME into a delegation keeps AA (the CNAME is ours) and adds the
+                    // referral, as RFC 1034 §4.3.2 step 3b restarts at the target.
+                    out.authoritative = hops > 0;
+                    self.referral(node, &mut out);
                     return out;
                 }
                 Found::NxDomain => {
@@ -105,7 +105,8 @@ impl Zone {
                 }
                 Found::Node(node) | Found::Wildcard(node) => node,
             };
-            if qtype == RecordType::ANY && node.get(RecordType::CNAME).is_none() {
+            if qtype == RecordType::ANY {
+                // ANY matches a CNAME itself: no chasing.
                 let sets = node.rrsets.iter();
                 let take = if opts.minimal_any { 1 } else { usize::MAX };
                 let before = out.answers.len();
