@@ -181,7 +181,7 @@ fn value_span(value: &Spanned<DeValue<'_>>, segs: &[String]) -> Option<Range<usi
         DeValue::Table(t) => key_span(t, segs),
         DeValue::Array(a) => {
             let (idx, rest) = segs.split_first()?;
-            let item = a.iter().nth(idx.parse().ok()?)?;
+            let item = a.get(idx.parse::<usize>().ok()?)?;
             if rest.is_empty() {
                 Some(item.span())
             } else {

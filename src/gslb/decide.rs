@@ -219,7 +219,7 @@ pub fn decide(
                 .collect::<Vec<_>>()
                 .join(" "),
         };
-        t.outcome.push(format!("{what}"));
+        t.outcome.push(what);
         t.outcome
             .push(format!("ttl {}  ecs scope /{}", d.ttl, d.scope));
     }
