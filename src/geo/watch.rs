@@ -7,7 +7,7 @@
 //!
 //! How it decides:
 //! - **Polling**, every `interval`, of each file's identity: modification and change time, size,
-//!   device and inode ([`FileStamp`]). Polling a handful of `stat` calls is cheap, portable and
+//!   device and inode (`FileStamp`). Polling a handful of `stat` calls is cheap, portable and
 //!   catches every way of replacing a file (rename over it, copy onto it, retarget a symlink),
 //!   where inotify needs care with renames and symlinks.
 //! - **Settling**: a change is acted on only once the files look the same on two polls in a row,
