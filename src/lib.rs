@@ -14,6 +14,7 @@
 //! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
 //! - [`diag`]: errors that name `file:line`.
 
+pub mod admin;
 pub mod config;
 pub mod diag;
 pub mod dns;
@@ -26,4 +27,5 @@ pub mod model;
 pub mod policy;
 pub mod server;
 pub mod snapshot;
+pub mod state;
 pub mod zone;

@@ -63,6 +63,24 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Run a remote prober agent for one region: probe every check target of the config from
+    /// here and report the results to the servers' admin APIs.
+    ///
+    /// Example: ayadns probe --config ayadns.toml --region eu --report-to http://10.0.0.1:8053 --token-file agent.token
+    Probe {
+        /// The config file (the same as the servers').
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The region this agent probes from (listed in [health] agents on the servers).
+        #[arg(long)]
+        region: String,
+        /// Server admin API base URLs, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        report_to: Vec<String>,
+        /// A file holding the agent's token.
+        #[arg(long)]
+        token_file: PathBuf,
+    },
     /// GeoIP database tools.
     Geoip {
         #[command(subcommand)]
@@ -127,6 +145,47 @@ fn explain(name: &str, rtype: &str, client: &str, config: PathBuf) -> Result<Str
     ayadns::explain::explain(&snap, &name, rtype, addr, prefix)
 }
 
+fn probe(
+    config: PathBuf,
+    region: &str,
+    servers: &[String],
+    token_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let token = std::fs::read_to_string(token_file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read token: {e}", token_file.display()))?;
+    let token = token.trim().to_string();
+    let (config, model) = Source::ConfigFile(config)
+        .load()
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    ayadns::logging::init(&config.log);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("signal");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            stop.cancel();
+        });
+        ayadns::health::agent::run(
+            &model.gslb,
+            &config.health,
+            region,
+            servers,
+            &token,
+            shutdown,
+        )
+        .await
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -188,6 +247,18 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Probe {
+            config,
+            region,
+            report_to,
+            token_file,
+        } => match probe(config, &region, &report_to, &token_file) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
                 ExitCode::FAILURE

@@ -1,18 +1,27 @@
 //! `ayadns serve`: start everything, reload on SIGHUP, stop on SIGTERM/SIGINT.
 //!
-//! Start-up loads and checks everything first (refusing to start, with every error, when
-//! anything is wrong), binds every socket, then starts the DNS workers. A reload builds a new
-//! model off the query path and swaps it in only when it is entirely valid; a failed reload
-//! logs every error and the old data keeps serving. Shutdown stops accepting, lets TCP
-//! connections finish the answer in flight, and exits.
+//! Start-up, in order:
+//! 1. load and check everything (refusing to start, with every error, when anything is wrong);
+//! 2. open the SQLite state file and restore health younger than `max_age` (warm start), so
+//!    the first answer already reflects it;
+//! 3. bind every socket (DNS and admin), then start the DNS workers, the health engine
+//!    (probers, aggregation, state writer), the GeoIP watcher and the admin API.
+//!
+//! A reload builds a new model off the query path and swaps it in (with health carried over)
+//! only when it is entirely valid; a failed reload logs every error and the old data keeps
+//! serving. Shutdown stops accepting, lets TCP connections finish the answer in flight,
+//! flushes the state file, and exits.
 
+use crate::admin::{self, AdminState, auth::Tokens};
 use crate::diag::Diagnostics;
 use crate::dns::DnsHandler;
 use crate::dns::listener;
 use crate::dns::tcp::TcpLimits;
 use crate::geo::Watcher;
-use crate::model::Source;
+use crate::health::engine::{self, HealthHandle};
+use crate::model::{Model, Source};
 use crate::snapshot::Publisher;
+use crate::state::{Retention, StateStore, StateWriter};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -20,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for in-flight work before exiting anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// How often the state writer flushes.
+const STATE_FLUSH: Duration = Duration::from_millis(200);
 
 /// Run the server until a stop signal. `Err` when it could not start.
 pub fn run(source: Source) -> anyhow::Result<()> {
@@ -29,8 +41,33 @@ pub fn run(source: Source) -> anyhow::Result<()> {
     };
     crate::logging::init(&config.log);
     let zones = model.zones.len();
+
+    // Health state: warm start from SQLite (config mode only; quick mode has no health).
+    let store = match &source {
+        Source::ConfigFile(_) => Some(StateStore::open(&config.health.state_file)?),
+        Source::ZonesDir { .. } => None,
+    };
+    let restored = match &store {
+        Some(s) => s.load_states()?,
+        None => Vec::new(),
+    };
+    let (targets, agg) = engine::initial(&model, &config.health, &restored);
+    let view = agg.view(&model.gslb, std::time::SystemTime::now());
+    if !restored.is_empty() {
+        tracing::info!(
+            states = restored.len(),
+            "health restored from the state file"
+        );
+    }
     let publisher = Publisher::new(model);
-    let shared = publisher.shared();
+    publisher.set_health(view);
+    let writer = store.map(|s| {
+        let retention = Retention {
+            max_age: config.health.history_max_age,
+            max_rows: config.health.history_max_rows,
+        };
+        StateWriter::spawn(s, STATE_FLUSH, retention)
+    });
 
     let workers = match config.server.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -38,6 +75,23 @@ pub fn run(source: Source) -> anyhow::Result<()> {
     };
     let addrs: Vec<_> = config.server.listen.iter().map(|a| *a.get_ref()).collect();
     let (sockets, bound) = listener::bind_all(&addrs, workers)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let tokens = Tokens::load(
+        config
+            .admin
+            .tokens_file
+            .as_ref()
+            .map(|t| t.get_ref().as_path()),
+        config.admin.admin_token_env.as_deref(),
+    )
+    .map_err(|d| anyhow::anyhow!("{d}"))?;
+    let admin_listener = match &config.admin.listen {
+        Some(addr) => Some(rt.block_on(admin::bind(*addr.get_ref(), &tokens))?),
+        None => None,
+    };
+
     let shutdown = CancellationToken::new();
     let limits = TcpLimits {
         slots: Arc::new(tokio::sync::Semaphore::new(
@@ -45,21 +99,38 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         )),
         idle: config.server.tcp_idle_timeout,
     };
-    let handler = DnsHandler::new(shared.clone());
+    let handler = DnsHandler::new(publisher.shared());
     let threads = listener::spawn_workers(sockets, handler, limits, shutdown.clone())?;
     let listen: Vec<String> = bound.iter().map(|a| a.to_string()).collect();
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        zones,
-        workers,
-        listen = %listen.join(","),
-        "ayadns ready"
-    );
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(control_loop(source, publisher, shutdown.clone()))?;
+    rt.block_on(async {
+        let health = engine::start(
+            publisher.clone(),
+            config.health.clone(),
+            targets,
+            agg,
+            writer.clone(),
+            shutdown.clone(),
+        );
+        if let Some(l) = admin_listener {
+            let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let state = AdminState {
+                snapshot: publisher.shared(),
+                health: health.clone(),
+                tokens: Arc::new(tokens),
+            };
+            tokio::spawn(admin::serve(l, state, shutdown.clone()));
+            tracing::info!(listen = %addr, "admin API ready");
+        }
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            zones,
+            workers,
+            listen = %listen.join(","),
+            "ayadns ready"
+        );
+        control_loop(source, publisher, health, shutdown.clone()).await
+    })?;
 
     // Drain: give workers a bounded time to finish.
     let deadline = std::time::Instant::now() + DRAIN_LIMIT;
@@ -71,6 +142,9 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             let _ = t.join();
         }
     }
+    if let Some(w) = writer {
+        w.close();
+    }
     tracing::info!("ayadns stopped");
     Ok(())
 }
@@ -79,6 +153,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
 async fn control_loop(
     source: Source,
     publisher: Arc<Publisher>,
+    health: HealthHandle,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
@@ -88,10 +163,7 @@ async fn control_loop(
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let source = source.clone();
-                let p = publisher.clone();
-                let ok = tokio::task::spawn_blocking(move || reload(&source, &p)).await;
-                if matches!(ok, Ok(Ok(()))) {
+                if reload(&source, &health).await.is_ok() {
                     geo_watch.cancel();
                     geo_watch = watch_geo(&publisher, &shutdown);
                 }
@@ -102,6 +174,8 @@ async fn control_loop(
     }
     tracing::info!("stopping: finishing answers in flight");
     shutdown.cancel();
+    // Let the health engine flush its last states.
+    tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
 }
 
@@ -119,18 +193,18 @@ fn watch_geo(publisher: &Arc<Publisher>, shutdown: &CancellationToken) -> Cancel
     stop
 }
 
-/// Load everything anew and swap it in when valid. Returns the problems when not.
-pub fn reload(source: &Source, publisher: &Publisher) -> Result<(), Diagnostics> {
-    match source.load() {
+/// Load everything anew and, when valid, swap it in (health carried over). Returns the
+/// problems when not; the old data keeps serving.
+pub async fn reload(source: &Source, health: &HealthHandle) -> Result<(), Diagnostics> {
+    let src = source.clone();
+    let loaded = tokio::task::spawn_blocking(move || src.load())
+        .await
+        .unwrap_or_else(|e| Err(crate::diag::Diagnostic::file("<reload>", e.to_string()).into()));
+    match loaded {
         Ok((_, model)) => {
-            let zones = model.zones.len();
-            let serials: Vec<String> = model
-                .zones
-                .iter()
-                .map(|z| format!("{}={}", z.origin, z.serial()))
-                .collect();
-            publisher.set_model(model);
-            tracing::info!(zones, serials = %serials.join(" "), "reload ok: new data serving");
+            let summary = summary(&model);
+            health.set_model(model).await;
+            tracing::info!(%summary, "reload ok: new data serving");
             Ok(())
         }
         Err(problems) => {
@@ -141,6 +215,20 @@ pub fn reload(source: &Source, publisher: &Publisher) -> Result<(), Diagnostics>
             Err(problems)
         }
     }
+}
+
+fn summary(model: &Model) -> String {
+    let serials: Vec<String> = model
+        .zones
+        .iter()
+        .map(|z| format!("{}={}", z.origin, z.serial()))
+        .collect();
+    format!(
+        "{} zones ({}), {} services",
+        model.zones.len(),
+        serials.join(" "),
+        model.gslb.services.len()
+    )
 }
 
 fn startup_error(problems: &Diagnostics) -> anyhow::Error {

@@ -76,6 +76,11 @@ impl SharedSnapshot {
         self.0.load()
     }
 
+    /// The current snapshot as an owned `Arc` (for work that holds it across awaits).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+
     /// Publish a new snapshot; the next query reads it.
     pub fn store(&self, snapshot: Snapshot) {
         self.0.store(Arc::new(snapshot));
@@ -121,6 +126,11 @@ impl Publisher {
     /// A reloaded model (with its own GeoIP databases and an all-up health view).
     pub fn set_model(&self, model: Model) {
         self.publish(|_| Snapshot::new(model));
+    }
+
+    /// A reloaded model with the health view computed for it, published together.
+    pub fn set_model_with_health(&self, model: Model, health: HealthView) {
+        self.publish(|_| Snapshot::new(model).with_health(health));
     }
 
     /// New GeoIP databases.

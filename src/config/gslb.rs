@@ -127,9 +127,10 @@ pub struct EndpointConfig {
     /// Relative share of answers; 0 = drained.
     #[serde(default = "default_weight")]
     pub weight: Spanned<i64>,
-    /// The health-check target (a URL such as `http://host:port/path`, or `tcp://host:port`).
+    /// The health check: a URL (`http://…`, `https://…`, `tcp://host:port`) or a table with
+    /// the URL and options (see [`super::health::CheckSpec`]).
     #[serde(default)]
-    pub check: Option<Spanned<String>>,
+    pub check: Option<Spanned<super::health::CheckSpecOrUrl>>,
 }
 
 fn default_weight() -> Spanned<i64> {
@@ -199,12 +200,4 @@ fn default_ttl() -> u32 {
 }
 fn default_answers() -> usize {
     1
-}
-
-/// `[health]`: where health is measured from (the checks themselves are per endpoint).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct HealthConfig {
-    /// Regions that run probers (vantage points); the `latency` step needs at least one.
-    #[serde(default)]
-    pub probers: Vec<Spanned<String>>,
 }

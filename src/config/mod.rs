@@ -13,6 +13,7 @@
 
 pub mod duration;
 pub mod gslb;
+pub mod health;
 pub mod server;
 pub mod zones;
 
@@ -41,9 +42,12 @@ pub struct Config {
     /// `[geoip]`: the GeoIP databases.
     #[serde(default)]
     pub geoip: gslb::GeoipConfig,
-    /// `[health]`: prober regions.
+    /// `[health]`: how health is measured.
     #[serde(default)]
-    pub health: gslb::HealthConfig,
+    pub health: health::HealthConfig,
+    /// `[admin]`: the admin HTTP API.
+    #[serde(default)]
+    pub admin: health::AdminConfig,
     /// `[[region]]`: where clients and pools are.
     #[serde(default, rename = "region")]
     pub regions: Vec<gslb::RegionConfig>,
@@ -107,6 +111,11 @@ impl Config {
         for z in &mut self.zones {
             let resolved = base.join(z.file.get_ref());
             *z.file.get_mut() = resolved;
+        }
+        self.health.state_file = base.join(&self.health.state_file);
+        if let Some(t) = &mut self.admin.tokens_file {
+            let resolved = base.join(t.get_ref());
+            *t.get_mut() = resolved;
         }
         for d in &mut self.geoip.databases {
             let resolved = base.join(d.get_ref());

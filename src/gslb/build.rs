@@ -127,15 +127,24 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
     }
     g.default_region = config.regions.iter().position(|r| r.default).unwrap_or(0);
 
-    // Probers.
-    for p in &config.health.probers {
-        match g.region_id(p.get_ref()) {
-            Some(r) => g.probers.push(r),
-            None => c.err(
-                p.span(),
-                format!("prober region `{}` is not a [[region]]", p.get_ref()),
-            ),
+    // Probers: regions probed here, and regions reported by remote agents.
+    for (list, agents) in [
+        (&config.health.probers, false),
+        (&config.health.agents, true),
+    ] {
+        for p in list {
+            match g.region_id(p.get_ref()) {
+                Some(r) if agents => g.agent_regions.push(r),
+                Some(r) => g.probers.push(r),
+                None => c.err(
+                    p.span(),
+                    format!("prober region `{}` is not a [[region]]", p.get_ref()),
+                ),
+            }
         }
+    }
+    if config.health.timeout >= config.health.interval {
+        c.err(0..0, "[health] timeout must be less than interval".into());
     }
 
     // Pools and endpoints.
@@ -226,13 +235,21 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
                     format!("endpoint `{ename}` has no addresses"),
                 );
             }
+            if let Some(chk) = &ec.check
+                && let Err(e) = crate::health::check::validate(&chk.get_ref().0, &config.health)
+            {
+                c.err(
+                    chk.span(),
+                    format!("endpoint `{}`: check: {e}", ec.name.get_ref()),
+                );
+            }
             let mut ep = Endpoint {
                 name: ename,
                 pool: pool_id,
                 v4: Vec::new(),
                 v6: Vec::new(),
                 weight: w.clamp(0, u32::MAX as i64) as u32,
-                check: ec.check.as_ref().map(|s| s.get_ref().clone()),
+                check: ec.check.as_ref().map(|s| s.get_ref().0.clone()),
             };
             for a in ec.addresses.get_ref() {
                 match a {
@@ -346,9 +363,9 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
                 steps
             }
         };
-        if chain.contains(&Step::Latency) && g.probers.is_empty() {
+        if chain.contains(&Step::Latency) && g.probers.is_empty() && g.agent_regions.is_empty() {
             let span = sc.chain.as_ref().map_or(sc.name.span(), |s| s.span());
-            c.err(span, format!("service {name}: the `latency` step needs prober regions ([health] probers = [...]), and none are configured"));
+            c.err(span, format!("service {name}: the `latency` step needs prober regions ([health] probers or agents), and none are configured"));
         }
         if sc.when_all_down == AllDown::Fallback && sc.fallback.is_empty() {
             c.err(

@@ -69,8 +69,8 @@ pub struct Endpoint {
     pub v6: Vec<Ipv6Addr>,
     /// Relative share; 0 = drained.
     pub weight: u32,
-    /// What health checks probe.
-    pub check: Option<String>,
+    /// What health checks probe (None: not checked, always up).
+    pub check: Option<crate::config::health::CheckSpec>,
 }
 
 impl Endpoint {
@@ -159,8 +159,10 @@ pub struct Gslb {
     pub region_by_continent: HashMap<Continent, RegionId>,
     /// The default region.
     pub default_region: RegionId,
-    /// Regions that run probers.
+    /// Regions probed from this process.
     pub probers: Vec<RegionId>,
+    /// Regions reported by remote agents.
+    pub agent_regions: Vec<RegionId>,
 }
 
 impl Gslb {

@@ -922,3 +922,4 @@ pub fn dump(m: &Message) -> String {
     }
     s
 }
+pub mod backend;

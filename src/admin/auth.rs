@@ -1,0 +1,133 @@
+//! Admin API tokens: who may call what.
+//!
+//! Tokens come from the `tokens_file` named in `[admin]` — one per line, `NAME ROLE TOKEN`,
+//! `#` comments — and optionally from an environment variable (`admin_token_env`), which
+//! gives an admin token named `env`. Roles:
+//! - `read`: GET endpoints (status, explain, audit, metrics);
+//! - `admin`: everything, including mutations;
+//! - `agent`: only `POST /api/v1/probe-reports` (remote prober agents).
+//!
+//! Tokens are compared in constant time and never logged; a caller is known by the token's
+//! NAME in logs and the audit trail.
+
+use crate::diag::Diagnostic;
+use std::path::Path;
+use subtle::ConstantTimeEq;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Remote prober agents: probe reports only.
+    Agent,
+    /// Read-only.
+    Read,
+    /// Everything.
+    Admin,
+}
+
+/// One token.
+#[derive(Clone)]
+pub struct Token {
+    /// Its name, for logs and audit.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token({}, {:?})", self.name, self.role)
+    }
+}
+
+/// All known tokens.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens(Vec<Token>);
+
+impl Tokens {
+    /// Read the token file (if any) and the environment variable (if set).
+    pub fn load(file: Option<&Path>, env_var: Option<&str>) -> Result<Tokens, Diagnostic> {
+        let mut out = Vec::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Diagnostic::file(path, format!("cannot read tokens file: {e}")))?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                let [name, role, secret] = parts.as_slice() else {
+                    return Err(Diagnostic::at(path, i + 1, "expected NAME ROLE TOKEN"));
+                };
+                let role = match *role {
+                    "admin" => Role::Admin,
+                    "read" => Role::Read,
+                    "agent" => Role::Agent,
+                    other => {
+                        return Err(Diagnostic::at(
+                            path,
+                            i + 1,
+                            format!("unknown role `{other}` (admin, read, agent)"),
+                        ));
+                    }
+                };
+                if secret.len() < 16 {
+                    return Err(Diagnostic::at(
+                        path,
+                        i + 1,
+                        format!("token `{name}` is shorter than 16 characters"),
+                    ));
+                }
+                out.push(Token {
+                    name: name.to_string(),
+                    role,
+                    secret: secret.as_bytes().to_vec(),
+                });
+            }
+        }
+        if let Some(var) = env_var
+            && let Ok(secret) = std::env::var(var)
+            && !secret.is_empty()
+        {
+            out.push(Token {
+                name: "env".into(),
+                role: Role::Admin,
+                secret: secret.into_bytes(),
+            });
+        }
+        Ok(Tokens(out))
+    }
+
+    /// A token set from explicit entries (tests, agents).
+    pub fn from_entries(entries: &[(&str, Role, &str)]) -> Tokens {
+        Tokens(
+            entries
+                .iter()
+                .map(|(n, r, s)| Token {
+                    name: n.to_string(),
+                    role: *r,
+                    secret: s.as_bytes().to_vec(),
+                })
+                .collect(),
+        )
+    }
+
+    /// True when no token is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The token matching `presented`, compared in constant time against every token.
+    pub fn find(&self, presented: &str) -> Option<&Token> {
+        let p = presented.as_bytes();
+        let mut found = None;
+        for t in &self.0 {
+            if bool::from(t.secret.as_slice().ct_eq(p)) {
+                found = Some(t);
+            }
+        }
+        found
+    }
+}

@@ -1,0 +1,76 @@
+//! `POST /api/v1/probe-reports`: results from a remote `ayadns probe` agent.
+//!
+//! Body: `{"region": "eu", "results": [{"target": KEY, "ok": true, "rtt_ms": 1.2, "error": null}]}`.
+//! The region must be one of `[health] agents`; targets are matched by key (URL and options),
+//! unknown ones are counted and ignored. Results are stamped with the server's receive time,
+//! so agents' clocks do not matter; an agent that stops reporting goes stale like any region.
+
+use super::{AdminState, error};
+use crate::health::check::Outcome;
+use crate::health::prober::Report;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+
+/// The request body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProbeReports {
+    /// The agent's region.
+    pub region: String,
+    /// Its results.
+    pub results: Vec<ProbeResult>,
+}
+
+/// One result.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// The target key.
+    pub target: String,
+    /// Passed?
+    pub ok: bool,
+    /// RTT in ms.
+    pub rtt_ms: Option<f64>,
+    /// Failure reason.
+    pub error: Option<String>,
+}
+
+pub(super) async fn post(State(st): State<AdminState>, Json(body): Json<ProbeReports>) -> Response {
+    let snap = st.snapshot.load_full();
+    let gslb = &snap.model.gslb;
+    let Some(region) = gslb.region_id(&body.region) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown region `{}`", body.region),
+        );
+    };
+    if !gslb.agent_regions.contains(&region) {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!("region `{}` is not in [health] agents", body.region),
+        );
+    }
+    let at = SystemTime::now();
+    let n = body.results.len();
+    for r in body.results {
+        st.health.report(Report {
+            target: r.target,
+            region,
+            outcome: Outcome {
+                ok: r.ok,
+                rtt: r
+                    .rtt_ms
+                    .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)),
+                error: r.error,
+            },
+            at,
+        });
+    }
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "accepted": n })),
+    )
+        .into_response()
+}

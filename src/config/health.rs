@@ -1,0 +1,259 @@
+//! `[health]`, endpoint `check`s and `[admin]`: how health is measured and where results go.
+//!
+//! ```toml
+//! [health]
+//! probers = ["us", "eu", "ap"]   # regions probed from this process (vantage points)
+//! agents = []                    # regions whose results come from `ayadns probe` agents
+//! interval = "10s"               # default per check
+//! timeout = "2s"                 # default per check; must be less than the interval
+//! rise = 2                       # successes in a row to come up
+//! fall = 3                       # failures in a row to go down
+//! quorum = 0                     # regions that must say "up"; 0 = a majority of fresh regions
+//! stale_after = "30s"            # a region's result older than this does not vote (default 3 × interval)
+//! initial = "up"                 # state before the first result when nothing recent is stored
+//! max_age = "5m"                 # warm start: stored state younger than this is used at start
+//! state_file = "data/ayadns.db"  # SQLite: state, history (relative to the config file)
+//! history_max_age = "7d"
+//! history_max_rows = 100000
+//! max_concurrent = 200           # probes in flight at once, all regions together
+//!
+//! [[pool.endpoint]]
+//! check = "http://127.0.0.1:18011/health"          # short form
+//! # or the long form:
+//! [pool.endpoint.check]
+//! url = "https://192.0.2.10/health"   # http, https or tcp://host:port
+//! host = "www.example.com"            # Host header and TLS SNI (the URL's address is dialled)
+//! method = "GET"
+//! expect = ["200-299", "301"]         # status codes or ranges (default 200-299)
+//! body = "ok"                         # the body must contain this
+//! insecure = false                    # skip TLS verification (self-signed certificates)
+//! follow_redirects = false
+//! interval = "5s"                     # and timeout, rise, fall: override [health]
+//!
+//! [admin]
+//! listen = "127.0.0.1:8053"           # the admin HTTP API
+//! tokens_file = "tokens.txt"          # lines: NAME ROLE TOKEN (ROLE: admin, read, agent)
+//! admin_token_env = "AYADNS_ADMIN_TOKEN"  # also accept an admin token from this variable
+//! ```
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use toml::Spanned;
+
+/// `[health]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HealthConfig {
+    /// Regions probed from this process.
+    #[serde(default)]
+    pub probers: Vec<Spanned<String>>,
+    /// Regions reported by remote agents.
+    #[serde(default)]
+    pub agents: Vec<Spanned<String>>,
+    /// Default check interval.
+    #[serde(default = "d_interval", with = "super::duration")]
+    pub interval: Duration,
+    /// Default check timeout.
+    #[serde(default = "d_timeout", with = "super::duration")]
+    pub timeout: Duration,
+    /// Successes in a row to come up.
+    #[serde(default = "d_rise")]
+    pub rise: u32,
+    /// Failures in a row to go down.
+    #[serde(default = "d_fall")]
+    pub fall: u32,
+    /// Regions that must agree on "up"; 0 = a majority of the fresh ones.
+    #[serde(default)]
+    pub quorum: usize,
+    /// Results older than this do not vote (default 3 × interval).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub stale_after: Option<Duration>,
+    /// State before any result when nothing recent is stored.
+    #[serde(default)]
+    pub initial: Initial,
+    /// Stored state younger than this is used at start.
+    #[serde(default = "d_max_age", with = "super::duration")]
+    pub max_age: Duration,
+    /// The SQLite file.
+    #[serde(default = "d_state_file")]
+    pub state_file: PathBuf,
+    /// History retention by age.
+    #[serde(default = "d_history_age", with = "super::duration")]
+    pub history_max_age: Duration,
+    /// History retention by rows.
+    #[serde(default = "d_history_rows")]
+    pub history_max_rows: usize,
+    /// Probes in flight at once.
+    #[serde(default = "d_concurrent")]
+    pub max_concurrent: usize,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+/// The state endpoints start in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Initial {
+    /// Up: a cold start never empties answers (as Route 53 does).
+    #[default]
+    Up,
+    /// Down until proven up.
+    Down,
+}
+
+fn d_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn d_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn d_rise() -> u32 {
+    2
+}
+fn d_fall() -> u32 {
+    3
+}
+fn d_max_age() -> Duration {
+    Duration::from_secs(300)
+}
+fn d_state_file() -> PathBuf {
+    PathBuf::from("data/ayadns.db")
+}
+fn d_history_age() -> Duration {
+    Duration::from_secs(7 * 86400)
+}
+fn d_history_rows() -> usize {
+    100_000
+}
+fn d_concurrent() -> usize {
+    200
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    super::duration::deserialize(d).map(Some)
+}
+
+/// An endpoint's health check, short (a URL) or long (a table).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// `http://…`, `https://…` or `tcp://host:port`.
+    pub url: String,
+    /// Host header and SNI.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// HTTP method (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Expected status codes or ranges.
+    #[serde(default)]
+    pub expect: Vec<StatusRange>,
+    /// A substring the body must contain.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Skip TLS verification.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Follow redirects.
+    #[serde(default)]
+    pub follow_redirects: bool,
+    /// Interval override.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
+    /// Timeout override.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Rise override.
+    #[serde(default)]
+    pub rise: Option<u32>,
+    /// Fall override.
+    #[serde(default)]
+    pub fall: Option<u32>,
+}
+
+/// A status code or an inclusive range of them: `200`, `"200-299"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusRange(pub u16, pub u16);
+
+impl StatusRange {
+    /// Is `code` in the range?
+    pub fn contains(&self, code: u16) -> bool {
+        (self.0..=self.1).contains(&code)
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusRange;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a status code (200) or range (\"200-299\")")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusRange, E> {
+                let c = u16::try_from(v).map_err(|_| E::custom(format!("bad status code {v}")))?;
+                Ok(StatusRange(c, c))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusRange, E> {
+                let bad = || E::custom(format!("bad status range `{v}` (try \"200-299\")"));
+                let (a, b) = v.split_once('-').unwrap_or((v, v));
+                let a: u16 = a.trim().parse().map_err(|_| bad())?;
+                let b: u16 = b.trim().parse().map_err(|_| bad())?;
+                if a > b {
+                    return Err(bad());
+                }
+                Ok(StatusRange(a, b))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckSpecOrUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CheckSpecOrUrl;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a check URL or a table with `url`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CheckSpecOrUrl, E> {
+                Ok(CheckSpecOrUrl(CheckSpec {
+                    url: v.to_string(),
+                    ..CheckSpec::default()
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CheckSpecOrUrl, A::Error> {
+                CheckSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(CheckSpecOrUrl)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The deserialized form of an endpoint's `check`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CheckSpecOrUrl(pub CheckSpec);
+
+/// `[admin]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AdminConfig {
+    /// Where the admin API listens; absent = no admin API.
+    #[serde(default)]
+    pub listen: Option<Spanned<SocketAddr>>,
+    /// Token file: lines `NAME ROLE TOKEN`.
+    #[serde(default)]
+    pub tokens_file: Option<Spanned<PathBuf>>,
+    /// An environment variable holding an admin token.
+    #[serde(default)]
+    pub admin_token_env: Option<String>,
+}
+

@@ -1,0 +1,419 @@
+//! From probe results to health: rise/fall per region, quorum across regions, latency.
+//!
+//! - **Per region** (a vantage point), each target has a state with hysteresis: it goes down
+//!   after `fall` failures in a row and comes back after `rise` successes in a row. Each region
+//!   also keeps an EWMA of the target's RTT (α = 0.3).
+//! - **Across regions**, a target is up when enough of the regions with *fresh* results say
+//!   up: `quorum` of them, or by default a strict majority; a tie keeps the previous state (no
+//!   flapping on a split vote). A region's result is fresh for `stale_after` (default 3 ×
+//!   interval): a region that stops reporting stops voting. With no fresh region at all, the
+//!   last known state holds.
+//! - **Latency** from region R to pool P is the lowest EWMA, measured from R, among P's
+//!   endpoints that are up — the map the `latency` step reads.
+//!
+//! The aggregator is plain data driven by [`Aggregator::report`] and [`Aggregator::tick`] with
+//! explicit times, so it is tested without sockets or clocks.
+
+use super::HealthView;
+use super::check::Outcome;
+use super::targets::Target;
+use crate::config::health::{HealthConfig, Initial};
+use crate::gslb::{Gslb, RegionId};
+use crate::state::{EndpointState, Transition};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+const EWMA_ALPHA: f64 = 0.3;
+
+/// One region's view of one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionState {
+    /// Up after hysteresis.
+    pub up: bool,
+    /// Successes in a row.
+    pub successes: u32,
+    /// Failures in a row.
+    pub failures: u32,
+    /// Smoothed RTT, ms.
+    pub ewma_ms: Option<f64>,
+    /// Last RTT, ms.
+    pub last_rtt_ms: Option<f64>,
+    /// When the last result arrived.
+    pub last_at: SystemTime,
+    /// When `up` last changed.
+    pub last_change: SystemTime,
+    /// Why the last probe failed.
+    pub last_error: Option<String>,
+}
+
+/// A target's health.
+#[derive(Debug, Clone)]
+pub struct TargetState {
+    /// The target's identity.
+    pub key: String,
+    /// Per region (indexed by region id), once it has reported or been restored.
+    pub regions: Vec<Option<RegionState>>,
+    /// The aggregated (quorum) state.
+    pub up: bool,
+    /// When the aggregated state last changed.
+    pub last_change: SystemTime,
+    /// True when no region had fresh results at the last evaluation.
+    pub held: bool,
+    rise: u32,
+    fall: u32,
+    stale_after: Duration,
+}
+
+/// All targets' health for one model.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    /// Per target, in [`super::targets::targets`] order.
+    pub targets: Vec<TargetState>,
+    region_names: Vec<String>,
+    quorum: usize,
+    endpoints_of: Vec<Vec<usize>>,
+    target_of: Vec<Option<usize>>,
+    dirty: Vec<bool>,
+    transitions: Vec<Transition>,
+}
+
+impl Aggregator {
+    /// Start for `targets` of `model`. Stored state (`restored`: per endpoint and region, `*`
+    /// for the aggregate) younger than `max_age` is used; otherwise the `initial` state.
+    pub fn new(
+        model: &Gslb,
+        targets: &[Target],
+        cfg: &HealthConfig,
+        restored: &[EndpointState],
+        now: SystemTime,
+    ) -> Self {
+        let region_names: Vec<String> = model.regions.iter().map(|r| r.name.clone()).collect();
+        let initial = cfg.initial == Initial::Up;
+        let mut stored: HashMap<(&str, &str), &EndpointState> = HashMap::new();
+        for s in restored {
+            let young = now
+                .duration_since(s.updated_at)
+                .map_or(true, |age| age <= cfg.max_age);
+            if young {
+                stored.insert((s.endpoint.as_str(), s.region.as_str()), s);
+            }
+        }
+        let mut out = Aggregator {
+            targets: Vec::new(),
+            region_names: region_names.clone(),
+            quorum: cfg.quorum,
+            endpoints_of: Vec::new(),
+            target_of: vec![None; model.endpoints.len()],
+            dirty: Vec::new(),
+            transitions: Vec::new(),
+        };
+        for t in targets {
+            let names: Vec<&str> = t
+                .endpoints
+                .iter()
+                .map(|&e| model.endpoints[e].name.as_str())
+                .collect();
+            let find = |region: &str| {
+                names
+                    .iter()
+                    .find_map(|n| stored.get(&(*n, region)).copied())
+            };
+            let regions = region_names
+                .iter()
+                .map(|r| {
+                    find(r).map(|s| RegionState {
+                        up: s.up,
+                        successes: s.successes,
+                        failures: s.failures,
+                        ewma_ms: s.last_rtt_ms,
+                        last_rtt_ms: s.last_rtt_ms,
+                        last_at: s.updated_at,
+                        last_change: s.last_change,
+                        last_error: s.last_error.clone(),
+                    })
+                })
+                .collect();
+            let agg = find("*");
+            out.targets.push(TargetState {
+                key: t.key.clone(),
+                regions,
+                up: agg.map_or(initial, |s| s.up),
+                last_change: agg.map_or(now, |s| s.last_change),
+                held: false,
+                rise: t.timing.rise,
+                fall: t.timing.fall,
+                stale_after: cfg.stale_after.unwrap_or(t.timing.interval * 3),
+            });
+            for &e in &t.endpoints {
+                out.target_of[e] = Some(out.targets.len() - 1);
+            }
+            out.endpoints_of.push(t.endpoints.clone());
+            out.dirty.push(false);
+        }
+        for i in 0..out.targets.len() {
+            out.evaluate(i, now, "restored");
+        }
+        out
+    }
+
+    /// Apply one probe result of target `t` from `region` at `at`.
+    pub fn report(&mut self, t: usize, region: RegionId, outcome: &Outcome, at: SystemTime) {
+        let Some(ts) = self.targets.get_mut(t) else {
+            return;
+        };
+        let (rise, fall) = (ts.rise, ts.fall);
+        let Some(slot) = ts.regions.get_mut(region) else {
+            return;
+        };
+        let rtt_ms = outcome.rtt.map(|d| d.as_secs_f64() * 1000.0);
+        let st = slot.get_or_insert_with(|| RegionState {
+            up: ts.up,
+            successes: 0,
+            failures: 0,
+            ewma_ms: None,
+            last_rtt_ms: None,
+            last_at: at,
+            last_change: at,
+            last_error: None,
+        });
+        st.last_at = at;
+        st.last_rtt_ms = rtt_ms;
+        if let Some(ms) = rtt_ms {
+            st.ewma_ms = Some(st.ewma_ms.map_or(ms, |e| e + EWMA_ALPHA * (ms - e)));
+        }
+        let was = st.up;
+        if outcome.ok {
+            st.successes = st.successes.saturating_add(1);
+            st.failures = 0;
+            st.last_error = None;
+            if !st.up && st.successes >= rise {
+                st.up = true;
+            }
+        } else {
+            st.failures = st.failures.saturating_add(1);
+            st.successes = 0;
+            st.last_error = outcome.error.clone();
+            if st.up && st.failures >= fall {
+                st.up = false;
+            }
+        }
+        if st.up != was {
+            st.last_change = at;
+            let reason = if st.up {
+                format!("{} successes in a row", st.successes)
+            } else {
+                format!(
+                    "{} failures in a row: {}",
+                    st.failures,
+                    st.last_error.as_deref().unwrap_or("failed")
+                )
+            };
+            let region_name = self.region_names[region].clone();
+            self.push_transitions(t, &region_name, was, !was, at, reason);
+        }
+        self.dirty[t] = true;
+        self.evaluate(t, at, "quorum");
+    }
+
+    /// Re-evaluate freshness at `now` (results age out of the vote).
+    pub fn tick(&mut self, now: SystemTime) {
+        for t in 0..self.targets.len() {
+            self.evaluate(t, now, "stale results");
+        }
+    }
+
+    /// Recompute target `t`'s aggregated state.
+    fn evaluate(&mut self, t: usize, now: SystemTime, why: &str) {
+        let ts = &self.targets[t];
+        let fresh: Vec<bool> = ts
+            .regions
+            .iter()
+            .flatten()
+            .filter(|r| {
+                now.duration_since(r.last_at)
+                    .map_or(true, |age| age <= ts.stale_after)
+            })
+            .map(|r| r.up)
+            .collect();
+        let ts = &mut self.targets[t];
+        ts.held = fresh.is_empty();
+        if fresh.is_empty() {
+            return;
+        }
+        let ups = fresh.iter().filter(|u| **u).count();
+        let downs = fresh.len() - ups;
+        let new = if self.quorum > 0 {
+            ups >= self.quorum.min(fresh.len())
+        } else if ups > downs {
+            true
+        } else if downs > ups {
+            false
+        } else {
+            ts.up // a tie keeps the state
+        };
+        if new != ts.up {
+            let was = ts.up;
+            ts.up = new;
+            ts.last_change = now;
+            let reason = format!("{why}: {ups} of {} fresh regions say up", fresh.len());
+            self.dirty[t] = true;
+            self.push_transitions(t, "*", was, new, now, reason);
+        }
+    }
+
+    fn push_transitions(
+        &mut self,
+        t: usize,
+        region: &str,
+        from: bool,
+        to: bool,
+        at: SystemTime,
+        reason: String,
+    ) {
+        // Named by target here; `take_transitions` names one per endpoint.
+        let key = self.targets[t].key.clone();
+        self.transitions.push(Transition {
+            endpoint: key,
+            region: region.to_string(),
+            from_up: from,
+            to_up: to,
+            at,
+            reason,
+        });
+    }
+
+    /// Transitions since the last call, one per endpoint of the target (named by endpoint).
+    pub fn take_transitions(&mut self, model: &Gslb) -> Vec<Transition> {
+        let keys: HashMap<&str, usize> = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.key.as_str(), i))
+            .collect();
+        let mut out = Vec::new();
+        for tr in std::mem::take(&mut self.transitions) {
+            if let Some(&i) = keys.get(tr.endpoint.as_str()) {
+                for &e in &self.endpoints_of[i] {
+                    out.push(Transition {
+                        endpoint: model.endpoints[e].name.clone(),
+                        ..tr.clone()
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// States changed since the last call, per endpoint and region (`*`: the aggregate).
+    pub fn take_dirty_states(&mut self, model: &Gslb, now: SystemTime) -> Vec<EndpointState> {
+        let mut out = Vec::new();
+        for (i, d) in self.dirty.iter_mut().enumerate() {
+            if !std::mem::take(d) {
+                continue;
+            }
+            let ts = &self.targets[i];
+            for &e in &self.endpoints_of[i] {
+                let name = &model.endpoints[e].name;
+                for (r, st) in ts.regions.iter().enumerate() {
+                    if let Some(st) = st {
+                        out.push(EndpointState {
+                            endpoint: name.clone(),
+                            region: self.region_names[r].clone(),
+                            up: st.up,
+                            successes: st.successes,
+                            failures: st.failures,
+                            last_rtt_ms: st.last_rtt_ms,
+                            last_change: st.last_change,
+                            last_error: st.last_error.clone(),
+                            updated_at: st.last_at,
+                        });
+                    }
+                }
+                out.push(EndpointState {
+                    endpoint: name.clone(),
+                    region: "*".into(),
+                    up: ts.up,
+                    successes: 0,
+                    failures: 0,
+                    last_rtt_ms: None,
+                    last_change: ts.last_change,
+                    last_error: None,
+                    updated_at: now,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every state, for carrying health across a reload.
+    pub fn take_all_states(&mut self, model: &Gslb, now: SystemTime) -> Vec<EndpointState> {
+        for d in &mut self.dirty {
+            *d = true;
+        }
+        self.take_dirty_states(model, now)
+    }
+
+    /// Per endpoint: per region (and `*`) its state, for status pages.
+    pub fn detail(&self, model: &Gslb, now: SystemTime) -> super::engine::StatusDetail {
+        let mut out = super::engine::StatusDetail::new();
+        for (i, ts) in self.targets.iter().enumerate() {
+            let mut m = serde_json::Map::new();
+            for (r, st) in ts.regions.iter().enumerate() {
+                let Some(st) = st else { continue };
+                let age = now.duration_since(st.last_at).unwrap_or_default();
+                m.insert(
+                    self.region_names[r].clone(),
+                    serde_json::json!({
+                        "up": st.up,
+                        "successes": st.successes,
+                        "failures": st.failures,
+                        "rtt_ms": st.last_rtt_ms,
+                        "ewma_ms": st.ewma_ms,
+                        "age_s": age.as_secs_f64(),
+                        "fresh": age <= ts.stale_after,
+                        "error": st.last_error,
+                    }),
+                );
+            }
+            m.insert(
+                "*".into(),
+                serde_json::json!({ "up": ts.up, "held": ts.held, "target": ts.key }),
+            );
+            for &e in &self.endpoints_of[i] {
+                out.insert(model.endpoints[e].name.clone(), m.clone());
+            }
+        }
+        out
+    }
+
+    /// The health view for the query path at `now` (latency only from fresh results).
+    pub fn view(&self, model: &Gslb, now: SystemTime) -> HealthView {
+        let mut v = HealthView::all_up(model);
+        for (i, ts) in self.targets.iter().enumerate() {
+            for &e in &self.endpoints_of[i] {
+                v.set_up(e, ts.up);
+            }
+        }
+        for (p, pool) in model.pools.iter().enumerate() {
+            for r in 0..model.regions.len() {
+                let best = pool
+                    .endpoints
+                    .iter()
+                    .filter(|&&e| v.is_up(e))
+                    .filter_map(|&e| {
+                        let ts = &self.targets[self.target_of[e]?];
+                        let st = ts.regions[r].as_ref()?;
+                        let fresh = now
+                            .duration_since(st.last_at)
+                            .map_or(true, |age| age <= ts.stale_after);
+                        if fresh { st.ewma_ms } else { None }
+                    })
+                    .reduce(f64::min);
+                if let Some(ms) = best {
+                    v.set_latency(r, p, ms);
+                }
+            }
+        }
+        v
+    }
+}

@@ -1,0 +1,211 @@
+//! The health engine: runs the local probers, takes their reports (and remote agents'),
+//! aggregates them, publishes a new health view when something changed, and hands state and
+//! transitions to the SQLite writer. It owns the aggregator; nothing else touches it.
+//!
+//! Up/down changes are published at once; latency-only changes at most every 250 ms, so
+//! thousands of reports a second do not mean thousands of snapshot swaps.
+
+use super::aggregate::Aggregator;
+use super::prober::{self, Report};
+use super::targets::{self, Target};
+use crate::config::health::HealthConfig;
+use crate::model::Model;
+use crate::snapshot::Publisher;
+use crate::state::{EndpointState, StateWriter};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// A handle to the running engine.
+#[derive(Clone)]
+pub struct HealthHandle {
+    tx: mpsc::UnboundedSender<Msg>,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+/// Per endpoint name: per region (and `*` for the aggregate), its state as JSON.
+pub type StatusDetail = HashMap<String, serde_json::Map<String, serde_json::Value>>;
+
+enum Msg {
+    NewModel(Box<Model>, tokio::sync::oneshot::Sender<()>),
+    Status(tokio::sync::oneshot::Sender<StatusDetail>),
+}
+
+impl HealthHandle {
+    /// Feed a report (from a remote agent).
+    pub fn report(&self, r: Report) {
+        let _ = self.reports.send(r);
+    }
+
+    /// Per-region health detail of every endpoint (for status pages).
+    pub async fn status(&self) -> StatusDetail {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Status(tx)).is_err() {
+            return StatusDetail::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Swap in a reloaded model: health state carries over by endpoint name; the new model
+    /// and its health view are published together. Returns once published.
+    pub async fn set_model(&self, model: Model) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::NewModel(Box::new(model), done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// Everything the engine needs for one model.
+struct Running {
+    model: Arc<Model>,
+    index: HashMap<String, usize>,
+    agg: Aggregator,
+    probers: CancellationToken,
+}
+
+/// Build the aggregator for `model` from `restored` states (warm start) — call before
+/// serving, so the first answer already reflects stored health.
+pub fn initial(
+    model: &Model,
+    cfg: &HealthConfig,
+    restored: &[EndpointState],
+) -> (Vec<Target>, Aggregator) {
+    let targets = targets::targets(&model.gslb, cfg);
+    let agg = Aggregator::new(&model.gslb, &targets, cfg, restored, SystemTime::now());
+    (targets, agg)
+}
+
+/// Start the engine for the model `publisher` currently serves, with `agg` from [`initial`].
+pub fn start(
+    publisher: Arc<Publisher>,
+    cfg: HealthConfig,
+    targets: Vec<Target>,
+    agg: Aggregator,
+    writer: Option<StateWriter>,
+    shutdown: CancellationToken,
+) -> HealthHandle {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let (rtx, mut rrx) = mpsc::unbounded_channel::<Report>();
+    let slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
+    let model = publisher.current().model;
+    let mut run = Running::new(model, targets, agg, &slots, &rtx, &shutdown);
+    let handle = HealthHandle {
+        tx,
+        reports: rtx.clone(),
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut latency_pending = false;
+        let mut last_publish = std::time::Instant::now();
+        let mut last_up = up_vector(&run.agg);
+        loop {
+            tokio::select! {
+                Some(r) = rrx.recv() => {
+                    run.apply(&r);
+                    while let Ok(r) = rrx.try_recv() {
+                        run.apply(&r);
+                    }
+                    latency_pending = true;
+                }
+                Some(msg) = rx.recv() => {
+                    match msg {
+                        Msg::NewModel(model, done) => {
+                            let now = SystemTime::now();
+                            let carried = run.agg.take_all_states(&run.model.gslb, now);
+                            run.probers.cancel();
+                            let (targets, agg) = initial(&model, &cfg, &carried);
+                            let view = agg.view(&model.gslb, now);
+                            publisher.set_model_with_health(*model, view);
+                            run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &shutdown);
+                            last_up = up_vector(&run.agg);
+                            let _ = done.send(());
+                        }
+                        Msg::Status(reply) => {
+                            let _ = reply.send(run.agg.detail(&run.model.gslb, SystemTime::now()));
+                        }
+                    }
+                    continue;
+                }
+                _ = tick.tick() => {
+                    run.agg.tick(SystemTime::now());
+                }
+                _ = shutdown.cancelled() => break,
+            }
+            let up = up_vector(&run.agg);
+            // Up/down changes go out now; latency-only changes at most every 250 ms.
+            let latency_due =
+                latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
+            if up != last_up || latency_due {
+                publisher.set_health(run.agg.view(&run.model.gslb, SystemTime::now()));
+                last_up = up;
+                latency_pending = false;
+                last_publish = std::time::Instant::now();
+            }
+            if let Some(w) = &writer {
+                let now = SystemTime::now();
+                for s in run.agg.take_dirty_states(&run.model.gslb, now) {
+                    w.record(s);
+                }
+                for t in run.agg.take_transitions(&run.model.gslb) {
+                    tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
+                    w.transition(t);
+                }
+            } else {
+                run.agg
+                    .take_dirty_states(&run.model.gslb, SystemTime::now());
+                for t in run.agg.take_transitions(&run.model.gslb) {
+                    tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
+                }
+            }
+        }
+        run.probers.cancel();
+        if let Some(w) = writer {
+            w.flush();
+        }
+    });
+    handle
+}
+
+fn up_vector(agg: &Aggregator) -> Vec<bool> {
+    agg.targets.iter().map(|t| t.up).collect()
+}
+
+impl Running {
+    fn new(
+        model: Arc<Model>,
+        targets: Vec<Target>,
+        agg: Aggregator,
+        slots: &Arc<Semaphore>,
+        reports: &mpsc::UnboundedSender<Report>,
+        shutdown: &CancellationToken,
+    ) -> Self {
+        let probers = shutdown.child_token();
+        prober::spawn(
+            &targets,
+            &model.gslb.probers,
+            slots.clone(),
+            reports.clone(),
+            probers.clone(),
+        );
+        let index = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.key.clone(), i))
+            .collect();
+        Running {
+            model,
+            index,
+            agg,
+            probers,
+        }
+    }
+
+    fn apply(&mut self, r: &Report) {
+        if let Some(&i) = self.index.get(&r.target) {
+            self.agg.report(i, r.region, &r.outcome, r.at);
+        }
+    }
+}
