@@ -45,10 +45,12 @@ fn state(endpoint: &str, region: &str, n: u32) -> EndpointState {
         up: n % 2 == 1,
         successes: n,
         failures: n * 2,
-        last_rtt_ms: (n % 4 != 0).then(|| f64::from(n) * 1.5),
+        last_rtt_ms: (!n.is_multiple_of(4)).then(|| f64::from(n) * 1.5),
         // Sub-millisecond parts on purpose: they must be truncated, not rounded or kept.
         last_change: UNIX_EPOCH + Duration::new(1_700_000_000 + u64::from(n), 123_456_789),
-        last_error: (n % 3 == 0).then(|| format!("connect: refused ({n})")),
+        last_error: n
+            .is_multiple_of(3)
+            .then(|| format!("connect: refused ({n})")),
         updated_at: UNIX_EPOCH + Duration::new(1_700_000_100 + u64::from(n), 999_999_999),
     }
 }
@@ -57,7 +59,7 @@ fn transition(endpoint: &str, region: &str, at_ms: u64, reason: &str) -> Transit
     Transition {
         endpoint: endpoint.into(),
         region: region.into(),
-        from_up: at_ms % 2 == 0,
+        from_up: at_ms.is_multiple_of(2),
         to_up: at_ms % 2 == 1,
         at: UNIX_EPOCH + Duration::from_millis(at_ms),
         reason: reason.into(),
@@ -526,15 +528,16 @@ const CHILD_ENV: &str = "AYADNS_STATE_KILL9_DB";
 const FLUSHED: &str = "AYADNS-STATE-FLUSHED ";
 /// Endpoints written per batch.
 const PER_BATCH: u32 = 16;
-/// Batches between the child's explicit flushes (between them the 20 ms timer writes).
-const FLUSH_EVERY_BATCHES: u64 = 24;
+/// Batches between the child's explicit flushes; between them the writer flushes by itself
+/// (every 1000 updates, about 59 batches of 17).
+const FLUSH_EVERY_BATCHES: u64 = 200;
 
 fn batch_state(i: u32, n: u64) -> EndpointState {
     let t = UNIX_EPOCH + Duration::from_millis(1_000_000 + n);
     EndpointState {
         endpoint: format!("ep{i:02}"),
         region: "eu".into(),
-        up: n % 2 == 0,
+        up: n.is_multiple_of(2),
         successes: n as u32,
         failures: n as u32,
         last_rtt_ms: Some(n as f64),
@@ -577,10 +580,10 @@ fn kill9_child_writer() {
     let give_up = Instant::now() + Duration::from_secs(60); // never outlive a dead parent
     let mut out = std::io::stdout();
     for n in last + 1.. {
+        // Full speed: the writer is busy most of the time (so the kill usually lands inside a
+        // write), and its MAX_PENDING flushes cut batches at arbitrary points.
         for i in 0..PER_BATCH {
             writer.record(batch_state(i, n));
-            // Spread a batch over ~1 ms, so timed flushes also land inside batches.
-            std::thread::sleep(Duration::from_micros(50));
         }
         writer.transition(Transition {
             endpoint: "batch".into(),
@@ -719,10 +722,11 @@ fn check_after_kill(path: &PathBuf, reported: u64, first_batch: u64) -> (u64, us
             "endpoint {i} at batch {n}, transitions at {t}"
         );
         if n == t + 1 {
+            let batches: Vec<u64> = states.iter().map(batch_of).collect();
             assert_eq!(
                 ahead,
                 i,
-                "endpoints at batch {} are not a prefix: {states:?}",
+                "endpoints at batch {} are not a prefix: {batches:?}",
                 t + 1
             );
             ahead += 1;

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OpenFlags, Row, params};
 
 use super::time::{from_unix_ms, to_unix_ms};
 use super::{EndpointState, StateError, Transition, schema};
@@ -41,7 +41,8 @@ impl StateStore {
     /// Opens or creates the database at `path` (creating parent folders), sets WAL mode and
     /// `synchronous = NORMAL`, creates or migrates the schema (`PRAGMA user_version`), and runs
     /// `PRAGMA quick_check`. Errors name the file and say what is wrong: permission denied,
-    /// not a directory, not a database, corrupt, locked, newer schema. Never panics.
+    /// not a directory, not a database, corrupt, locked (after waiting 2 s for the other
+    /// process), newer schema. Never panics.
     pub fn open(path: &Path) -> Result<StateStore, StateError> {
         let op = "cannot open";
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -72,7 +73,11 @@ impl StateStore {
             })?;
 
         let err = |e| StateError::sqlite(path, op, e);
-        let mut conn = Connection::open(path).map_err(err)?;
+        // No SQLITE_OPEN_URI: a path starting with "file:" is a path, not a URI.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         // The first statement that reads the file: garbage shows up here as NotADatabase.
         let mode: String = conn
@@ -285,12 +290,12 @@ mod tests {
         EndpointState {
             endpoint: endpoint.into(),
             region: region.into(),
-            up: n % 2 == 0,
+            up: n.is_multiple_of(2),
             successes: n,
             failures: u32::MAX - n,
             last_rtt_ms: Some(f64::from(n) + 0.25),
             last_change: UNIX_EPOCH + Duration::from_millis(1_000 + u64::from(n)),
-            last_error: (n % 3 == 0).then(|| format!("error {n}")),
+            last_error: n.is_multiple_of(3).then(|| format!("error {n}")),
             updated_at: UNIX_EPOCH + Duration::from_millis(2_000 + u64::from(n)),
         }
     }
