@@ -417,3 +417,118 @@ impl Aggregator {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::testing;
+
+    fn cfg() -> HealthConfig {
+        toml::from_str("rise = 2\nfall = 3\ninterval = \"10s\"\ntimeout = \"2s\"").unwrap()
+    }
+
+    /// The example model with one HTTP check per endpoint.
+    fn setup() -> (Gslb, Vec<Target>) {
+        let mut m = testing::model();
+        for (i, e) in m.endpoints.iter_mut().enumerate() {
+            e.check = Some(crate::config::health::CheckSpec {
+                url: format!("http://127.0.0.1:{}/health", 20000 + i),
+                ..Default::default()
+            });
+        }
+        let t = crate::health::targets::targets(&m, &cfg());
+        (m, t)
+    }
+
+    fn ok() -> Outcome {
+        Outcome { ok: true, rtt: Some(Duration::from_millis(10)), error: None }
+    }
+    fn bad() -> Outcome {
+        Outcome { ok: false, rtt: None, error: Some("status 503".into()) }
+    }
+
+    fn at(s: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + s)
+    }
+
+    #[test]
+    fn fall_and_rise_hysteresis_in_one_region() {
+        let (m, t) = setup();
+        let mut a = Aggregator::new(&m, &t, &cfg(), &[], at(0));
+        a.report(0, 0, &bad(), at(1));
+        a.report(0, 0, &bad(), at(2));
+        assert!(a.targets[0].up, "two failures < fall 3");
+        a.report(0, 0, &bad(), at(3));
+        assert!(!a.targets[0].up, "down after fall");
+        a.report(0, 0, &ok(), at(4));
+        assert!(!a.targets[0].up, "one success < rise 2");
+        a.report(0, 0, &ok(), at(5));
+        assert!(a.targets[0].up, "up after rise");
+        let tr = a.take_transitions(&m);
+        assert_eq!(tr.iter().filter(|t| t.region == "us").count(), 2);
+        assert_eq!(tr.iter().filter(|t| t.region == "*").count(), 2);
+    }
+
+    #[test]
+    fn quorum_majority_ties_and_staleness() {
+        let (m, t) = setup();
+        let mut a = Aggregator::new(&m, &t, &cfg(), &[], at(0));
+        let down = |a: &mut Aggregator, r: usize, s: u64| {
+            for k in 0..3 {
+                a.report(0, r, &bad(), at(s + k));
+            }
+        };
+        a.report(0, 1, &ok(), at(1));
+        a.report(0, 2, &ok(), at(1));
+        down(&mut a, 0, 1);
+        assert!(a.targets[0].up, "1 of 3 down: stays up");
+        down(&mut a, 1, 2);
+        assert!(!a.targets[0].up, "2 of 3 down: down");
+        // Regions 0 and 1 stop reporting; after stale_after (30 s) only region 2 votes (up).
+        a.report(0, 2, &ok(), at(40));
+        assert!(a.targets[0].up, "only fresh regions vote");
+        // Nobody fresh: the last state holds.
+        a.tick(at(200));
+        assert!(a.targets[0].up && a.targets[0].held);
+    }
+
+    #[test]
+    fn a_tie_keeps_the_previous_state() {
+        let (m, t) = setup();
+        let mut a = Aggregator::new(&m, &t, &cfg(), &[], at(0));
+        a.report(0, 0, &ok(), at(1));
+        for k in 0..3 {
+            a.report(0, 1, &bad(), at(1 + k));
+        }
+        assert!(a.targets[0].up, "1 up, 1 down: unchanged (up)");
+    }
+
+    #[test]
+    fn warm_start_uses_young_state_only() {
+        let (m, t) = setup();
+        let mut a = Aggregator::new(&m, &t, &cfg(), &[], at(0));
+        for k in 0..3 {
+            a.report(0, 0, &bad(), at(1 + k));
+        }
+        let saved = a.take_all_states(&m, at(5));
+        let young = Aggregator::new(&m, &t, &cfg(), &saved, at(60));
+        assert!(!young.targets[0].up, "restored down");
+        let old = Aggregator::new(&m, &t, &cfg(), &saved, at(5 + 301));
+        assert!(old.targets[0].up, "older than max_age: the initial state");
+    }
+
+    #[test]
+    fn latency_is_the_best_live_endpoint_per_region_and_pool() {
+        let (m, t) = setup();
+        let mut a = Aggregator::new(&m, &t, &cfg(), &[], at(0));
+        let slow = Outcome { ok: true, rtt: Some(Duration::from_millis(50)), error: None };
+        let i = |name: &str| t.iter().position(|x| x.endpoints.contains(&m.endpoint_id(name).unwrap())).unwrap();
+        a.report(i("eu-west-a"), 1, &slow, at(1));
+        a.report(i("eu-west-b"), 1, &ok(), at(1));
+        let v = a.view(&m, at(2));
+        let eu_west = m.pool_id("eu-west").unwrap();
+        assert_eq!(v.latency_ms(1, eu_west), Some(10.0));
+        assert_eq!(v.latency_ms(0, eu_west), None, "no data from region 0");
+        assert_eq!(a.view(&m, at(100)).latency_ms(1, eu_west), None, "stale results give no latency");
+    }
+}

@@ -43,4 +43,4 @@ pub use record::{AGGREGATE_REGION, EndpointState, Transition};
 pub use retention::Retention;
 pub use schema::SCHEMA_VERSION;
 pub use store::StateStore;
-pub use writer::StateWriter;
+pub use writer::{MAX_PENDING, StateWriter};
