@@ -256,4 +256,3 @@ pub struct AdminConfig {
     #[serde(default)]
     pub admin_token_env: Option<String>,
 }
-

@@ -74,6 +74,8 @@ pub struct Aggregator {
     endpoints_of: Vec<Vec<usize>>,
     target_of: Vec<Option<usize>>,
     dirty: Vec<bool>,
+    dirty_list: Vec<usize>,
+    up_changed: bool,
     transitions: Vec<Transition>,
 }
 
@@ -105,6 +107,8 @@ impl Aggregator {
             endpoints_of: Vec::new(),
             target_of: vec![None; model.endpoints.len()],
             dirty: Vec::new(),
+            dirty_list: Vec::new(),
+            up_changed: false,
             transitions: Vec::new(),
         };
         for t in targets {
@@ -210,8 +214,10 @@ impl Aggregator {
             };
             let region_name = self.region_names[region].clone();
             self.push_transitions(t, &region_name, was, !was, at, reason);
+            // State changes are written at once; counters and RTTs with the periodic
+            // full write (see the engine).
+            self.mark_dirty(t);
         }
-        self.dirty[t] = true;
         self.evaluate(t, at, "quorum");
     }
 
@@ -225,25 +231,23 @@ impl Aggregator {
     /// Recompute target `t`'s aggregated state.
     fn evaluate(&mut self, t: usize, now: SystemTime, why: &str) {
         let ts = &self.targets[t];
-        let fresh: Vec<bool> = ts
-            .regions
-            .iter()
-            .flatten()
-            .filter(|r| {
-                now.duration_since(r.last_at)
-                    .map_or(true, |age| age <= ts.stale_after)
-            })
-            .map(|r| r.up)
-            .collect();
+        let (mut ups, mut downs) = (0usize, 0usize);
+        for r in ts.regions.iter().flatten() {
+            let fresh = now
+                .duration_since(r.last_at)
+                .map_or(true, |age| age <= ts.stale_after);
+            if fresh {
+                if r.up { ups += 1 } else { downs += 1 }
+            }
+        }
+        let fresh = ups + downs;
         let ts = &mut self.targets[t];
-        ts.held = fresh.is_empty();
-        if fresh.is_empty() {
+        ts.held = fresh == 0;
+        if fresh == 0 {
             return;
         }
-        let ups = fresh.iter().filter(|u| **u).count();
-        let downs = fresh.len() - ups;
         let new = if self.quorum > 0 {
-            ups >= self.quorum.min(fresh.len())
+            ups >= self.quorum.min(fresh)
         } else if ups > downs {
             true
         } else if downs > ups {
@@ -255,10 +259,23 @@ impl Aggregator {
             let was = ts.up;
             ts.up = new;
             ts.last_change = now;
-            let reason = format!("{why}: {ups} of {} fresh regions say up", fresh.len());
-            self.dirty[t] = true;
+            let reason = format!("{why}: {ups} of {fresh} fresh regions say up");
+            self.mark_dirty(t);
+            self.up_changed = true;
             self.push_transitions(t, "*", was, new, now, reason);
         }
+    }
+
+    fn mark_dirty(&mut self, t: usize) {
+        if !self.dirty[t] {
+            self.dirty[t] = true;
+            self.dirty_list.push(t);
+        }
+    }
+
+    /// True (once) when some target's aggregated state changed since the last call.
+    pub fn take_up_changed(&mut self) -> bool {
+        std::mem::take(&mut self.up_changed)
     }
 
     fn push_transitions(
@@ -307,10 +324,8 @@ impl Aggregator {
     /// States changed since the last call, per endpoint and region (`*`: the aggregate).
     pub fn take_dirty_states(&mut self, model: &Gslb, now: SystemTime) -> Vec<EndpointState> {
         let mut out = Vec::new();
-        for (i, d) in self.dirty.iter_mut().enumerate() {
-            if !std::mem::take(d) {
-                continue;
-            }
+        for i in std::mem::take(&mut self.dirty_list) {
+            self.dirty[i] = false;
             let ts = &self.targets[i];
             for &e in &self.endpoints_of[i] {
                 let name = &model.endpoints[e].name;
@@ -347,8 +362,8 @@ impl Aggregator {
 
     /// Every state, for carrying health across a reload.
     pub fn take_all_states(&mut self, model: &Gslb, now: SystemTime) -> Vec<EndpointState> {
-        for d in &mut self.dirty {
-            *d = true;
+        for t in 0..self.targets.len() {
+            self.mark_dirty(t);
         }
         self.take_dirty_states(model, now)
     }
@@ -441,10 +456,18 @@ mod tests {
     }
 
     fn ok() -> Outcome {
-        Outcome { ok: true, rtt: Some(Duration::from_millis(10)), error: None }
+        Outcome {
+            ok: true,
+            rtt: Some(Duration::from_millis(10)),
+            error: None,
+        }
     }
     fn bad() -> Outcome {
-        Outcome { ok: false, rtt: None, error: Some("status 503".into()) }
+        Outcome {
+            ok: false,
+            rtt: None,
+            error: Some("status 503".into()),
+        }
     }
 
     fn at(s: u64) -> SystemTime {
@@ -521,14 +544,26 @@ mod tests {
     fn latency_is_the_best_live_endpoint_per_region_and_pool() {
         let (m, t) = setup();
         let mut a = Aggregator::new(&m, &t, &cfg(), &[], at(0));
-        let slow = Outcome { ok: true, rtt: Some(Duration::from_millis(50)), error: None };
-        let i = |name: &str| t.iter().position(|x| x.endpoints.contains(&m.endpoint_id(name).unwrap())).unwrap();
+        let slow = Outcome {
+            ok: true,
+            rtt: Some(Duration::from_millis(50)),
+            error: None,
+        };
+        let i = |name: &str| {
+            t.iter()
+                .position(|x| x.endpoints.contains(&m.endpoint_id(name).unwrap()))
+                .unwrap()
+        };
         a.report(i("eu-west-a"), 1, &slow, at(1));
         a.report(i("eu-west-b"), 1, &ok(), at(1));
         let v = a.view(&m, at(2));
         let eu_west = m.pool_id("eu-west").unwrap();
         assert_eq!(v.latency_ms(1, eu_west), Some(10.0));
         assert_eq!(v.latency_ms(0, eu_west), None, "no data from region 0");
-        assert_eq!(a.view(&m, at(100)).latency_ms(1, eu_west), None, "stale results give no latency");
+        assert_eq!(
+            a.view(&m, at(100)).latency_ms(1, eu_west),
+            None,
+            "stale results give no latency"
+        );
     }
 }

@@ -107,33 +107,27 @@ impl Check {
                     })?;
                 let host = url.host_str().ok_or("URL has no host")?.to_string();
                 let port = url.port_or_known_default().unwrap_or(80);
-                let mut builder = reqwest::Client::builder()
-                    .no_proxy()
-                    .pool_max_idle_per_host(1)
-                    .danger_accept_invalid_certs(spec.insecure)
-                    .redirect(if spec.follow_redirects {
-                        reqwest::redirect::Policy::limited(5)
-                    } else {
-                        reqwest::redirect::Policy::none()
-                    })
-                    .user_agent(concat!(
-                        "ayadns/",
-                        env!("CARGO_PKG_VERSION"),
-                        " health check"
-                    ));
                 let mut url = url.clone();
-                if let Some(vhost) = &spec.host {
-                    // Dial the URL's address, but speak to `vhost` (Host header and SNI).
-                    let ip: std::net::IpAddr = host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .parse()
-                        .map_err(|_| "with `host`, the URL must name an IP address".to_string())?;
-                    builder = builder.resolve(vhost, SocketAddr::new(ip, port));
-                    url.set_host(Some(vhost))
-                        .map_err(|e| format!("bad host `{vhost}`: {e}"))?;
-                }
-                let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+                let client = match &spec.host {
+                    None => shared_client(spec.insecure, spec.follow_redirects)?,
+                    Some(vhost) => {
+                        // Dial the URL's address, but speak to `vhost` (Host header and SNI):
+                        // this needs a client of its own that resolves `vhost` to that address.
+                        let ip: std::net::IpAddr = host
+                            .trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .parse()
+                            .map_err(|_| {
+                                "with `host`, the URL must name an IP address".to_string()
+                            })?;
+                        url.set_host(Some(vhost))
+                            .map_err(|e| format!("bad host `{vhost}`: {e}"))?;
+                        client_builder(spec.insecure, spec.follow_redirects)
+                            .resolve(vhost, SocketAddr::new(ip, port))
+                            .build()
+                            .map_err(|e| format!("HTTP client: {e}"))?
+                    }
+                };
                 let expect = if spec.expect.is_empty() {
                     vec![StatusRange(200, 299)]
                 } else {
@@ -206,6 +200,45 @@ impl Check {
             }
         }
     }
+}
+
+/// A client builder with the settings every check uses: no proxy (checks go straight to the
+/// endpoint), no idle connections kept (each probe opens its own, so a listener that stopped
+/// accepting is noticed), TLS verification unless `insecure`, redirects only when asked.
+fn client_builder(insecure: bool, follow_redirects: bool) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .danger_accept_invalid_certs(insecure)
+        .redirect(if follow_redirects {
+            reqwest::redirect::Policy::limited(5)
+        } else {
+            reqwest::redirect::Policy::none()
+        })
+        .user_agent(concat!(
+            "ayadns/",
+            env!("CARGO_PKG_VERSION"),
+            " health check"
+        ))
+}
+
+/// One client per combination of settings, shared by every check that has no `host`
+/// override (a client holds TLS configuration and a resolver: 10,000 of them cost memory).
+fn shared_client(insecure: bool, follow_redirects: bool) -> Result<reqwest::Client, String> {
+    static CLIENTS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<(bool, bool), reqwest::Client>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut map = CLIENTS
+        .lock()
+        .map_err(|_| "client cache poisoned".to_string())?;
+    if let Some(c) = map.get(&(insecure, follow_redirects)) {
+        return Ok(c.clone());
+    }
+    let c = client_builder(insecure, follow_redirects)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    map.insert((insecure, follow_redirects), c.clone());
+    Ok(c)
 }
 
 /// A reqwest error in a few words, with its cause.

@@ -18,6 +18,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+/// How often every state (counters, RTTs) is written, besides up/down changes at once.
+const FULL_WRITE: Duration = Duration::from_secs(30);
+
 /// A handle to the running engine.
 #[derive(Clone)]
 pub struct HealthHandle {
@@ -99,8 +102,9 @@ pub fn start(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut latency_pending = false;
+        let mut ticks = 0u64;
+        let mut last_full = std::time::Instant::now();
         let mut last_publish = std::time::Instant::now();
-        let mut last_up = up_vector(&run.agg);
         loop {
             tokio::select! {
                 Some(r) = rrx.recv() => {
@@ -120,7 +124,6 @@ pub fn start(
                             let view = agg.view(&model.gslb, now);
                             publisher.set_model_with_health(*model, view);
                             run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &shutdown);
-                            last_up = up_vector(&run.agg);
                             let _ = done.send(());
                         }
                         Msg::Status(reply) => {
@@ -130,23 +133,34 @@ pub fn start(
                     continue;
                 }
                 _ = tick.tick() => {
-                    run.agg.tick(SystemTime::now());
+                    // Staleness moves in seconds: re-evaluate every fourth tick.
+                    ticks += 1;
+                    if ticks.is_multiple_of(4) {
+                        run.agg.tick(SystemTime::now());
+                    }
                 }
                 _ = shutdown.cancelled() => break,
             }
-            let up = up_vector(&run.agg);
             // Up/down changes go out now; latency-only changes at most every 250 ms.
+            let up_changed = run.agg.take_up_changed();
             let latency_due =
                 latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
-            if up != last_up || latency_due {
+            if up_changed || latency_due {
                 publisher.set_health(run.agg.view(&run.model.gslb, SystemTime::now()));
-                last_up = up;
                 latency_pending = false;
                 last_publish = std::time::Instant::now();
             }
             if let Some(w) = &writer {
                 let now = SystemTime::now();
-                for s in run.agg.take_dirty_states(&run.model.gslb, now) {
+                // Up/down changes are written at once; everything (counters, RTTs) every
+                // FULL_WRITE, so a warm start is never older than that.
+                let states = if last_full.elapsed() >= FULL_WRITE {
+                    last_full = std::time::Instant::now();
+                    run.agg.take_all_states(&run.model.gslb, now)
+                } else {
+                    run.agg.take_dirty_states(&run.model.gslb, now)
+                };
+                for s in states {
                     w.record(s);
                 }
                 for t in run.agg.take_transitions(&run.model.gslb) {
@@ -167,10 +181,6 @@ pub fn start(
         }
     });
     handle
-}
-
-fn up_vector(agg: &Aggregator) -> Vec<bool> {
-    agg.targets.iter().map(|t| t.up).collect()
 }
 
 impl Running {
