@@ -26,7 +26,14 @@ fn example_config(dir: &Path, addr: SocketAddr, geoip: &Path) -> PathBuf {
         )
         .replace("\"zones/", &format!("\"{root}/zones/"))
         .replace("\"geoip/sample.mmdb\"", &format!("\"{}\"", geoip.display()))
-        .replace("check_interval = \"5s\"", "check_interval = \"200ms\"");
+        .replace("check_interval = \"5s\"", "check_interval = \"200ms\"")
+        // Health is not under test here: no probers (everything stays up), and the admin API
+        // on an address of its own.
+        .replace("probers = [\"us\", \"eu\", \"ap\"]", "probers = []")
+        .replace(
+            "listen = \"127.0.0.1:8053\"",
+            &format!("listen = \"{}\"", unique_addr()),
+        );
     let path = dir.join("ayadns.toml");
     fs::write(&path, text).unwrap();
     path
