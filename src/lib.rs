@@ -10,6 +10,7 @@
 //! - [`policy`]: the policy chain, one file per step.
 //! - [`health`]: the health view the chain reads.
 //! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
+//! - [`ops`]: overrides, DR drills, the audit trail.
 //! - [`explain`]: the decision trace for a name and a client.
 //! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
 //! - [`diag`]: errors that name `file:line`.
@@ -24,6 +25,7 @@ pub mod gslb;
 pub mod health;
 pub mod logging;
 pub mod model;
+pub mod ops;
 pub mod policy;
 pub mod server;
 pub mod snapshot;

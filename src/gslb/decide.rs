@@ -55,8 +55,9 @@ pub struct Decision {
     pub trace: Option<Trace>,
 }
 
-/// The candidates before the chain: pools in order, endpoints of the family with weight.
-pub fn candidates(model: &Gslb, svc: &Service, v6: bool) -> Candidates {
+/// The candidates before the chain: pools in order, endpoints of the family with weight
+/// (drained endpoints, by weight 0 or by an override in `health`, are left out).
+pub fn candidates(model: &Gslb, svc: &Service, v6: bool, health: &HealthView) -> Candidates {
     let cname = svc.kind == ServiceKind::Cname;
     let mut c = Candidates(
         svc.pools
@@ -69,7 +70,7 @@ pub fn candidates(model: &Gslb, svc: &Service, v6: bool) -> Candidates {
                     .copied()
                     .filter(|&e| {
                         let ep = &model.endpoints[e];
-                        ep.weight > 0 && (cname || ep.has_family(v6))
+                        ep.weight > 0 && !health.is_drained(e) && (cname || ep.has_family(v6))
                     })
                     .collect(),
             })
@@ -94,7 +95,7 @@ pub fn decide(
         client: client.describe(model),
         ..Trace::default()
     });
-    let start = candidates(model, svc, v6);
+    let start = candidates(model, svc, v6, health);
     let mut d = Decision {
         addresses: Vec::new(),
         cname: None,

@@ -10,6 +10,7 @@ use super::prober::{self, Report};
 use super::targets::{self, Target};
 use crate::config::health::HealthConfig;
 use crate::model::Model;
+use crate::ops::overrides::{Override, apply as apply_overrides};
 use crate::snapshot::Publisher;
 use crate::state::{EndpointState, StateWriter};
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ pub type StatusDetail = HashMap<String, serde_json::Map<String, serde_json::Valu
 
 enum Msg {
     NewModel(Box<Model>, tokio::sync::oneshot::Sender<()>),
+    Overrides(Vec<Override>, tokio::sync::oneshot::Sender<()>),
     Status(tokio::sync::oneshot::Sender<StatusDetail>),
 }
 
@@ -49,6 +51,14 @@ impl HealthHandle {
             return StatusDetail::new();
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// Set the overrides in force; returns once the snapshot with them is published.
+    pub async fn set_overrides(&self, list: Vec<Override>) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Overrides(list, done)).is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Swap in a reloaded model: health state carries over by endpoint name; the new model
@@ -102,6 +112,7 @@ pub fn start(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut latency_pending = false;
+        let mut overrides: Vec<Override> = Vec::new();
         let mut ticks = 0u64;
         let mut last_full = std::time::Instant::now();
         let mut last_publish = std::time::Instant::now();
@@ -121,9 +132,16 @@ pub fn start(
                             let carried = run.agg.take_all_states(&run.model.gslb, now);
                             run.probers.cancel();
                             let (targets, agg) = initial(&model, &cfg, &carried);
-                            let view = agg.view(&model.gslb, now);
+                            let mut view = agg.view(&model.gslb, now);
+                            apply_overrides(&overrides, &model.gslb, &mut view, now);
                             publisher.set_model_with_health(*model, view);
                             run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &shutdown);
+                            let _ = done.send(());
+                        }
+                        Msg::Overrides(list, done) => {
+                            overrides = list;
+                            publisher.set_health(view_with(&run, &overrides));
+                            last_publish = std::time::Instant::now();
                             let _ = done.send(());
                         }
                         Msg::Status(reply) => {
@@ -146,7 +164,7 @@ pub fn start(
             let latency_due =
                 latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
             if up_changed || latency_due {
-                publisher.set_health(run.agg.view(&run.model.gslb, SystemTime::now()));
+                publisher.set_health(view_with(&run, &overrides));
                 latency_pending = false;
                 last_publish = std::time::Instant::now();
             }
@@ -181,6 +199,14 @@ pub fn start(
         }
     });
     handle
+}
+
+/// The health view of `run` with the overrides in force applied.
+fn view_with(run: &Running, overrides: &[Override]) -> crate::health::HealthView {
+    let now = SystemTime::now();
+    let mut view = run.agg.view(&run.model.gslb, now);
+    apply_overrides(overrides, &run.model.gslb, &mut view, now);
+    view
 }
 
 impl Running {

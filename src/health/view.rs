@@ -6,6 +6,7 @@ use crate::gslb::{EndpointId, Gslb, PoolId, RegionId};
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthView {
     up: Vec<bool>,
+    drained: Vec<bool>,
     endpoint_pool: Vec<PoolId>,
     pool_up: Vec<usize>,
     latency: Vec<Option<f64>>,
@@ -22,6 +23,7 @@ impl HealthView {
         }
         Self {
             up: vec![true; model.endpoints.len()],
+            drained: vec![false; model.endpoints.len()],
             endpoint_pool: model.endpoints.iter().map(|e| e.pool).collect(),
             pool_up,
             latency: vec![None; model.regions.len() * model.pools.len()],
@@ -32,6 +34,18 @@ impl HealthView {
     /// Is the endpoint up?
     pub fn is_up(&self, e: EndpointId) -> bool {
         self.up.get(e).copied().unwrap_or(false)
+    }
+
+    /// Is the endpoint drained by an override (weight 0: never answered)?
+    pub fn is_drained(&self, e: EndpointId) -> bool {
+        self.drained.get(e).copied().unwrap_or(false)
+    }
+
+    /// Drain an endpoint (or undo it).
+    pub fn set_drained(&mut self, e: EndpointId, drained: bool) {
+        if let Some(slot) = self.drained.get_mut(e) {
+            *slot = drained;
+        }
     }
 
     /// How many of the pool's endpoints are up.

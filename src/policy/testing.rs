@@ -194,7 +194,7 @@ pub fn run_steps(
         health,
         v6: false,
     };
-    let mut c = candidates(m, svc, false);
+    let mut c = candidates(m, svc, false, health);
     super::run(&steps, &ctx, &mut c, None);
     c
 }

@@ -40,6 +40,40 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX transitions_at ON transitions (at);
     CREATE INDEX transitions_endpoint ON transitions (endpoint, at);",
+    // 2: operations — overrides, DR drills, the audit trail (src/ops).
+    "CREATE TABLE overrides (
+        id         TEXT    PRIMARY KEY,
+        target     TEXT    NOT NULL,   -- endpoint:NAME, pool:NAME, region:NAME
+        action     TEXT    NOT NULL CHECK (action IN ('drain', 'down', 'up')),
+        reason     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,   -- Unix ms
+        expires_at INTEGER,            -- Unix ms; NULL = until removed
+        created_by TEXT    NOT NULL,
+        drill      TEXT                -- the drill it belongs to, if any
+    ) STRICT;
+    CREATE TABLE drills (
+        id             TEXT    PRIMARY KEY,
+        fail           TEXT    NOT NULL,   -- JSON array of targets
+        reason         TEXT    NOT NULL,
+        started_at     INTEGER NOT NULL,
+        ends_at        INTEGER NOT NULL,
+        ended_at       INTEGER,
+        first_moved_at INTEGER,
+        created_by     TEXT    NOT NULL,
+        queries        TEXT                -- JSON: queries per service and pool during the drill
+    ) STRICT;
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,          -- Unix ms
+        token   TEXT    NOT NULL,          -- token name, '-' when none was valid
+        source  TEXT    NOT NULL,
+        method  TEXT    NOT NULL,
+        path    TEXT    NOT NULL,
+        request TEXT    NOT NULL,
+        status  INTEGER NOT NULL,
+        result  TEXT    NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_at ON audit (at);",
 ];
 
 /// The schema version this build writes (the number of migrations).
@@ -109,7 +143,13 @@ mod tests {
         assert_eq!(
             tables(&conn),
             [
+                "audit",
+                "audit_at",
+                "drills",
                 "endpoint_state",
+                "overrides",
+                "sqlite_autoindex_drills_1",
+                "sqlite_autoindex_overrides_1",
                 "transitions",
                 "transitions_at",
                 "transitions_endpoint"
@@ -133,7 +173,10 @@ mod tests {
             "{e:?}"
         );
         assert!(
-            e.to_string().contains("s.db: schema version 2 is newer"),
+            e.to_string().contains(&format!(
+                "s.db: schema version {} is newer",
+                SCHEMA_VERSION + 1
+            )),
             "{e}"
         );
         assert!(tables(&conn).is_empty(), "nothing was created");
