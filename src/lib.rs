@@ -11,12 +11,15 @@
 //! - [`health`]: the health view the chain reads.
 //! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
 //! - [`ops`]: overrides, DR drills, the audit trail.
+//! - [`ctl`]: `ayadns ctl`, the admin API from the command line.
 //! - [`explain`]: the decision trace for a name and a client.
+//! - [`metrics`]: Prometheus metrics (`GET /metrics`): lock-free counters on the query path.
 //! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
 //! - [`diag`]: errors that name `file:line`.
 
 pub mod admin;
 pub mod config;
+pub mod ctl;
 pub mod diag;
 pub mod dns;
 pub mod explain;
@@ -24,6 +27,7 @@ pub mod geo;
 pub mod gslb;
 pub mod health;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod policy;

@@ -81,6 +81,22 @@ enum Command {
         #[arg(long)]
         token_file: PathBuf,
     },
+    /// Talk to a running server's admin API: status, drains, drills, explain, reload, audit.
+    ///
+    /// Exit codes: 0 done, 1 refused or invalid, 2 server unreachable.
+    Ctl {
+        /// The admin API.
+        #[arg(long, default_value = "http://127.0.0.1:8053")]
+        server: String,
+        /// A file holding the token (else $AYADNS_ADMIN_TOKEN).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Print the server's JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: CtlCommand,
+    },
     /// GeoIP database tools.
     Geoip {
         #[command(subcommand)]
@@ -92,6 +108,75 @@ enum Command {
         /// The config file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CtlCommand {
+    /// Pools, endpoints, overrides and the active drill.
+    Status,
+    /// Drain a target (endpoint:NAME, pool:NAME, region:NAME): weight 0 until undrained or expired.
+    Drain {
+        /// The target.
+        target: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Expire after this long (e.g. 30m).
+        #[arg(long = "for")]
+        duration: Option<String>,
+    },
+    /// Remove an override by id.
+    Undrain {
+        /// The override's id.
+        id: String,
+    },
+    /// DR drills.
+    Drill {
+        #[command(subcommand)]
+        command: DrillCommand,
+    },
+    /// The decision trace for a client.
+    Explain {
+        /// The name.
+        name: String,
+        /// The client address, optionally with /PREFIX as ECS.
+        #[arg(long)]
+        client: String,
+        /// The record type.
+        #[arg(long = "type", default_value = "A")]
+        rtype: String,
+    },
+    /// Reload the config and zones (as SIGHUP does); prints the validation result.
+    Reload,
+    /// The audit trail, newest first.
+    Audit,
+}
+
+#[derive(Subcommand)]
+enum DrillCommand {
+    /// What would move, changing nothing.
+    Preview {
+        /// Targets to take out (repeatable).
+        #[arg(long, required = true)]
+        fail: Vec<String>,
+    },
+    /// Start a drill; it reverts by itself after --for.
+    Start {
+        /// Targets to take out (repeatable).
+        #[arg(long, required = true)]
+        fail: Vec<String>,
+        /// How long (e.g. 15m).
+        #[arg(long = "for", default_value = "15m")]
+        duration: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Stop a drill now.
+    Stop {
+        /// The drill's id.
+        id: String,
     },
 }
 
@@ -186,6 +271,73 @@ fn probe(
     })
 }
 
+fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
+    use ayadns::ctl::{Action, Exit};
+    let token = match token_file {
+        Some(f) => match std::fs::read_to_string(&f) {
+            Ok(t) => t.trim().to_string(),
+            Err(e) => {
+                eprintln!("{}: cannot read token: {e}", f.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => std::env::var("AYADNS_ADMIN_TOKEN").unwrap_or_default(),
+    };
+    let action = match command {
+        CtlCommand::Status => Action::Status,
+        CtlCommand::Drain {
+            target,
+            reason,
+            duration,
+        } => Action::Drain {
+            target,
+            reason,
+            duration,
+        },
+        CtlCommand::Undrain { id } => Action::Undrain { id },
+        CtlCommand::Drill {
+            command: DrillCommand::Preview { fail },
+        } => Action::DrillPreview { fail },
+        CtlCommand::Drill {
+            command:
+                DrillCommand::Start {
+                    fail,
+                    duration,
+                    reason,
+                },
+        } => Action::DrillStart {
+            fail,
+            duration,
+            reason,
+        },
+        CtlCommand::Drill {
+            command: DrillCommand::Stop { id },
+        } => Action::DrillStop { id },
+        CtlCommand::Explain {
+            name,
+            client,
+            rtype,
+        } => Action::Explain {
+            name,
+            rtype,
+            client,
+        },
+        CtlCommand::Reload => Action::Reload,
+        CtlCommand::Audit => Action::Audit,
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(2);
+    };
+    match rt.block_on(ayadns::ctl::run(server, &token, json, action)) {
+        Exit::Done => ExitCode::SUCCESS,
+        Exit::Refused => ExitCode::from(1),
+        Exit::Unreachable => ExitCode::from(2),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -264,6 +416,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Ctl {
+            server,
+            token_file,
+            json,
+            command,
+        } => ctl(&server, token_file, json, command),
         Command::Check { config } => match Source::ConfigFile(config.clone()).load() {
             Ok((_, model)) => {
                 let records: usize = model.zones.iter().map(|z| z.record_count).sum();

@@ -20,6 +20,7 @@ use crate::dns::tcp::TcpLimits;
 use crate::geo::Watcher;
 use crate::health::engine::{self, HealthHandle};
 use crate::model::{Model, Source};
+use crate::ops::Ops;
 use crate::snapshot::Publisher;
 use crate::state::{Retention, StateStore, StateWriter};
 use std::sync::Arc;
@@ -112,12 +113,49 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             writer.clone(),
             shutdown.clone(),
         );
-        if let Some(l) = admin_listener {
+        let reloads = ReloadLog::default();
+        // Operations (overrides, drills, audit) live in the state file: config mode only.
+        let ops = match &source {
+            Source::ConfigFile(_) => {
+                let counts: crate::ops::CountsFn = Arc::new(Vec::new);
+                let ops = Ops::open(
+                    &config.health.state_file,
+                    health.clone(),
+                    publisher.shared(),
+                    counts,
+                )
+                .await?;
+                let o = ops.clone();
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        tokio::select! {
+                            _ = tick.tick() => o.tick().await,
+                            _ = stop.cancelled() => return,
+                        }
+                    }
+                });
+                Some(ops)
+            }
+            Source::ZonesDir { .. } => None,
+        };
+        if let (Some(l), Some(ops)) = (admin_listener, ops) {
             let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let quota = governor::Quota::per_second(
+                std::num::NonZeroU32::new(config.admin.rate_limit.max(1)).expect("non-zero"),
+            )
+            .allow_burst(
+                std::num::NonZeroU32::new(config.admin.rate_limit.max(1) * 2).expect("non-zero"),
+            );
             let state = AdminState {
                 snapshot: publisher.shared(),
                 health: health.clone(),
                 tokens: Arc::new(tokens),
+                ops,
+                source: source.clone(),
+                reloads: reloads.clone(),
+                limiter: Arc::new(governor::RateLimiter::keyed(quota)),
             };
             tokio::spawn(admin::serve(l, state, shutdown.clone()));
             tracing::info!(listen = %addr, "admin API ready");
@@ -129,7 +167,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             listen = %listen.join(","),
             "ayadns ready"
         );
-        control_loop(source, publisher, health, shutdown.clone()).await
+        control_loop(source, publisher, health, reloads, shutdown.clone()).await
     })?;
 
     // Drain: give workers a bounded time to finish.
@@ -154,6 +192,7 @@ async fn control_loop(
     source: Source,
     publisher: Arc<Publisher>,
     health: HealthHandle,
+    reloads: ReloadLog,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
@@ -163,7 +202,7 @@ async fn control_loop(
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                if reload(&source, &health).await.is_ok() {
+                if reload(&source, &health, &reloads).await.is_ok() {
                     geo_watch.cancel();
                     geo_watch = watch_geo(&publisher, &shutdown);
                 }
@@ -193,9 +232,45 @@ fn watch_geo(publisher: &Arc<Publisher>, shutdown: &CancellationToken) -> Cancel
     stop
 }
 
+/// The result of a reload, for status pages.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadResult {
+    /// When.
+    #[serde(with = "crate::ops::overrides::unix_secs")]
+    pub at: std::time::SystemTime,
+    /// Accepted?
+    pub ok: bool,
+    /// Every problem, when rejected.
+    pub errors: Vec<String>,
+}
+
+/// The last reload's result, shared by SIGHUP and the admin API.
+pub type ReloadLog = Arc<std::sync::Mutex<Option<ReloadResult>>>;
+
 /// Load everything anew and, when valid, swap it in (health carried over). Returns the
 /// problems when not; the old data keeps serving.
-pub async fn reload(source: &Source, health: &HealthHandle) -> Result<(), Diagnostics> {
+pub async fn reload(
+    source: &Source,
+    health: &HealthHandle,
+    log: &ReloadLog,
+) -> Result<(), Diagnostics> {
+    let result = reload_inner(source, health).await;
+    let entry = ReloadResult {
+        at: std::time::SystemTime::now(),
+        ok: result.is_ok(),
+        errors: result
+            .as_ref()
+            .err()
+            .map(|p| p.0.iter().map(|d| d.to_string()).collect())
+            .unwrap_or_default(),
+    };
+    if let Ok(mut l) = log.lock() {
+        *l = Some(entry);
+    }
+    result
+}
+
+async fn reload_inner(source: &Source, health: &HealthHandle) -> Result<(), Diagnostics> {
     let src = source.clone();
     let loaded = tokio::task::spawn_blocking(move || src.load())
         .await

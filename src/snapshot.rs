@@ -7,6 +7,7 @@
 
 use crate::geo::GeoDb;
 use crate::health::HealthView;
+use crate::metrics::{Metrics, ModelMetrics};
 use crate::model::Model;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -22,14 +23,28 @@ pub struct Snapshot {
     pub health: Arc<HealthView>,
     /// Everything up: what `fail_open` and the TTL rule compare against.
     pub everything_up: Arc<HealthView>,
+    /// The query counters of this model (`metrics.process()`: the process-wide metrics).
+    pub metrics: Arc<ModelMetrics>,
 }
 
 impl Snapshot {
-    /// A snapshot of a freshly loaded model, everything up (no probe has run yet).
+    /// A snapshot of a freshly loaded model, everything up (no probe has run yet), with new
+    /// metrics.
     pub fn new(model: Model) -> Self {
+        Self::counting_into(model, &Metrics::new())
+    }
+
+    /// A snapshot of a reloaded model, everything up, counting into the same process-wide
+    /// metrics as `self`.
+    pub fn reloaded(&self, model: Model) -> Self {
+        Self::counting_into(model, self.metrics.process())
+    }
+
+    fn counting_into(model: Model, metrics: &Arc<Metrics>) -> Self {
         let up = Arc::new(HealthView::all_up(&model.gslb));
         Self {
             geo: model.geo.clone(),
+            metrics: metrics.for_model(&model),
             model: Arc::new(model),
             health: up.clone(),
             everything_up: up,
@@ -125,12 +140,12 @@ impl Publisher {
 
     /// A reloaded model (with its own GeoIP databases and an all-up health view).
     pub fn set_model(&self, model: Model) {
-        self.publish(|_| Snapshot::new(model));
+        self.publish(|cur| cur.reloaded(model));
     }
 
     /// A reloaded model with the health view computed for it, published together.
     pub fn set_model_with_health(&self, model: Model, health: HealthView) {
-        self.publish(|_| Snapshot::new(model).with_health(health));
+        self.publish(|cur| cur.reloaded(model).with_health(health));
     }
 
     /// New GeoIP databases.

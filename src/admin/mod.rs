@@ -2,13 +2,20 @@
 //!
 //! - `POST /api/v1/probe-reports` — results from remote `ayadns probe` agents (agent or admin
 //!   token); they count as the agent's region's votes, exactly like a local region's.
-//! - `GET /api/v1/status` — health per endpoint and region (read token).
+//! - `GET /api/v1/status` — zones, services, pools, endpoints with per-region health and RTT,
+//!   overrides, the active drill, recent transitions, the traffic split, the last reload.
+//! - overrides, drills, explain, reload, audit: see [`ops_api`].
+//!
+//! Every request is rate-limited per client address (governor; 429 with Retry-After), and
+//! every mutation — and every rejected attempt — is recorded in the audit trail.
 //!
 //! Every request needs `Authorization: Bearer TOKEN` ([`auth`]): 401 without a valid one, 403
 //! when the token's role does not allow the call. The server refuses to listen on a
 //! non-loopback address when no token is configured.
 
 pub mod auth;
+mod dashboard;
+mod ops_api;
 pub mod reports;
 mod status;
 
@@ -33,6 +40,14 @@ pub struct AdminState {
     pub health: HealthHandle,
     /// Known tokens.
     pub tokens: Arc<Tokens>,
+    /// Overrides, drills, audit.
+    pub ops: Arc<crate::ops::Ops>,
+    /// Where the configuration comes from (for reloads).
+    pub source: crate::model::Source,
+    /// The last reload's result.
+    pub reloads: crate::server::ReloadLog,
+    /// Requests per second per client address.
+    pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
 
 /// The caller, as authenticated.
@@ -82,26 +97,122 @@ async fn authenticate(
     };
     let allowed = token.role == Role::Admin || token.role == needed;
     if !allowed {
-        return error(
+        // Name the caller for the audit trail.
+        let mut r = error(
             StatusCode::FORBIDDEN,
             format!("token `{}` may not do this", token.name),
         );
+        r.extensions_mut().insert(Caller {
+            name: token.name.clone(),
+            role: token.role,
+        });
+        return r;
     }
-    req.extensions_mut().insert(Caller {
+    let caller = Caller {
         name: token.name.clone(),
         role: token.role,
-    });
+    };
+    req.extensions_mut().insert(caller.clone());
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(caller);
+    resp
+}
+
+/// Per-client rate limiting (governor): 429 with Retry-After past the quota.
+async fn rate_limit(
+    axum::extract::State(st): axum::extract::State<AdminState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Err(not_until) = st.limiter.check_key(&peer.ip()) {
+        use governor::clock::Clock;
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate limited: slow down");
+        let secs = wait.as_secs() + 1;
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            secs.to_string().parse().expect("header"),
+        );
+        return r;
+    }
     next.run(req).await
+}
+
+/// Record every mutation (and every rejected attempt) in the audit trail.
+async fn audit(
+    axum::extract::State(st): axum::extract::State<AdminState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mutation = method != axum::http::Method::GET && path != "/api/v1/probe-reports";
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let request_text = String::from_utf8_lossy(&bytes).to_string();
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let rejected = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+    if !mutation && !rejected {
+        return resp;
+    }
+    let token = resp
+        .extensions()
+        .get::<Caller>()
+        .map_or("-".to_string(), |c| c.name.clone());
+    let (parts, body) = resp.into_parts();
+    let out = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut result = String::from_utf8_lossy(&out).to_string();
+    result.truncate(2000);
+    st.ops.audit(crate::ops::audit::AuditEntry {
+        at: std::time::SystemTime::now(),
+        token,
+        source: peer.ip().to_string(),
+        method: method.to_string(),
+        path,
+        request: request_text,
+        status: status.as_u16(),
+        result,
+    });
+    Response::from_parts(parts, axum::body::Body::from(out))
 }
 
 /// The router.
 pub fn router(state: AdminState) -> Router {
+    use axum::routing::{delete, get, post};
     Router::new()
-        .route("/api/v1/probe-reports", axum::routing::post(reports::post))
-        .route("/api/v1/status", axum::routing::get(status::get))
+        .route("/api/v1/probe-reports", post(reports::post))
+        .route("/api/v1/status", get(status::get))
+        .route("/metrics", axum::routing::get(crate::metrics::handler)) // Prometheus (read token)
+        .route(
+            "/api/v1/overrides",
+            get(ops_api::list_overrides).post(ops_api::add_override),
+        )
+        .route("/api/v1/overrides/{id}", delete(ops_api::delete_override))
+        .route("/api/v1/drills/preview", post(ops_api::preview))
+        .route("/api/v1/drills", post(ops_api::start_drill))
+        .route("/api/v1/drills/{id}", get(ops_api::get_drill))
+        .route("/api/v1/drills/{id}/stop", post(ops_api::stop_drill))
+        .route("/api/v1/explain", get(ops_api::explain))
+        .route("/api/v1/reload", post(ops_api::reload))
+        .route("/api/v1/audit", get(ops_api::audit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit))
+        // The dashboard's static files: outside the token layer (the page asks for a token).
+        .merge(dashboard::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit,
         ))
         .with_state(state)
 }

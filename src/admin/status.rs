@@ -58,9 +58,45 @@ pub(super) async fn get(State(st): State<AdminState>) -> Response {
     let services: Vec<_> = g
         .services
         .iter()
-        .map(|s| json!({ "name": s.name.to_string() }))
+        .map(|s| {
+            let pools: Vec<&str> = s.pools.iter().map(|&p| g.pools[p].name.as_str()).collect();
+            json!({ "name": s.name.to_string(), "ttl": s.ttl, "pools": pools })
+        })
         .collect();
+    let regions: Vec<_> = g
+        .regions
+        .iter()
+        .map(|r| json!({ "name": r.name, "location": [r.coords.0, r.coords.1] }))
+        .collect();
+    // The traffic split: answers per service and pool so far.
+    let mut traffic: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
+        Default::default();
+    for (svc, _region, pool, n) in st.ops.counts() {
+        *traffic.entry(svc).or_default().entry(pool).or_default() += n;
+    }
+    let transitions: Vec<_> = st
+        .ops
+        .transitions(50)
+        .into_iter()
+        .map(|t| {
+            let at = t.at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            json!({ "endpoint": t.endpoint, "region": t.region, "from_up": t.from_up, "to_up": t.to_up, "at": at, "reason": t.reason })
+        })
+        .collect();
+    let loaded_at = snap
+        .model
+        .loaded_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let last_reload = st.reloads.lock().ok().and_then(|l| l.clone());
     Json(json!({
+        "config": { "loaded_at": loaded_at, "version": format!("{loaded_at:.0}") },
+        "last_reload": last_reload,
+        "regions": regions,
+        "overrides": st.ops.overrides(),
+        "drill": st.ops.active_drill(),
+        "transitions": transitions,
+        "traffic": traffic,
         "zones": zones,
         "services": services,
         "pools": pools,

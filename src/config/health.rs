@@ -34,6 +34,7 @@
 //! listen = "127.0.0.1:8053"           # the admin HTTP API
 //! tokens_file = "tokens.txt"          # lines: NAME ROLE TOKEN (ROLE: admin, read, agent)
 //! admin_token_env = "AYADNS_ADMIN_TOKEN"  # also accept an admin token from this variable
+//! rate_limit = 50                     # requests per second per client (429 past it)
 //! ```
 
 use serde::de::{self, MapAccess, Visitor};
@@ -244,7 +245,7 @@ impl<'de> Deserialize<'de> for CheckSpecOrUrl {
 pub struct CheckSpecOrUrl(pub CheckSpec);
 
 /// `[admin]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct AdminConfig {
     /// Where the admin API listens; absent = no admin API.
     #[serde(default)]
@@ -255,4 +256,17 @@ pub struct AdminConfig {
     /// An environment variable holding an admin token.
     #[serde(default)]
     pub admin_token_env: Option<String>,
+    /// Requests per second per client address (bursts of twice that).
+    #[serde(default = "d_rate")]
+    pub rate_limit: u32,
+}
+
+fn d_rate() -> u32 {
+    50
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
 }

@@ -7,6 +7,7 @@
 //! zone on every NXDOMAIN.
 
 use super::respond::{Action, Reply, respond, transfer_chunks};
+use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
 use hickory_proto::op::{Header, HeaderCounts, ResponseCode};
 use hickory_proto::serialize::binary::BinEncoder;
@@ -15,17 +16,22 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use std::iter;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Answers queries from the current snapshot.
 #[derive(Clone, Debug)]
 pub struct DnsHandler {
     snapshot: SharedSnapshot,
+    /// The process-wide metrics (the latency histogram is recorded after the send).
+    metrics: Arc<Metrics>,
 }
 
 impl DnsHandler {
     /// A handler reading `snapshot`.
     pub fn new(snapshot: SharedSnapshot) -> Self {
-        Self { snapshot }
+        let metrics = snapshot.load().metrics.process().clone();
+        Self { snapshot, metrics }
     }
 }
 
@@ -36,9 +42,17 @@ impl RequestHandler for DnsHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
+        let started = Instant::now();
         // The guard is dropped before any await: the query path holds nothing across I/O.
-        let action = respond(&self.snapshot.load(), request);
-        match action {
+        let action = {
+            let snap = self.snapshot.load();
+            let action = respond(&snap, request);
+            // Metrics: count into the tables of the model that answered (atomic adds only).
+            let (Action::Reply(reply) | Action::Transfer(reply, _)) = &action;
+            snap.metrics.count(request, reply);
+            action
+        };
+        let info = match action {
             Action::Reply(reply) => send(&mut response_handle, request, reply).await,
             Action::Transfer(reply, zone) => {
                 let mut info = None;
@@ -49,7 +63,9 @@ impl RequestHandler for DnsHandler {
                 }
                 info.unwrap_or_else(|| servfail(&reply))
             }
-        }
+        };
+        self.metrics.observe(started.elapsed());
+        info
     }
 }
 

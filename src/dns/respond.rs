@@ -18,6 +18,7 @@
 
 use super::ecs::{self, Ecs};
 use crate::gslb::{Client, ServiceKind, decide};
+use crate::metrics::{GslbTally, Tally};
 use crate::snapshot::Snapshot;
 use crate::zone::{DynamicAnswer, LookupOptions, Zone};
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
@@ -47,6 +48,8 @@ pub struct Reply {
     /// True when the additional section holds glue a referral needs (it must not be dropped
     /// to fit; TC is set instead, RFC 9471).
     pub glue_required: bool,
+    /// What the metrics count for this query (zone, ECS, GSLB answer); the handler counts it.
+    pub tally: Tally,
 }
 
 /// What to do with a query.
@@ -59,7 +62,13 @@ pub enum Action {
 }
 
 impl Reply {
-    fn new(request: &Request, rcode: ResponseCode, edns: Option<Edns>, udp_limit: usize) -> Self {
+    fn new(
+        request: &Request,
+        rcode: ResponseCode,
+        edns: Option<Edns>,
+        udp_limit: usize,
+        tally: Tally,
+    ) -> Self {
         let mut meta = Metadata::response_from_request(&request.metadata);
         meta.response_code = rcode;
         Reply {
@@ -70,6 +79,7 @@ impl Reply {
             edns,
             udp_limit,
             glue_required: false,
+            tally,
         }
     }
 
@@ -132,6 +142,7 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
     let mut udp_limit = 512;
     let mut echo_ecs = None;
     let mut early: Option<ResponseCode> = None;
+    let mut tally = Tally::default();
     if let Some(req_edns) = &request.edns {
         let mut e = Edns::new();
         e.set_max_payload(model.dns.max_udp_payload);
@@ -146,6 +157,7 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
                 Ecs::Present(cs) => echo_ecs = Some(cs),
                 Ecs::Malformed => early = Some(ResponseCode::FormErr),
             }
+            tally.ecs = echo_ecs.is_some() || early.is_some();
         }
         if let Some(cs) = echo_ecs {
             // Scope 0 unless the answer turns out to depend on the client (set below).
@@ -154,26 +166,27 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
         }
         resp_edns = Some(e);
     }
-    let reply = |rcode| Reply::new(request, rcode, resp_edns.clone(), udp_limit);
+    let reply = |rcode, tally| Reply::new(request, rcode, resp_edns.clone(), udp_limit, tally);
     let reply = &reply;
 
     if request.metadata.op_code != OpCode::Query {
-        return Action::Reply(reply(ResponseCode::NotImp));
+        return Action::Reply(reply(ResponseCode::NotImp, tally));
     }
     if let Some(rcode) = early {
-        return Action::Reply(reply(rcode));
+        return Action::Reply(reply(rcode, tally));
     }
     let Ok(info) = request.request_info() else {
-        return Action::Reply(reply(ResponseCode::FormErr));
+        return Action::Reply(reply(ResponseCode::FormErr, tally));
     };
     let query = info.query;
     if query.query_class() != DNSClass::IN {
-        return Action::Reply(reply(ResponseCode::Refused));
+        return Action::Reply(reply(ResponseCode::Refused, tally));
     }
     let qname = query.original().name();
-    let Some(zone) = model.zones.find(qname) else {
-        return Action::Reply(reply(ResponseCode::Refused));
+    let Some((zone_index, zone)) = model.zones.find_indexed(qname) else {
+        return Action::Reply(reply(ResponseCode::Refused, tally));
     };
+    tally.zone = Some(zone_index);
     let qtype = query.query_type();
     match qtype {
         RecordType::AXFR | RecordType::IXFR => {
@@ -181,20 +194,22 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
                 && *qname == zone.origin
                 && model.may_transfer(&zone.origin, request.src().ip());
             if !allowed {
-                return Action::Reply(reply(ResponseCode::Refused));
+                return Action::Reply(reply(ResponseCode::Refused, tally));
             }
-            let mut r = reply(ResponseCode::NoError);
+            let mut r = reply(ResponseCode::NoError, tally);
             r.meta.authoritative = true;
             return Action::Transfer(r, zone.clone());
         }
-        RecordType::OPT => return Action::Reply(reply(ResponseCode::FormErr)),
+        RecordType::OPT => return Action::Reply(reply(ResponseCode::FormErr, tally)),
         _ => {}
     }
     let opts = LookupOptions {
         minimal_any: protocol == Protocol::Udp,
     };
     let mut dynamic = |name: &hickory_proto::rr::Name, t: RecordType| {
-        gslb_answer(snap, name, t, request, echo_ecs)
+        let (answer, gslb) = gslb_answer(snap, name, t, request, echo_ecs)?;
+        tally.gslb = Some(gslb);
+        Some(answer)
     };
     let found = zone.lookup_with(qname, qtype, opts, &mut dynamic);
     if let (Some(cs), Some(e)) = (echo_ecs, resp_edns.as_mut()) {
@@ -202,7 +217,7 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
         e.options_mut().remove(EdnsCode::Subnet);
         e.options_mut().insert(EdnsOption::Subnet(opt));
     }
-    let mut r = Reply::new(request, found.rcode, resp_edns, udp_limit);
+    let mut r = Reply::new(request, found.rcode, resp_edns, udp_limit, tally);
     r.meta.authoritative = found.authoritative;
     r.glue_required = !found.authoritative && !found.additional.is_empty();
     r.answers = found.answers;
@@ -211,16 +226,18 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
     Action::Reply(r)
 }
 
-/// The per-query answer of a GSLB service at `name` for `qtype`, if there is one.
+/// The per-query answer of a GSLB service at `name` for `qtype`, if there is one, with what
+/// the metrics count about it.
 fn gslb_answer(
     snap: &Snapshot,
     name: &hickory_proto::rr::Name,
     qtype: RecordType,
     request: &Request,
     ecs: Option<ecs::ClientSubnet>,
-) -> Option<DynamicAnswer> {
+) -> Option<(DynamicAnswer, GslbTally)> {
     let model = &snap.model;
-    let svc = model.gslb.service(name)?;
+    let &service = model.gslb.by_name.get(name)?;
+    let svc = &model.gslb.services[service];
     let v6 = match (svc.kind, qtype) {
         (ServiceKind::Addresses { a: true, .. }, RecordType::A) => false,
         (ServiceKind::Addresses { aaaa: true, .. }, RecordType::AAAA) => true,
@@ -262,10 +279,16 @@ fn gslb_answer(
             })
             .collect(),
     };
-    Some(DynamicAnswer {
+    let tally = GslbTally {
+        service,
+        region: client.region,
+        pool: d.pools.first().copied(),
+    };
+    let answer = DynamicAnswer {
         records,
         scope: d.scope,
-    })
+    };
+    Some((answer, tally))
 }
 
 /// Randomness for one query: its id mixed with a per-thread counter.

@@ -425,6 +425,11 @@ impl Ops {
         self.lock().store.audit_log(limit).unwrap_or_default()
     }
 
+    /// The newest health transitions.
+    pub fn transitions(&self, limit: usize) -> Vec<crate::state::Transition> {
+        self.lock().store.transitions(limit).unwrap_or_default()
+    }
+
     /// The answer counts (for status and previews).
     pub fn counts(&self) -> Counts {
         (self.counts)()

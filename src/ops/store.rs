@@ -196,3 +196,26 @@ impl OpsStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 }
+
+impl OpsStore {
+    /// The newest health transitions (written by the health engine's writer), newest first.
+    pub fn transitions(&self, limit: usize) -> anyhow::Result<Vec<crate::state::Transition>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT endpoint, region, from_up, to_up, at, reason FROM transitions ORDER BY at DESC, id DESC LIMIT ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![limit as i64], |r| {
+                Ok(crate::state::Transition {
+                    endpoint: r.get(0)?,
+                    region: r.get(1)?,
+                    from_up: r.get::<_, i64>(2)? != 0,
+                    to_up: r.get::<_, i64>(3)? != 0,
+                    at: time(r.get(4)?),
+                    reason: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}

@@ -5,10 +5,12 @@ use hickory_proto::rr::Name;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// All served zones, by origin.
+/// All served zones, by origin. Each zone also has a dense index (its position in the list
+/// the set was built from), which per-zone counters ([`crate::metrics`]) are indexed by.
 #[derive(Debug, Clone, Default)]
 pub struct ZoneSet {
-    zones: HashMap<Name, Arc<Zone>>,
+    zones: Vec<Arc<Zone>>,
+    by_origin: HashMap<Name, usize>,
     min_labels: u8,
     max_labels: u8,
 }
@@ -26,12 +28,15 @@ impl ZoneSet {
             .map(|z| z.origin.num_labels())
             .max()
             .unwrap_or(0);
-        let zones = zones
-            .into_iter()
-            .map(|z| (z.origin.clone(), Arc::new(z)))
+        let zones: Vec<Arc<Zone>> = zones.into_iter().map(Arc::new).collect();
+        let by_origin = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.origin.clone(), i))
             .collect();
         Self {
             zones,
+            by_origin,
             min_labels,
             max_labels,
         }
@@ -39,6 +44,11 @@ impl ZoneSet {
 
     /// The zone with the longest origin that `qname` is at or below.
     pub fn find(&self, qname: &Name) -> Option<&Arc<Zone>> {
+        self.find_indexed(qname).map(|(_, z)| z)
+    }
+
+    /// [`ZoneSet::find`], with the zone's index.
+    pub fn find_indexed(&self, qname: &Name) -> Option<(usize, &Arc<Zone>)> {
         let labels = qname.num_labels();
         if labels < self.min_labels || self.zones.is_empty() {
             return None;
@@ -50,8 +60,8 @@ impl ZoneSet {
             } else {
                 qname.trim_to(n as usize)
             };
-            if let Some(z) = self.zones.get(&candidate) {
-                return Some(z);
+            if let Some(&i) = self.by_origin.get(&candidate) {
+                return Some((i, &self.zones[i]));
             }
             if n == self.min_labels || n == 0 {
                 return None;
@@ -60,9 +70,9 @@ impl ZoneSet {
         }
     }
 
-    /// The zones, in no particular order.
+    /// The zones, in index order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Zone>> {
-        self.zones.values()
+        self.zones.iter()
     }
 
     /// How many zones are served.
@@ -80,6 +90,7 @@ impl ZoneSet {
     /// The zone at `origin`, mutably, while the set is still being built (before it is
     /// shared). None when the zone is missing or already shared.
     pub fn get_mut(&mut self, origin: &Name) -> Option<&mut Zone> {
-        self.zones.get_mut(origin).and_then(Arc::get_mut)
+        let i = *self.by_origin.get(origin)?;
+        Arc::get_mut(&mut self.zones[i])
     }
 }

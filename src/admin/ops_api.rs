@@ -1,0 +1,206 @@
+//! The operations endpoints: overrides, drills, explain, reload, audit.
+//!
+//! | method and path | role | body / query |
+//! | --- | --- | --- |
+//! | `GET /api/v1/overrides` | read | |
+//! | `POST /api/v1/overrides` | admin | `{"target": "pool:eu-west", "action": "drain", "reason": "...", "expires_in": "10m"}` |
+//! | `DELETE /api/v1/overrides/{id}` | admin | |
+//! | `POST /api/v1/drills/preview` | admin | `{"fail": ["pool:eu-west"]}` (changes nothing) |
+//! | `POST /api/v1/drills` | admin | `{"fail": [...], "reason": "...", "duration": "15m"}` |
+//! | `POST /api/v1/drills/{id}/stop` | admin | |
+//! | `GET /api/v1/drills/{id}` | read | the timeline |
+//! | `GET /api/v1/explain?name=&type=&client=` | read | the decision trace |
+//! | `POST /api/v1/reload` | admin | same as SIGHUP; answers the validation result |
+//! | `GET /api/v1/audit?limit=` | read | newest first |
+
+use super::{AdminState, Caller, error};
+use crate::ops::OpsError;
+use axum::Json;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+fn ops_error(e: OpsError) -> Response {
+    let status = match e {
+        OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
+        OpsError::NotFound(_) => StatusCode::NOT_FOUND,
+        OpsError::Conflict(_) => StatusCode::CONFLICT,
+        OpsError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, e.to_string())
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, Box<Response>> {
+    humantime::parse_duration(s).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("bad duration `{s}`: {e}"),
+        ))
+    })
+}
+
+pub(super) async fn list_overrides(State(st): State<AdminState>) -> Response {
+    Json(json!({ "overrides": st.ops.overrides() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewOverride {
+    target: String,
+    action: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    expires_in: Option<String>,
+}
+
+pub(super) async fn add_override(
+    State(st): State<AdminState>,
+    Extension(caller): Extension<Caller>,
+    Json(b): Json<NewOverride>,
+) -> Response {
+    let expires = match b.expires_in.as_deref().map(duration) {
+        Some(Ok(d)) => Some(d),
+        Some(Err(r)) => return *r,
+        None => None,
+    };
+    if b.reason.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "a reason is required");
+    }
+    match st
+        .ops
+        .add_override(&b.target, &b.action, &b.reason, expires, &caller.name)
+        .await
+    {
+        Ok(o) => (StatusCode::CREATED, Json(json!(o))).into_response(),
+        Err(e) => ops_error(e),
+    }
+}
+
+pub(super) async fn delete_override(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Response {
+    match st.ops.remove_override(&id).await {
+        Ok(o) => Json(json!({ "removed": o })).into_response(),
+        Err(e) => ops_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Fail {
+    fail: Vec<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    duration: Option<String>,
+}
+
+pub(super) async fn preview(State(st): State<AdminState>, Json(b): Json<Fail>) -> Response {
+    match st.ops.preview(&b.fail) {
+        Ok(p) => Json(json!(p)).into_response(),
+        Err(e) => ops_error(e),
+    }
+}
+
+pub(super) async fn start_drill(
+    State(st): State<AdminState>,
+    Extension(caller): Extension<Caller>,
+    Json(b): Json<Fail>,
+) -> Response {
+    let d = match duration(b.duration.as_deref().unwrap_or("15m")) {
+        Ok(d) => d,
+        Err(r) => return *r,
+    };
+    if b.reason.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "a reason is required");
+    }
+    match st
+        .ops
+        .start_drill(&b.fail, &b.reason, d, &caller.name)
+        .await
+    {
+        Ok(d) => (StatusCode::CREATED, Json(json!(d))).into_response(),
+        Err(e) => ops_error(e),
+    }
+}
+
+pub(super) async fn stop_drill(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
+    match st.ops.stop_drill(&id).await {
+        Ok(d) => Json(json!(d)).into_response(),
+        Err(e) => ops_error(e),
+    }
+}
+
+pub(super) async fn get_drill(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
+    match st.ops.drill(&id) {
+        Some(d) => Json(json!(d)).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no drill `{id}`")),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ExplainQuery {
+    name: String,
+    #[serde(default, rename = "type")]
+    rtype: Option<String>,
+    client: String,
+}
+
+pub(super) async fn explain(
+    State(st): State<AdminState>,
+    Query(q): Query<ExplainQuery>,
+) -> Response {
+    use hickory_proto::rr::{Name, RecordType};
+    use std::str::FromStr;
+    let Ok(mut name) = Name::from_ascii(&q.name) else {
+        return error(StatusCode::BAD_REQUEST, format!("bad name `{}`", q.name));
+    };
+    name.set_fqdn(true);
+    let t = q.rtype.as_deref().unwrap_or("A").to_ascii_uppercase();
+    let Ok(rtype) = RecordType::from_str(&t) else {
+        return error(StatusCode::BAD_REQUEST, format!("bad type `{t}`"));
+    };
+    let (addr, prefix) = match q.client.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u8>().ok()),
+        None => (q.client.as_str(), None),
+    };
+    let Ok(addr) = addr.parse() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("bad client `{}`", q.client),
+        );
+    };
+    let snap = st.snapshot.load_full();
+    match crate::explain::explain(&snap, &name, rtype, addr, prefix) {
+        Ok(trace) => Json(json!({ "trace": trace })).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+pub(super) async fn reload(State(st): State<AdminState>) -> Response {
+    match crate::server::reload(&st.source, &st.health, &st.reloads).await {
+        Ok(()) => Json(json!({ "ok": true, "errors": [] })).into_response(),
+        Err(p) => {
+            let errors: Vec<String> = p.0.iter().map(|d| d.to_string()).collect();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "ok": false, "errors": errors })),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Limit {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+pub(super) async fn audit(State(st): State<AdminState>, Query(l): Query<Limit>) -> Response {
+    Json(json!({ "audit": st.ops.audit_log(l.limit.unwrap_or(100).min(10_000)) })).into_response()
+}

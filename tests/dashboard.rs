@@ -1,0 +1,427 @@
+//! The dashboard at `GET /` in a real browser: the real server on 127.0.0.x, Debian's headless
+//! Chromium driven by playwright-core (`tests/dashboard/check.mjs`, under node).
+//!
+//! The server gets health votes and RTTs from three agent regions (posted here as an agent
+//! would), so one pool is degraded and the latency matrix is filled; a few DNS queries give the
+//! traffic split something to show. The browser connects with a token, must show every pool,
+//! previews a drill through the form, sees the drill this test starts through the API within
+//! 10 s, takes a screenshot (`target/dashboard.png`), stops the drill from the page — with no
+//! console error and no failed request on the way.
+//!
+//! Needs node, `/usr/bin/chromium` and `tests/dashboard/node_modules`: `scripts/test-deps.sh`
+//! installs them; without them this test fails (it does not skip).
+mod common;
+
+use common::backend::{eventually, http};
+use common::*;
+use hickory_proto::rr::RecordType;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const ADMIN_TOKEN: &str = "admin-token-0123456789";
+const READ_TOKEN: &str = "read-token-0123456789";
+const AGENT_TOKEN: &str = "agent-token-0123456789";
+
+const REGIONS: [&str; 3] = ["us", "eu", "ap"];
+/// (pool, region, first address octets, RTT in ms from us, eu, ap).
+const POOLS: [(&str, &str, &str, [f64; 3]); 3] = [
+    ("us-east", "us", "192.0.2.", [2.1, 84.0, 172.0]),
+    ("eu-west", "eu", "198.51.100.", [81.0, 3.4, 158.0]),
+    ("ap-southeast", "ap", "203.0.113.", [176.0, 149.0, 4.8]),
+];
+/// The endpoint the agents vote down: its pool shows as degraded.
+const DOWN: &str = "ap-southeast-b";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where cargo puts build output (the screenshot goes there).
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn missing(what: &str) -> ! {
+    panic!(
+        "{what}: run scripts/test-deps.sh (it installs Debian's chromium and node's playwright-core \
+         into tests/dashboard/node_modules); CI runs it before the tests"
+    )
+}
+
+/// node, chromium and playwright-core, or a failure naming scripts/test-deps.sh.
+fn browser_tools() -> (PathBuf, PathBuf) {
+    let node = find_program("node").unwrap_or_else(|| missing("node is not installed"));
+    let chromium = std::env::var_os("AYADNS_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if !chromium.is_file() {
+        missing(&format!("{} is missing", chromium.display()));
+    }
+    let pw = repo().join("tests/dashboard/node_modules/playwright-core/package.json");
+    if !pw.is_file() {
+        missing("playwright-core is not installed in tests/dashboard/node_modules");
+    }
+    (node, chromium)
+}
+
+fn config(dir: &Path, dns: SocketAddr, admin: SocketAddr) -> PathBuf {
+    fs::copy(
+        repo().join("zones/gslb.example.com.zone"),
+        dir.join("gslb.example.com.zone"),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("tokens.txt"),
+        format!("ops admin {ADMIN_TOKEN}\nviewer read {READ_TOKEN}\nagents agent {AGENT_TOKEN}\n"),
+    )
+    .unwrap();
+    let mut pools = String::new();
+    for (name, region, base, _) in POOLS {
+        pools.push_str(&format!(
+            "[[pool]]\nname = \"{name}\"\nregion = \"{region}\"\n"
+        ));
+        for (i, suffix) in ["a", "b"].iter().enumerate() {
+            // Never probed from here (no probers): the agents' reports decide.
+            pools.push_str(&format!(
+                "[[pool.endpoint]]\nname = \"{name}-{suffix}\"\naddresses = [\"{base}{}\"]\nweight = {}\ncheck = \"http://127.0.0.1:9/{name}-{suffix}\"\n",
+                10 + i,
+                3 - 2 * i
+            ));
+        }
+    }
+    let cfg = format!(
+        r#"[server]
+listen = ["{dns}"]
+[admin]
+listen = "{admin}"
+tokens_file = "tokens.txt"
+[[zone]]
+file = "gslb.example.com.zone"
+[geoip]
+databases = ["{geo}"]
+[health]
+probers = []
+agents = ["us", "eu", "ap"]
+interval = "1s"
+timeout = "500ms"
+rise = 1
+fall = 1
+stale_after = "10m"
+state_file = "state.db"
+[[region]]
+name = "us"
+location = [39.0, -98.0]
+continents = ["NA", "SA"]
+default = true
+[[region]]
+name = "eu"
+location = [50.1, 8.7]
+continents = ["EU", "AF"]
+[[region]]
+name = "ap"
+location = [1.3, 103.8]
+continents = ["AS", "OC"]
+{pools}
+[[service]]
+name = "www.gslb.example.com."
+types = ["A"]
+ttl = 30
+pools = ["us-east", "eu-west", "ap-southeast"]
+answers = 2
+"#,
+        geo = repo().join("geoip/sample.mmdb").display(),
+    );
+    let p = dir.join("ayadns.toml");
+    fs::write(&p, cfg).unwrap();
+    p
+}
+
+/// Every region reports every endpoint: up with the pool's RTT from that region, except
+/// [`DOWN`], which all regions see failing.
+fn report_health(admin: SocketAddr) {
+    for (r, region) in REGIONS.iter().enumerate() {
+        let mut results = Vec::new();
+        for (name, _, _, rtt) in POOLS {
+            for suffix in ["a", "b"] {
+                let ep = format!("{name}-{suffix}");
+                let ok = ep != DOWN;
+                results.push(serde_json::json!({
+                    "target": format!("http://127.0.0.1:9/{ep}"),
+                    "ok": ok,
+                    "rtt_ms": if ok { Some(rtt[r]) } else { None },
+                    "error": if ok { None } else { Some("HTTP 503") },
+                }));
+            }
+        }
+        let body = serde_json::json!({ "region": region, "results": results }).to_string();
+        let (code, text) = http(
+            admin,
+            "POST",
+            "/api/v1/probe-reports",
+            Some(AGENT_TOKEN),
+            Some(&body),
+        );
+        assert_eq!(code, 202, "probe report from {region}: {text}");
+    }
+}
+
+fn status(admin: SocketAddr) -> serde_json::Value {
+    let (code, body) = http(admin, "GET", "/api/v1/status", Some(READ_TOKEN), None);
+    assert_eq!(code, 200, "GET /api/v1/status: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("status is not JSON ({e}): {body}"))
+}
+
+/// The browser script, its stdout as lines on a channel, its stderr kept for failures.
+struct Check {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Check {
+    fn start(node: &Path, chromium: &Path, url: &str, screenshot: &Path) -> Check {
+        let pools: Vec<&str> = POOLS.iter().map(|p| p.0).collect();
+        let mut child = Command::new(node)
+            .arg(repo().join("tests/dashboard/check.mjs"))
+            .arg(url)
+            .arg(ADMIN_TOKEN)
+            .arg(screenshot)
+            .arg(pools.join(","))
+            .env("AYADNS_CHROMIUM", chromium)
+            .current_dir(repo().join("tests/dashboard"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", node.display()));
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Check {
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr,
+        }
+    }
+
+    /// The next line, which must start with `prefix`; fails with everything the script said.
+    fn expect(&mut self, prefix: &str, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    eprintln!("check.mjs: {line}");
+                    self.seen.push(line.clone());
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.trim().to_string();
+                    }
+                }
+                Err(_) => self.fail(&format!("no `{prefix}` line from check.mjs")),
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").expect("write to check.mjs");
+        stdin.flush().unwrap();
+    }
+
+    fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new));
+        let err = stderr.join().unwrap_or_default();
+        panic!(
+            "{why}\n----- check.mjs stdout -----\n{}\n----- check.mjs stderr -----\n{err}",
+            self.seen.join("\n")
+        );
+    }
+
+    fn finish(mut self) {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                if !st.success() {
+                    self.fail(&format!("check.mjs exited with {st}"));
+                }
+                return;
+            }
+            if Instant::now() > end {
+                self.fail("check.mjs did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
+    let started = Instant::now();
+    let (node, chromium) = browser_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let dns = unique_addr();
+    let admin = unique_addr();
+    let cfg = config(dir.path(), dns, admin);
+    let mut server = Ayadns::start_in(dir.path(), &["serve", "--config", cfg.to_str().unwrap()]);
+    server.wait_for_dns(dns, Duration::from_secs(15));
+    server.wait_for_tcp(admin, Duration::from_secs(10));
+
+    // The page and its files need no token; the API still does.
+    for (path, needle) in [
+        ("/", "<script src=\"/dashboard.js\""),
+        ("/dashboard.js", "/api/v1/status"),
+        ("/dashboard.css", "--bg"),
+    ] {
+        let (code, body) = http(admin, "GET", path, None, None);
+        assert_eq!(code, 200, "GET {path} without a token");
+        assert!(
+            body.contains(needle),
+            "GET {path}: no `{needle}` in\n{body}"
+        );
+    }
+    assert_eq!(http(admin, "GET", "/api/v1/status", None, None).0, 401);
+
+    // Health votes and RTTs from the three agent regions, and some answers to count.
+    report_health(admin);
+    let degraded = eventually(Duration::from_secs(5), || {
+        status(admin)["pools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "ap-southeast" && p["endpoints_up"] == 1)
+    });
+    if !degraded {
+        server.fail(&format!(
+            "{DOWN} never went down: {:#}",
+            status(admin)["pools"]
+        ));
+    }
+    for (i, client) in ["81.2.69.0", "175.16.199.0", "216.160.83.56"]
+        .iter()
+        .enumerate()
+    {
+        for _ in 0..(12 - 4 * i) {
+            let r = udp(
+                dns,
+                &Q::new("www.gslb.example.com.", RecordType::A)
+                    .ecs(client.parse().unwrap(), 24)
+                    .message(),
+            );
+            assert!(!r.answers.is_empty(), "no answer for {client}");
+        }
+    }
+
+    // The browser: connect, pools, preview.
+    let screenshot = target_dir().join("dashboard.png");
+    let _ = fs::remove_file(&screenshot);
+    let url = format!("http://{admin}/");
+    let mut check = Check::start(&node, &chromium, &url, &screenshot);
+    let ready = check.expect("ready", Duration::from_secs(45));
+    for (pool, _, _, _) in POOLS {
+        assert!(
+            ready.contains(&format!("{pool}=")),
+            "{pool} not shown: {ready}"
+        );
+    }
+    assert!(ready.contains("ap-southeast=degraded"), "{ready}");
+    assert!(ready.contains("eu-west=healthy"), "{ready}");
+    assert!(
+        ready.contains("eu>eu-west=3.4"),
+        "latency not shown: {ready}"
+    );
+    let preview = check.expect("preview", Duration::from_secs(15));
+    assert!(
+        preview.contains("eu:eu-west->"),
+        "the preview should move eu off eu-west: {preview}"
+    );
+    check.expect("waiting-for-drill", Duration::from_secs(5));
+    eprintln!(
+        "DEBUG {:?}",
+        http(
+            admin,
+            "POST",
+            "/api/v1/drills/preview",
+            Some(ADMIN_TOKEN),
+            Some(r#"{"fail":["pool:eu-west"]}"#)
+        )
+    );
+
+    // A drill started through the API appears on the page.
+    let body = r#"{"fail":["pool:eu-west"],"reason":"game day: lose eu-west","duration":"15m"}"#;
+    let (code, text) = http(
+        admin,
+        "POST",
+        "/api/v1/drills",
+        Some(ADMIN_TOKEN),
+        Some(body),
+    );
+    if code == 404 {
+        panic!(
+            "POST /api/v1/drills answered 404: the drills API is not in this build yet ({text})"
+        );
+    }
+    assert!(
+        code == 200 || code == 201,
+        "POST /api/v1/drills: {code} {text}"
+    );
+    let drill: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = drill["id"].as_str().unwrap_or_default().to_string();
+    check.send(&format!("drill {id}"));
+    let shown = check.expect("drill-shown", Duration::from_secs(15));
+    assert!(shown.contains("pool:eu-west"), "{shown}");
+    let shot = check.expect("screenshot", Duration::from_secs(15));
+    // Printed past the test harness's capture, so it shows in a passing run too.
+    let _ = writeln!(
+        std::io::stderr(),
+        "dashboard screenshot: {shot} ({:.1} s into the test)",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Stopped from the page: gone from the API too.
+    check.expect("drill-stopped", Duration::from_secs(15));
+    check.expect("ok", Duration::from_secs(10));
+    check.finish();
+    assert!(
+        status(admin)["drill"].is_null(),
+        "the drill is still active after Stop: {}",
+        status(admin)["drill"]
+    );
+    assert!(
+        screenshot.is_file(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+}

@@ -1,0 +1,315 @@
+//! Black-box tests of operations: overrides, DR drills, audit, auth and rate limits — the
+//! real binary, its admin API over HTTP, DNS over UDP, and its SQLite file across restarts.
+mod common;
+
+use common::backend::{eventually, http};
+use common::*;
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ADMIN: &str = "admin-token-0123456789";
+const READ: &str = "read-token-0123456789";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    dns: SocketAddr,
+    admin: SocketAddr,
+    cfg: PathBuf,
+}
+
+impl Setup {
+    /// The example config (three pools, www and api), on unique addresses, no probers.
+    fn new(rate_limit: u32) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let dns = unique_addr();
+        let admin = unique_addr();
+        fs::write(
+            dir.path().join("tokens.txt"),
+            format!("ops admin {ADMIN}\nviewer read {READ}\n"),
+        )
+        .unwrap();
+        let root = repo().display().to_string();
+        let text = fs::read_to_string(repo().join("config.example.toml"))
+            .unwrap()
+            .replace(
+                "listen = [\"127.0.0.1:5353\"]",
+                &format!("listen = [\"{dns}\"]"),
+            )
+            .replace(
+                "listen = \"127.0.0.1:8053\"",
+                &format!(
+                    "listen = \"{admin}\"\ntokens_file = \"tokens.txt\"\nrate_limit = {rate_limit}"
+                ),
+            )
+            .replace("\"zones/", &format!("\"{root}/zones/"))
+            .replace("\"geoip/", &format!("\"{root}/geoip/"))
+            .replace("probers = [\"us\", \"eu\", \"ap\"]", "probers = []");
+        let cfg = dir.path().join("ayadns.toml");
+        fs::write(&cfg, text).unwrap();
+        Setup {
+            dir,
+            dns,
+            admin,
+            cfg,
+        }
+    }
+
+    fn start(&self) -> Ayadns {
+        let mut a = Ayadns::start_in(
+            self.dir.path(),
+            &["serve", "--config", self.cfg.to_str().unwrap()],
+        );
+        a.wait_for_dns(self.dns, Duration::from_secs(15));
+        assert!(
+            wait_for_tcp(self.admin, Duration::from_secs(10)),
+            "admin API not up"
+        );
+        a
+    }
+
+    /// The first A answered to a London client.
+    fn london(&self) -> String {
+        let r = udp(
+            self.dns,
+            &Q::new("www.gslb.example.com.", RecordType::A)
+                .ecs("81.2.69.0".parse().unwrap(), 24)
+                .message(),
+        );
+        r.answers
+            .first()
+            .map(|r| r.data.to_string())
+            .unwrap_or_default()
+    }
+
+    fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let (code, text) = http(self.admin, method, path, token, body);
+        (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+#[test]
+fn draining_a_pool_moves_the_next_query_survives_a_restart_expires_and_is_audited() {
+    let s = Setup::new(50);
+    let mut a = s.start();
+    assert!(s.london().starts_with("198.51.100."), "eu-west before");
+    let body = r#"{"target": "pool:eu-west", "action": "drain", "reason": "maintenance", "expires_in": "6s"}"#;
+    // No token → 401; a read-only token → 403; neither changes anything.
+    assert_eq!(s.api("POST", "/api/v1/overrides", None, Some(body)).0, 401);
+    assert_eq!(
+        s.api("POST", "/api/v1/overrides", Some(READ), Some(body)).0,
+        403
+    );
+    assert!(s.london().starts_with("198.51.100."));
+    let (code, o) = s.api("POST", "/api/v1/overrides", Some(ADMIN), Some(body));
+    assert_eq!(code, 201, "{o}");
+    // The very next query goes to the next pool.
+    assert!(s.london().starts_with("192.0.2."), "drained: us-east next");
+    let (_, list) = s.api("GET", "/api/v1/overrides", Some(READ), None);
+    assert_eq!(list["overrides"].as_array().unwrap().len(), 1);
+    // Survives a restart (SIGKILL: nothing flushed at exit).
+    a.send_signal(SIGKILL);
+    a.wait_exit(Duration::from_secs(5)).unwrap();
+    let _b = s.start();
+    assert!(
+        s.london().starts_with("192.0.2."),
+        "override restored from SQLite"
+    );
+    // Expires by itself.
+    assert!(
+        eventually(Duration::from_secs(10), || s
+            .london()
+            .starts_with("198.51.100.")),
+        "did not expire"
+    );
+    // The audit trail has the attempts and the override.
+    let (code, audit) = s.api("GET", "/api/v1/audit", Some(READ), None);
+    assert_eq!(code, 200);
+    let entries = audit["audit"].as_array().unwrap();
+    let has = |token: &str, status: u64| {
+        entries.iter().any(|e| {
+            e["path"] == "/api/v1/overrides" && e["token"] == token && e["status"] == status
+        })
+    };
+    assert!(has("ops", 201), "{audit}");
+    assert!(has("viewer", 403), "{audit}");
+    assert!(has("-", 401), "{audit}");
+    assert!(
+        entries.iter().any(|e| e["method"] == "expire"),
+        "expiry recorded: {audit}"
+    );
+    assert!(!audit.to_string().contains(ADMIN), "tokens never stored");
+}
+
+#[test]
+fn an_override_that_expired_while_the_server_was_down_is_gone_at_start() {
+    let s = Setup::new(50);
+    let mut a = s.start();
+    let body = r#"{"target": "region:eu", "action": "down", "reason": "test", "expires_in": "2s"}"#;
+    assert_eq!(
+        s.api("POST", "/api/v1/overrides", Some(ADMIN), Some(body))
+            .0,
+        201
+    );
+    assert!(s.london().starts_with("192.0.2."));
+    a.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    let _b = s.start();
+    assert!(
+        s.london().starts_with("198.51.100."),
+        "expired while down: not applied"
+    );
+    let (_, list) = s.api("GET", "/api/v1/overrides", Some(READ), None);
+    assert!(list["overrides"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_drill_preview_changes_nothing_and_a_drill_reverts_by_itself() {
+    let s = Setup::new(50);
+    let _a = s.start();
+    let (code, p) = s.api(
+        "POST",
+        "/api/v1/drills/preview",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:eu-west"]}"#),
+    );
+    assert_eq!(code, 200, "{p}");
+    let row = p["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "www.gslb.example.com." && r["region"] == "eu")
+        .unwrap_or_else(|| panic!("{p}"));
+    assert_eq!(
+        (row["now"].as_str(), row["during"].as_str()),
+        (Some("eu-west"), Some("us-east"))
+    );
+    assert!(
+        s.london().starts_with("198.51.100."),
+        "a preview changes no answer"
+    );
+    let (code, bad) = s.api(
+        "POST",
+        "/api/v1/drills/preview",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:nowhere"]}"#),
+    );
+    assert_eq!(code, 400, "{bad}");
+
+    let (code, d) = s.api(
+        "POST",
+        "/api/v1/drills",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:eu-west"], "reason": "DR drill", "duration": "4s"}"#),
+    );
+    assert_eq!(code, 201, "{d}");
+    let id = d["id"].as_str().unwrap().to_string();
+    assert!(s.london().starts_with("192.0.2."), "during the drill");
+    for _ in 0..10 {
+        s.london();
+    }
+    let (_, status) = s.api("GET", "/api/v1/status", Some(READ), None);
+    assert_eq!(status["drill"]["id"], id.as_str());
+    // A second drill is refused while one runs.
+    let (code, _) = s.api(
+        "POST",
+        "/api/v1/drills",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:us-east"], "reason": "x", "duration": "1m"}"#),
+    );
+    assert_eq!(code, 409);
+    assert!(
+        eventually(Duration::from_secs(10), || s
+            .london()
+            .starts_with("198.51.100.")),
+        "drill did not revert"
+    );
+    let (code, t) = s.api("GET", &format!("/api/v1/drills/{id}"), Some(READ), None);
+    assert_eq!(code, 200);
+    assert!(t["ended_at"].is_number(), "{t}");
+    assert!(t["started_at"].is_number(), "{t}");
+}
+
+#[test]
+fn drills_can_be_stopped_and_explain_and_reload_answer() {
+    let s = Setup::new(50);
+    let _a = s.start();
+    let (_, d) = s.api(
+        "POST",
+        "/api/v1/drills",
+        Some(ADMIN),
+        Some(r#"{"fail": ["region:eu"], "reason": "drill", "duration": "10m"}"#),
+    );
+    let id = d["id"].as_str().unwrap().to_string();
+    assert!(s.london().starts_with("192.0.2."));
+    let (code, _) = s.api(
+        "POST",
+        &format!("/api/v1/drills/{id}/stop"),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(code, 200);
+    assert!(
+        s.london().starts_with("198.51.100."),
+        "back at once after stop"
+    );
+    let (code, e) = s.api(
+        "GET",
+        "/api/v1/explain?name=www.gslb.example.com&type=A&client=81.2.69.0/24",
+        Some(READ),
+        None,
+    );
+    assert_eq!(code, 200);
+    assert!(e["trace"].as_str().unwrap().contains("region  eu"), "{e}");
+    let (code, r) = s.api("POST", "/api/v1/reload", Some(ADMIN), None);
+    assert_eq!((code, r["ok"].as_bool()), (200, Some(true)), "{r}");
+    // A broken config is rejected with its errors, and the old data keeps serving.
+    let text = fs::read_to_string(&s.cfg).unwrap();
+    fs::write(&s.cfg, text.replace("ttl = 30", "ttl = \"thirty\"")).unwrap();
+    let (code, r) = s.api("POST", "/api/v1/reload", Some(ADMIN), None);
+    assert_eq!(code, 422, "{r}");
+    assert!(
+        r["errors"][0].as_str().unwrap().contains("ayadns.toml:"),
+        "{r}"
+    );
+    assert!(s.london().starts_with("198.51.100."));
+    let _ = s.path();
+}
+
+#[test]
+fn the_admin_api_rate_limits_per_client() {
+    let s = Setup::new(5);
+    let _a = s.start();
+    let mut limited = None;
+    for _ in 0..40 {
+        let (code, _) = s.api("GET", "/api/v1/overrides", Some(READ), None);
+        if code == 429 {
+            limited = Some(code);
+            break;
+        }
+    }
+    assert_eq!(
+        limited,
+        Some(429),
+        "no 429 after 40 requests at a 5/s limit"
+    );
+    let (status, _) = http(s.admin, "GET", "/api/v1/overrides", Some(READ), None);
+    assert!(status == 429 || status == 200);
+}
