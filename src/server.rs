@@ -117,7 +117,8 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         // Operations (overrides, drills, audit) live in the state file: config mode only.
         let ops = match &source {
             Source::ConfigFile(_) => {
-                let counts: crate::ops::CountsFn = Arc::new(Vec::new);
+                let metrics = publisher.current().metrics.process().clone();
+                let counts: crate::ops::CountsFn = Arc::new(move || metrics.answers_by_region());
                 let ops = Ops::open(
                     &config.health.state_file,
                     health.clone(),

@@ -245,6 +245,12 @@ fn a_drill_preview_changes_nothing_and_a_drill_reverts_by_itself() {
     assert_eq!(code, 200);
     assert!(t["ended_at"].is_number(), "{t}");
     assert!(t["started_at"].is_number(), "{t}");
+    // The timeline saw London's answers move to us-east, and counted them.
+    assert!(t["first_moved_at"].is_number(), "{t}");
+    let moved = t["queries"]["www.gslb.example.com."]["us-east"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(moved >= 11, "queries per pool during the drill: {t}");
 }
 
 #[test]
