@@ -319,3 +319,66 @@ fn the_admin_api_rate_limits_per_client() {
     let (status, _) = http(s.admin, "GET", "/api/v1/overrides", Some(READ), None);
     assert!(status == 429 || status == 200);
 }
+
+#[test]
+fn ctl_speaks_to_the_admin_api_with_exit_codes() {
+    let s = Setup::new(50);
+    let _a = s.start();
+    let server = format!("http://{}", s.admin);
+    let admin_tok = s.path().join("admin.token");
+    let read_tok = s.path().join("read.token");
+    fs::write(&admin_tok, ADMIN).unwrap();
+    fs::write(&read_tok, READ).unwrap();
+    let ctl = |tok: &Path, args: &[&str]| {
+        let mut all = vec![
+            "ctl",
+            "--server",
+            &server,
+            "--token-file",
+            tok.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        run_ayadns(None, &all)
+    };
+    let (st, out, err) = ctl(&read_tok, &["status"]);
+    assert!(st.success(), "{err}");
+    assert!(out.contains("eu-west") && out.contains("POOL"), "{out}");
+    // A read-only token cannot drain: exit 1 with the server's reason.
+    let (st, _, err) = ctl(
+        &read_tok,
+        &["drain", "pool:eu-west", "--reason", "test", "--for", "1m"],
+    );
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(err.contains("403"), "{err}");
+    let (st, out, err) = ctl(
+        &admin_tok,
+        &["drain", "pool:eu-west", "--reason", "test", "--for", "1m"],
+    );
+    assert!(st.success(), "{err}");
+    assert!(s.london().starts_with("192.0.2."), "{out}");
+    let id = out.split_whitespace().nth(1).unwrap().to_string();
+    let (st, _, err) = ctl(&admin_tok, &["undrain", &id]);
+    assert!(st.success(), "{err}");
+    assert!(s.london().starts_with("198.51.100."));
+    let (st, out, _) = ctl(
+        &admin_tok,
+        &["--json", "drill", "preview", "--fail", "pool:eu-west"],
+    );
+    assert!(st.success());
+    assert!(serde_json::from_str::<Value>(&out).unwrap()["regions"].is_array());
+    let (st, out, _) = ctl(
+        &read_tok,
+        &[
+            "explain",
+            "www.gslb.example.com",
+            "--client",
+            "81.2.69.0/24",
+        ],
+    );
+    assert!(st.success() && out.contains("region  eu"), "{out}");
+    let (st, out, _) = ctl(&read_tok, &["audit"]);
+    assert!(st.success() && out.contains("/api/v1/overrides"), "{out}");
+    // Unreachable server: exit 2.
+    let (st, _, _) = run_ayadns(None, &["ctl", "--server", "http://127.0.0.1:1", "status"]);
+    assert_eq!(st.code(), Some(2));
+}
