@@ -3,6 +3,10 @@
 #
 #   knotd, knotc (package knot)      reference authoritative server for tests/differential.rs
 #   kdig         (package knot-dnsutils)  handy for checking Knot's behaviour by hand
+#   chromium     (package chromium)   the headless browser of tests/dashboard.rs
+#   node, npm    (packages nodejs, npm, only when node is missing)
+#   playwright-core (npm, pinned in tests/dashboard/package-lock.json) into
+#                tests/dashboard/node_modules: drives chromium; downloads no browser
 #
 # Needs root (or sudo) and Debian/Ubuntu's apt-get. Does nothing when everything is present.
 set -euo pipefail
@@ -14,32 +18,45 @@ missing=()
 command -v knotd >/dev/null 2>&1 || missing+=(knot)
 command -v knotc >/dev/null 2>&1 || missing+=(knot)
 command -v kdig  >/dev/null 2>&1 || missing+=(knot-dnsutils)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node  >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "test-deps: knotd, knotc and kdig are present"
-    exit 0
-fi
+    echo "test-deps: knotd, knotc, kdig, chromium and node are present"
+else
+    # de-duplicate the package list
+    mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
 
-# de-duplicate the package list
-mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "test-deps: need root to install: ${pkgs[*]}" >&2; exit 1
+        fi
+    fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-        echo "test-deps: need root to install: ${pkgs[*]}" >&2; exit 1
+    echo "test-deps: installing ${pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+
+    # The knot package enables a system knotd service on some systems; the tests start their own
+    # knotd on a loopback address and do not need it (and it would hold port 53). Stop it if running.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet knot 2>/dev/null; then
+        $sudo systemctl stop knot || true
     fi
 fi
 
-echo "test-deps: installing ${pkgs[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
-
-# The knot package enables a system knotd service on some systems; the tests start their own
-# knotd on a loopback address and do not need it (and it would hold port 53). Stop it if running.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet knot 2>/dev/null; then
-    $sudo systemctl stop knot || true
+# playwright-core for tests/dashboard.rs, at the version package-lock.json pins (no browser
+# download: the test drives Debian's chromium).
+dash="$(cd "$(dirname "$0")/../tests/dashboard" && pwd)"
+want=$(node -p "require('$dash/package-lock.json').packages['node_modules/playwright-core'].version")
+have=$(node -p "try { require('$dash/node_modules/playwright-core/package.json').version } catch (e) { '' }")
+if [ "$want" != "$have" ]; then
+    echo "test-deps: installing playwright-core $want into tests/dashboard/node_modules"
+    (cd "$dash" && npm ci --no-audit --no-fund --loglevel=error)
+else
+    echo "test-deps: playwright-core $have is present"
 fi
 
-command -v knotd >/dev/null && command -v kdig >/dev/null
+command -v knotd >/dev/null && command -v kdig >/dev/null && [ -x /usr/bin/chromium ] && command -v node >/dev/null
 echo "test-deps: done"

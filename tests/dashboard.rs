@@ -196,6 +196,7 @@ impl Check {
             .arg(ADMIN_TOKEN)
             .arg(screenshot)
             .arg(pools.join(","))
+            .arg("pool:eu-west")
             .env("AYADNS_CHROMIUM", chromium)
             .current_dir(repo().join("tests/dashboard"))
             .stdin(Stdio::piped())
@@ -364,8 +365,8 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
     );
     let preview = check.expect("preview", Duration::from_secs(15));
     assert!(
-        preview.contains("eu:eu-west->"),
-        "the preview should move eu off eu-west: {preview}"
+        preview.contains("eu:eu-west->") && !preview.contains("eu:eu-west->eu-west"),
+        "the preview should move eu's clients off eu-west: {preview}"
     );
     check.expect("waiting-for-drill", Duration::from_secs(5));
     eprintln!(

@@ -1,12 +1,12 @@
 // Drives the admin dashboard in Debian's headless Chromium through playwright-core.
 // Run by tests/dashboard.rs:
 //
-//   node tests/dashboard/check.mjs URL TOKEN SCREENSHOT [POOL,POOL,...]
+//   node tests/dashboard/check.mjs URL TOKEN SCREENSHOT [POOL,POOL,... [PREVIEW_TARGET]]
 //
 // Steps (one line on stdout per step, so the Rust test can follow and drive it):
 //   1. load URL, type TOKEN into the token form, connect;
 //      wait until every POOL is on the page            -> "ready"
-//   2. tick the first pool as a drill target, Preview  -> "preview N"   (N region rows)
+//   2. tick PREVIEW_TARGET (default: the first POOL), Preview -> "preview N REGION:NOW->DURING..."
 //   3. wait for a line "drill ID" on stdin (the test has started a drill through the API),
 //      wait until the page shows it                     -> "drill-shown ID"
 //   4. screenshot the whole page                       -> "screenshot PATH"
@@ -19,12 +19,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const [url, token, screenshot, poolArg = ''] = process.argv.slice(2);
+const [url, token, screenshot, poolArg = '', previewArg = ''] = process.argv.slice(2);
 if (!url || !token || !screenshot) {
-  console.error('usage: node check.mjs URL TOKEN SCREENSHOT [POOL,POOL,...]');
+  console.error('usage: node check.mjs URL TOKEN SCREENSHOT [POOL,POOL,... [PREVIEW_TARGET]]');
   process.exit(2);
 }
 const pools = poolArg.split(',').filter(Boolean);
+const previewTarget = previewArg || (pools.length ? `pool:${pools[0]}` : '');
 const origin = new URL(url).origin;
 if (!/^http:\/\/127\.\d+\.\d+\.\d+(:\d+)?$/.test(origin)) {
   console.error(`FAIL: ${origin} is not a loopback address`);
@@ -87,7 +88,11 @@ async function main() {
   await page.locator('#token-needed').waitFor({ state: 'visible' });
   await page.fill('#token-input', token);
   await page.click('#token-save');
-  await page.locator('#conn[data-state="live"]').waitFor();
+  // The first poll; generous, for a debug build on a busy machine.
+  await page.locator('#conn[data-state="live"]').waitFor({ timeout: 30000 }).catch(async () => {
+    const banner = (await page.locator('#error-banner').innerText().catch(() => '')).trim();
+    throw new Error(`the page never showed live data${banner ? ` (banner: ${banner})` : ''}`);
+  });
   for (const p of pools) {
     await page.locator(`#health-grid [data-pool="${p}"]`).waitFor().catch(() => {
       throw new Error(`pool ${p} is not on the page`);
@@ -102,9 +107,9 @@ async function main() {
     els.map((e) => `${e.dataset.latencyRegion}>${e.dataset.latencyPool}=${e.dataset.ms}`));
   say(`ready ${healths.join(' ')} latency ${latency.join(' ') || '-'}`);
 
-  // 2. Preview failing the first pool.
-  if (pools.length) {
-    await page.check(`#drill-targets input[data-target="pool:${pools[0]}"]`);
+  // 2. Preview a drill through the form.
+  if (previewTarget) {
+    await page.check(`#drill-targets input[data-target="${previewTarget}"]`);
     await page.click('#drill-preview-btn');
     await page.locator('#drill-preview-result').waitFor().catch(async () => {
       const banner = (await page.locator('#error-banner').innerText().catch(() => '')).trim();

@@ -309,6 +309,12 @@
     return 'degraded';
   }
 
+  // A pool's place in the configuration (unknown names last).
+  function poolRank(name) {
+    const i = pools().findIndex((p) => nameOf(p) === name);
+    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+  }
+
   function poolColour(name) {
     const i = pools().findIndex((p) => nameOf(p) === name);
     if (i >= 0) return PALETTE[i % PALETTE.length];
@@ -424,7 +430,10 @@
   function endpointChip(e) {
     const up = e.up === true ? 'up' : e.up === false ? 'down' : 'unknown';
     const detail = obj(e.regions);
-    const votes = Object.entries(detail).filter(([r]) => r !== '*');
+    const order = regions().map((r) => r.name);
+    const rank = (r) => (order.indexOf(r) < 0 ? order.length : order.indexOf(r));
+    const votes = Object.entries(detail).filter(([r]) => r !== '*')
+      .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
     const weight = num(e.weight);
     const title = [
       `${nameOf(e)}: ${up}`,
@@ -563,12 +572,8 @@
       const vals = useRate ? deltas : totals;
       const sum = useRate ? dsum : tsum;
       // Pools in config order, so the bar's segments keep their places from poll to poll.
-      const rank = (p) => {
-        const i = pools().findIndex((x) => nameOf(x) === p);
-        return i < 0 ? Number.MAX_SAFE_INTEGER : i;
-      };
       const order = names.map((p, i) => ({ p, v: vals[i], total: totals[i] }))
-        .sort((a, b) => rank(a.p) - rank(b.p) || a.p.localeCompare(b.p));
+        .sort((a, b) => poolRank(a.p) - poolRank(b.p) || a.p.localeCompare(b.p));
       const headline = useRate ? `${(dsum / dt).toFixed(dsum / dt < 10 ? 1 : 0)} answers/s`
         : `${fmtCount(tsum)} answers`;
       return h('div', { class: 'svc', dataset: { service: svc } },
@@ -606,7 +611,7 @@
     fill('overrides', h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'overrides-table' },
       h('thead', {}, h('tr', {}, ['target', 'action', 'reason', 'by', 'expires in'].map((c) => h('th', {}, c)))),
       h('tbody', {}, list.map((o) => h('tr', { dataset: { override: str(o.id), target: str(o.target) } },
-        h('td', {}, h('code', {}, str(o.target)), o.drill ? h('span', { class: 'tag drill' }, 'drill') : null),
+        h('td', { class: 'nowrap' }, h('code', {}, str(o.target)), o.drill ? h('span', { class: 'tag drill' }, 'drill') : null),
         h('td', {}, h('span', { class: 'tag action' }, str(o.action))),
         h('td', { class: 'reason' }, str(o.reason)),
         h('td', { class: 'muted' }, str(o.created_by)),
@@ -630,7 +635,8 @@
       h('tbody', {}, list.map((t) => h('tr', { dataset: { transitionEndpoint: str(t.endpoint), to: state(t.to_up) } },
         h('td', { class: 'nowrap' }, num(t.at) !== null ? ago(t.at) : ''),
         h('td', {}, str(t.endpoint)),
-        h('td', { class: 'muted' }, str(t.region) || '—'),
+        h('td', { class: 'muted', title: str(t.region) === '*' ? 'the quorum of all regions' : null },
+          str(t.region) === '*' ? 'quorum' : str(t.region) || '—'),
         h('td', { class: 'nowrap' },
           h('span', { class: `st ${state(t.from_up)}` }, state(t.from_up)), ' → ',
           h('span', { class: `st ${state(t.to_up)}` }, state(t.to_up))),
@@ -718,16 +724,24 @@
       return `${str(zz.origin)}${num(zz.serial) !== null ? ` serial ${zz.serial}` : ''}${num(zz.records) !== null ? `, ${zz.records} records` : ''}`;
     });
     fill('zones', zones.length ? `zones: ${zones.join(' · ')}` : '');
-    const cfg = status.config;
-    let cfgText = '';
-    if (cfg && typeof cfg === 'object' && !Array.isArray(cfg)) {
-      cfgText = Object.entries(cfg)
-        .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
-        .map(([k, v]) => (k.endsWith('_at') && typeof v === 'number' ? `${k} ${fmtTime(v)}` : `${k} ${v}`))
-        .join(' · ');
-    } else if (typeof cfg === 'string') cfgText = cfg;
-    fill('config', cfgText ? `config: ${cfgText}` : '');
+    const cfgText = facts(status.config);
+    const reload = status.last_reload;
+    const reloadText = reload && typeof reload === 'object' ? facts(reload) : str(reload);
+    fill('config', cfgText ? `config: ${cfgText}` : '',
+      reloadText ? ` · last reload: ${reloadText}` : '');
     tick();
+  }
+
+  // "key value · key value" for the plain fields of an object (times as dates).
+  function facts(o) {
+    if (typeof o === 'string') return o;
+    return Object.entries(obj(o))
+      .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
+      .map(([k, v]) => {
+        if (k.endsWith('_at') && typeof v === 'number') return `${k.slice(0, -3).replace(/_/g, ' ')} ${fmtTime(v)}`;
+        return `${k.replace(/_/g, ' ')} ${v}`;
+      })
+      .join(' · ');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -785,7 +799,8 @@
     for (const [svc, v] of Object.entries(services)) {
       const now = obj(obj(v).now);
       const during = obj(obj(v).during);
-      const names = Array.from(new Set([...Object.keys(now), ...Object.keys(during)]));
+      const names = Array.from(new Set([...Object.keys(now), ...Object.keys(during)]))
+        .sort((a, b) => poolRank(a) - poolRank(b) || a.localeCompare(b));
       const cell = (x) => {
         const n = num(x);
         return h('td', { class: 'share' }, n === null ? '–' : [
@@ -793,10 +808,12 @@
           ` ${fmtPct(n)}`]);
       };
       parts.push(h('table', { class: 'list compact', dataset: { previewService: svc } },
-        h('thead', {}, h('tr', {}, h('th', {}, svc), h('th', {}, 'now'), h('th', {}, 'during'))),
-        h('tbody', {}, names.map((p) => h('tr', { dataset: { pool: p } },
-          h('td', {}, h('span', { class: 'swatch', style: { background: poolColour(p) } }), p),
-          cell(now[p]), cell(during[p]))))));
+        h('thead', {}, h('tr', {}, h('th', {}, svc), h('th', {}, 'share now'), h('th', {}, 'during'))),
+        h('tbody', {}, names.length === 0
+          ? h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No answers counted yet: no split to project.'))
+          : names.map((p) => h('tr', { dataset: { pool: p } },
+            h('td', {}, h('span', { class: 'swatch', style: { background: poolColour(p) } }), p),
+            cell(now[p]), cell(during[p]))))));
     }
     if (parts.length === 1) parts.push(empty('The server returned nothing to show.'));
     fill('drill-preview', h('div', { id: 'drill-preview-result' }, parts));
