@@ -6,6 +6,9 @@
 //!   overrides, the active drill, recent transitions, the traffic split, the last reload.
 //! - overrides, drills, explain, reload, audit: see [`ops_api`].
 //!
+//! The dashboard's static files (`/`, `/dashboard.js`, `/dashboard.css`) need no token (the
+//! page asks for one and sends it with its API calls).
+//!
 //! Every request is rate-limited per client address (governor; 429 with Retry-After), and
 //! every mutation — and every rejected attempt — is recorded in the audit trail.
 //!
