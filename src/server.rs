@@ -203,7 +203,8 @@ async fn control_loop(
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                if reload(&source, &health, &reloads).await.is_ok() {
+                let metrics = publisher.current().metrics.process().clone();
+                if reload(&source, &health, &reloads, &metrics).await.is_ok() {
                     geo_watch.cancel();
                     geo_watch = watch_geo(&publisher, &shutdown);
                 }
@@ -254,8 +255,10 @@ pub async fn reload(
     source: &Source,
     health: &HealthHandle,
     log: &ReloadLog,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<(), Diagnostics> {
     let result = reload_inner(source, health).await;
+    metrics.reload(result.is_ok());
     let entry = ReloadResult {
         at: std::time::SystemTime::now(),
         ok: result.is_ok(),

@@ -124,6 +124,13 @@ fn draining_a_pool_moves_the_next_query_survives_a_restart_expires_and_is_audite
     assert!(s.london().starts_with("192.0.2."), "drained: us-east next");
     let (_, list) = s.api("GET", "/api/v1/overrides", Some(READ), None);
     assert_eq!(list["overrides"].as_array().unwrap().len(), 1);
+    let (_, metrics) = http(s.admin, "GET", "/metrics", Some(READ), None);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.trim() == "ayadns_overrides_active 1"),
+        "{metrics}"
+    );
     // Survives a restart (SIGKILL: nothing flushed at exit).
     a.send_signal(SIGKILL);
     a.wait_exit(Duration::from_secs(5)).unwrap();
@@ -316,8 +323,19 @@ fn the_admin_api_rate_limits_per_client() {
         Some(429),
         "no 429 after 40 requests at a 5/s limit"
     );
-    let (status, _) = http(s.admin, "GET", "/api/v1/overrides", Some(READ), None);
-    assert!(status == 429 || status == 200);
+    // The 429s are counted.
+    assert!(eventually(Duration::from_secs(5), || {
+        let (code, m) = http(s.admin, "GET", "/metrics", Some(READ), None);
+        code == 200
+            && m.lines().any(|l| {
+                l.starts_with("ayadns_rate_limited_total")
+                    && l.split_whitespace()
+                        .last()
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                        >= 1.0
+            })
+    }));
 }
 
 #[test]

@@ -129,6 +129,7 @@ async fn rate_limit(
     next: Next,
 ) -> Response {
     if let Err(not_until) = st.limiter.check_key(&peer.ip()) {
+        st.snapshot.load().metrics.process().rate_limited();
         use governor::clock::Clock;
         let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
         let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate limited: slow down");

@@ -182,14 +182,14 @@ pub fn start(
                     w.record(s);
                 }
                 for t in run.agg.take_transitions(&run.model.gslb) {
-                    tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
+                    log_transition(&publisher, &t);
                     w.transition(t);
                 }
             } else {
                 run.agg
                     .take_dirty_states(&run.model.gslb, SystemTime::now());
                 for t in run.agg.take_transitions(&run.model.gslb) {
-                    tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
+                    log_transition(&publisher, &t);
                 }
             }
         }
@@ -199,6 +199,14 @@ pub fn start(
         }
     });
     handle
+}
+
+/// Log a transition, and count the aggregated ones in the metrics.
+fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
+    tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
+    if t.region == crate::state::AGGREGATE_REGION {
+        publisher.current().metrics.process().transition();
+    }
 }
 
 /// The health view of `run` with the overrides in force applied.

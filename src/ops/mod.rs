@@ -143,7 +143,15 @@ impl Ops {
     }
 
     async fn push(&self) {
-        let list = self.lock().overrides.clone();
+        let now = SystemTime::now();
+        let (list, drills) = {
+            let inner = self.lock();
+            let drills = inner.drills.iter().filter(|d| d.active(now)).count();
+            (inner.overrides.clone(), drills)
+        };
+        let metrics = self.snapshot.load().metrics.process().clone();
+        metrics.set_overrides_active(list.iter().filter(|o| o.active(now)).count() as u64);
+        metrics.set_drills_active(drills as u64);
         self.health.set_overrides(list).await;
     }
 
