@@ -53,7 +53,19 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let (targets, agg) = engine::initial(&model, &config.health, &restored);
-    let view = agg.view(&model.gslb, std::time::SystemTime::now());
+    let now = std::time::SystemTime::now();
+    let mut view = agg.view(&model.gslb, now);
+    // Overrides in force apply from the first answer too (expired ones are dropped later,
+    // with an audit entry, by `Ops::open`).
+    let overrides: Vec<_> = match &source {
+        Source::ConfigFile(_) => crate::ops::store::OpsStore::open(&config.health.state_file)?
+            .overrides()?
+            .into_iter()
+            .filter(|o| o.active(now))
+            .collect(),
+        Source::ZonesDir { .. } => Vec::new(),
+    };
+    crate::ops::overrides::apply(&overrides, &model.gslb, &mut view, now);
     if !restored.is_empty() {
         tracing::info!(
             states = restored.len(),
@@ -108,6 +120,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         let health = engine::start(
             publisher.clone(),
             config.health.clone(),
+            overrides,
             targets,
             agg,
             writer.clone(),

@@ -110,7 +110,7 @@ fn draining_a_pool_moves_the_next_query_survives_a_restart_expires_and_is_audite
     let s = Setup::new(50);
     let mut a = s.start();
     assert!(s.london().starts_with("198.51.100."), "eu-west before");
-    let body = r#"{"target": "pool:eu-west", "action": "drain", "reason": "maintenance", "expires_in": "6s"}"#;
+    let body = r#"{"target": "pool:eu-west", "action": "drain", "reason": "maintenance", "expires_in": "10s"}"#;
     // No token → 401; a read-only token → 403; neither changes anything.
     assert_eq!(s.api("POST", "/api/v1/overrides", None, Some(body)).0, 401);
     assert_eq!(

@@ -95,6 +95,7 @@ pub fn initial(
 pub fn start(
     publisher: Arc<Publisher>,
     cfg: HealthConfig,
+    initial_overrides: Vec<Override>,
     targets: Vec<Target>,
     agg: Aggregator,
     writer: Option<StateWriter>,
@@ -112,7 +113,7 @@ pub fn start(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut latency_pending = false;
-        let mut overrides: Vec<Override> = Vec::new();
+        let mut overrides: Vec<Override> = initial_overrides;
         let mut ticks = 0u64;
         let mut last_full = std::time::Instant::now();
         let mut last_publish = std::time::Instant::now();
