@@ -141,7 +141,7 @@ fn draining_a_pool_moves_the_next_query_survives_a_restart_expires_and_is_audite
     );
     // Expires by itself.
     assert!(
-        eventually(Duration::from_secs(10), || s
+        eventually(Duration::from_secs(20), || s
             .london()
             .starts_with("198.51.100.")),
         "did not expire"
