@@ -400,3 +400,27 @@ fn ctl_speaks_to_the_admin_api_with_exit_codes() {
     let (st, _, _) = run_ayadns(None, &["ctl", "--server", "http://127.0.0.1:1", "status"]);
     assert_eq!(st.code(), Some(2));
 }
+
+#[test]
+fn the_admin_api_refuses_a_non_loopback_address_without_tokens() {
+    let s = Setup::new(50);
+    let text = fs::read_to_string(&s.cfg).unwrap();
+    // No tokens, and a wildcard address: refused before anything is bound.
+    let text = text
+        .replace(
+            &format!("listen = \"{}\"", s.admin),
+            "listen = \"0.0.0.0:18999\"",
+        )
+        .replace("tokens_file = \"tokens.txt\"\n", "")
+        .replace("admin_token_env = \"AYADNS_ADMIN_TOKEN\"", "");
+    fs::write(&s.cfg, text).unwrap();
+    let (status, _, err) = run_ayadns(
+        Some(s.path()),
+        &["serve", "--config", s.cfg.to_str().unwrap()],
+    );
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("refusing to serve the admin API on 0.0.0.0:18999"),
+        "{err}"
+    );
+}
