@@ -13,6 +13,7 @@
 mod common;
 
 use common::backend::{eventually, http};
+use common::site::{ADMIN_TOKEN, AGENT_TOKEN, READ_TOKEN, Site};
 use common::*;
 use hickory_proto::rr::RecordType;
 use std::fs;
@@ -22,10 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-const ADMIN_TOKEN: &str = "admin-token-0123456789";
-const READ_TOKEN: &str = "read-token-0123456789";
-const AGENT_TOKEN: &str = "agent-token-0123456789";
 
 const REGIONS: [&str; 3] = ["us", "eu", "ap"];
 /// (pool, region, first address octets, RTT in ms from us, eu, ap).
@@ -72,17 +69,8 @@ fn browser_tools() -> (PathBuf, PathBuf) {
     (node, chromium)
 }
 
-fn config(dir: &Path, dns: SocketAddr, admin: SocketAddr) -> PathBuf {
-    fs::copy(
-        repo().join("zones/gslb.example.com.zone"),
-        dir.join("gslb.example.com.zone"),
-    )
-    .unwrap();
-    fs::write(
-        dir.join("tokens.txt"),
-        format!("ops admin {ADMIN_TOKEN}\nviewer read {READ_TOKEN}\nagents agent {AGENT_TOKEN}\n"),
-    )
-    .unwrap();
+/// Pools with two endpoints each, checked (by the agents' reports only), and the service.
+fn pools_and_service() -> String {
     let mut pools = String::new();
     for (name, region, base, _) in POOLS {
         pools.push_str(&format!(
@@ -97,52 +85,13 @@ fn config(dir: &Path, dns: SocketAddr, admin: SocketAddr) -> PathBuf {
             ));
         }
     }
-    let cfg = format!(
-        r#"[server]
-listen = ["{dns}"]
-[admin]
-listen = "{admin}"
-tokens_file = "tokens.txt"
-[[zone]]
-file = "gslb.example.com.zone"
-[geoip]
-databases = ["{geo}"]
-[health]
-probers = []
-agents = ["us", "eu", "ap"]
-interval = "1s"
-timeout = "500ms"
-rise = 1
-fall = 1
-stale_after = "10m"
-state_file = "state.db"
-[[region]]
-name = "us"
-location = [39.0, -98.0]
-continents = ["NA", "SA"]
-default = true
-[[region]]
-name = "eu"
-location = [50.1, 8.7]
-continents = ["EU", "AF"]
-[[region]]
-name = "ap"
-location = [1.3, 103.8]
-continents = ["AS", "OC"]
-{pools}
-[[service]]
-name = "www.gslb.example.com."
-types = ["A"]
-ttl = 30
-pools = ["us-east", "eu-west", "ap-southeast"]
-answers = 2
-"#,
-        geo = repo().join("geoip/sample.mmdb").display(),
+    pools.push_str(
+        "[[service]]\nname = \"www.gslb.example.com.\"\ntypes = [\"A\"]\nttl = 30\npools = [\"us-east\", \"eu-west\", \"ap-southeast\"]\nanswers = 2\n",
     );
-    let p = dir.join("ayadns.toml");
-    fs::write(&p, cfg).unwrap();
-    p
+    pools
 }
+
+const HEALTH: &str = "probers = []\nagents = [\"us\", \"eu\", \"ap\"]\ninterval = \"1s\"\ntimeout = \"500ms\"\nrise = 1\nfall = 1\nstale_after = \"10m\"";
 
 /// Every region reports every endpoint: up with the pool's RTT from that region, except
 /// [`DOWN`], which all regions see failing.
@@ -292,13 +241,10 @@ impl Drop for Check {
 fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
     let started = Instant::now();
     let (node, chromium) = browser_tools();
-    let dir = tempfile::tempdir().unwrap();
-    let dns = unique_addr();
-    let admin = unique_addr();
-    let cfg = config(dir.path(), dns, admin);
-    let mut server = Ayadns::start_in(dir.path(), &["serve", "--config", cfg.to_str().unwrap()]);
-    server.wait_for_dns(dns, Duration::from_secs(15));
-    server.wait_for_tcp(admin, Duration::from_secs(10));
+    let site = Site::new();
+    let (dns, admin) = (site.dns, site.admin);
+    let cfg = site.config(HEALTH, &pools_and_service());
+    let server = site.start(&cfg);
 
     // The page and its files need no token; the API still does.
     for (path, needle) in [

@@ -4,109 +4,43 @@
 mod common;
 
 use common::backend::{Backend, Mode, eventually, http};
+use common::site::{ADMIN_TOKEN, AGENT_TOKEN, READ_TOKEN, Site};
 use common::*;
 use hickory_proto::rr::RecordType;
 use std::fs;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const ADMIN_TOKEN: &str = "admin-token-0123456789";
-const READ_TOKEN: &str = "read-token-0123456789";
-const AGENT_TOKEN: &str = "agent-token-0123456789";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Everything one test needs: a config in a temp dir, the DNS and admin addresses.
-struct Setup {
-    dir: tempfile::TempDir,
-    dns: SocketAddr,
-    admin: SocketAddr,
-}
+/// A site whose config has pools us-east and eu-west and the service www (A, 2 answers).
+struct Setup(Site);
 
 impl Setup {
     fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        fs::copy(
-            repo().join("zones/gslb.example.com.zone"),
-            dir.path().join("gslb.example.com.zone"),
-        )
-        .unwrap();
-        fs::write(
-            dir.path().join("tokens.txt"),
-            format!(
-                "ops admin {ADMIN_TOKEN}\nviewer read {READ_TOKEN}\neu-agent agent {AGENT_TOKEN}\n"
-            ),
-        )
-        .unwrap();
-        let dns = unique_addr();
-        // The admin API on another loopback address than DNS, so the ports cannot collide.
-        let admin = unique_addr();
-        Setup { dir, dns, admin }
+        Setup(Site::new())
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.0.path()
     }
 
     /// Write a config: `health` is the [health] body, `pools` the pool tables, `service` extra
     /// service keys.
     fn write(&self, health: &str, pools: &str, service: &str) -> PathBuf {
-        let cfg = format!(
-            r#"[server]
-listen = ["{dns}"]
-[admin]
-listen = "{admin}"
-tokens_file = "tokens.txt"
-[[zone]]
-file = "gslb.example.com.zone"
-[geoip]
-databases = ["{geo}"]
-[health]
-{health}
-[[region]]
-name = "us"
-location = [39.0, -98.0]
-continents = ["NA", "SA"]
-default = true
-[[region]]
-name = "eu"
-location = [50.1, 8.7]
-continents = ["EU", "AF"]
-[[region]]
-name = "ap"
-location = [1.3, 103.8]
-continents = ["AS", "OC"]
-{pools}
-[[service]]
-name = "www.gslb.example.com."
-types = ["A"]
-ttl = 30
-pools = ["us-east", "eu-west"]
-answers = 2
-{service}
-"#,
-            dns = self.dns,
-            admin = self.admin,
-            geo = repo().join("geoip/sample.mmdb").display(),
+        let health = health.replace("\nstate_file = \"state.db\"", "");
+        let rest = format!(
+            "{pools}\n[[service]]\nname = \"www.gslb.example.com.\"\ntypes = [\"A\"]\nttl = 30\npools = [\"us-east\", \"eu-west\"]\nanswers = 2\n{service}\n"
         );
-        let p = self.path().join("ayadns.toml");
-        fs::write(&p, cfg).unwrap();
-        p
+        self.0.config(&health, &rest)
     }
 
     fn start(&self, cfg: &Path) -> Ayadns {
-        let mut a = Ayadns::start_in(self.path(), &["serve", "--config", cfg.to_str().unwrap()]);
-        a.wait_for_dns(self.dns, Duration::from_secs(15));
-        a
+        self.0.start(cfg)
     }
 
     /// The A answer for a London client (ECS 81.2.69.0/24), sorted.
     fn eu_answer(&self) -> Vec<String> {
         let r = udp(
-            self.dns,
+            self.0.dns,
             &Q::new("www.gslb.example.com.", RecordType::A)
                 .ecs("81.2.69.0".parse().unwrap(), 24)
                 .message(),
@@ -196,7 +130,7 @@ fn tcp_checks_and_fail_open_when_everything_is_down() {
     assert!(eventually(Duration::from_secs(4), || s.eu_answer()
         == vec!["198.51.100.10".to_string()]));
     let r = udp(
-        s.dns,
+        s.0.dns,
         &Q::new("www.gslb.example.com.", RecordType::A)
             .ecs("81.2.69.0".parse().unwrap(), 24)
             .message(),
@@ -214,7 +148,14 @@ fn report(s: &Setup, region: &str, target: &str, ok: bool, token: Option<&str>) 
             "\"503\"".to_string()
         }
     );
-    http(s.admin, "POST", "/api/v1/probe-reports", token, Some(&body)).0
+    http(
+        s.0.admin,
+        "POST",
+        "/api/v1/probe-reports",
+        token,
+        Some(&body),
+    )
+    .0
 }
 
 #[test]
@@ -252,7 +193,7 @@ fn quorum_one_region_of_three_cannot_take_an_endpoint_down_two_can() {
         401
     );
     assert_eq!(report(&s, "eu", eu_url, true, Some(READ_TOKEN)), 403);
-    let (code, body) = http(s.admin, "GET", "/api/v1/status", Some(READ_TOKEN), None);
+    let (code, body) = http(s.0.admin, "GET", "/api/v1/status", Some(READ_TOKEN), None);
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"eu-west-0\""), "{body}");
 }
@@ -267,7 +208,7 @@ fn a_remote_agent_reports_and_goes_stale_when_it_stops() {
     let _a = s.start(&cfg);
     let token = s.path().join("agent.token");
     fs::write(&token, AGENT_TOKEN).unwrap();
-    let admin_url = format!("http://{}", s.admin);
+    let admin_url = format!("http://{}", s.0.admin);
     let mut agent = Ayadns::start_in(
         s.path(),
         &[
@@ -283,7 +224,7 @@ fn a_remote_agent_reports_and_goes_stale_when_it_stops() {
         ],
     );
     let fresh = |want: bool| {
-        let (_, body) = http(s.admin, "GET", "/api/v1/status", Some(ADMIN_TOKEN), None);
+        let (_, body) = http(s.0.admin, "GET", "/api/v1/status", Some(ADMIN_TOKEN), None);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         v["endpoints"]
             .as_array()
@@ -352,7 +293,7 @@ fn the_latency_step_prefers_the_lower_rtt_pool() {
     // A US client: eu-west is faster from everywhere here (us-east sleeps 80 ms).
     let us_client = || {
         let r = udp(
-            s.dns,
+            s.0.dns,
             &Q::new("www.gslb.example.com.", RecordType::A)
                 .ecs("216.160.83.56".parse().unwrap(), 29)
                 .message(),

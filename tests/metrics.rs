@@ -4,91 +4,21 @@
 mod common;
 
 use common::backend::{eventually, http};
+use common::site::{ADMIN_TOKEN, READ_TOKEN, Site};
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use prometheus_parse::{Scrape, Value};
-use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const ADMIN_TOKEN: &str = "admin-token-0123456789";
-const READ_TOKEN: &str = "read-token-0123456789";
 const WWW: &str = "www.gslb.example.com.";
 const ZONE: &str = "gslb.example.com.";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A server with one zone, regions us/eu/ap, pools us-east and eu-west (no checks, no
-/// probers: health is static, everything up) and the service www.
-struct Setup {
-    dir: tempfile::TempDir,
-    dns: SocketAddr,
-    admin: SocketAddr,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        fs::copy(
-            repo().join("zones/gslb.example.com.zone"),
-            dir.path().join("gslb.example.com.zone"),
-        )
-        .unwrap();
-        fs::write(
-            dir.path().join("tokens.txt"),
-            format!("ops admin {ADMIN_TOKEN}\nviewer read {READ_TOKEN}\n"),
-        )
-        .unwrap();
-        let s = Setup {
-            dir,
-            dns: unique_addr(),
-            // Another loopback address than DNS, so the ports cannot collide.
-            admin: unique_addr(),
-        };
-        s.write_config();
-        s
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn config(&self) -> PathBuf {
-        self.path().join("ayadns.toml")
-    }
-
-    fn write_config(&self) {
-        let cfg = format!(
-            r#"[server]
-listen = ["{dns}"]
-[admin]
-listen = "{admin}"
-tokens_file = "tokens.txt"
-[[zone]]
-file = "gslb.example.com.zone"
-[geoip]
-databases = ["{geo}"]
-[health]
-probers = []
-state_file = "state.db"
-[[region]]
-name = "us"
-location = [39.0, -98.0]
-continents = ["NA", "SA"]
-default = true
-[[region]]
-name = "eu"
-location = [50.1, 8.7]
-continents = ["EU", "AF"]
-[[region]]
-name = "ap"
-location = [1.3, 103.8]
-continents = ["AS", "OC"]
-[[pool]]
+/// Pools us-east (two endpoints) and eu-west (one), no checks, no probers (health is static,
+/// everything up), and the service www.
+const POOLS_AND_SERVICE: &str = r#"[[pool]]
 name = "us-east"
 region = "us"
 [[pool.endpoint]]
@@ -104,30 +34,41 @@ region = "eu"
 name = "eu-west-0"
 addresses = ["198.51.100.10"]
 [[service]]
-name = "{WWW}"
+name = "www.gslb.example.com."
 types = ["A"]
 ttl = 30
 pools = ["us-east", "eu-west"]
 answers = 2
-"#,
-            dns = self.dns,
-            admin = self.admin,
-            geo = repo().join("geoip/sample.mmdb").display(),
-        );
-        fs::write(self.config(), cfg).unwrap();
+"#;
+
+/// The test site with the config above.
+struct Setup {
+    site: Site,
+    dns: SocketAddr,
+    admin: SocketAddr,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let site = Site::new();
+        site.config("probers = []", POOLS_AND_SERVICE);
+        Setup {
+            dns: site.dns,
+            admin: site.admin,
+            site,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.site.path()
+    }
+
+    fn config(&self) -> PathBuf {
+        self.path().join("ayadns.toml")
     }
 
     fn start(&self) -> Ayadns {
-        let cfg = self.config();
-        let mut a = Ayadns::start_in(self.path(), &["serve", "--config", cfg.to_str().unwrap()]);
-        a.wait_for_dns(self.dns, Duration::from_secs(15));
-        assert!(
-            eventually(Duration::from_secs(10), || {
-                std::net::TcpStream::connect(self.admin).is_ok()
-            }),
-            "admin API not listening"
-        );
-        a
+        self.site.start(&self.config())
     }
 
     /// GET /metrics with the read token: checked line by line, then parsed.

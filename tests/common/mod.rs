@@ -923,3 +923,4 @@ pub fn dump(m: &Message) -> String {
     s
 }
 pub mod backend;
+pub mod site;
