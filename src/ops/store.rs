@@ -8,7 +8,7 @@ use super::overrides::{Action, Override};
 use super::target::Target;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// The connection.
 pub struct OpsStore {
@@ -16,14 +16,8 @@ pub struct OpsStore {
     path: PathBuf,
 }
 
-fn ms(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn time(ms: i64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
+/// Times are stored as Unix milliseconds, as in the health tables.
+use crate::state::time::{from_unix_ms as time, to_unix_ms as ms};
 
 impl OpsStore {
     /// Open the state database (already created and migrated by [`crate::state::StateStore`]).

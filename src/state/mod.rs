@@ -35,7 +35,7 @@ mod record;
 mod retention;
 mod schema;
 mod store;
-mod time;
+pub(crate) mod time;
 mod writer;
 
 pub use error::StateError;
