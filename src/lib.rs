@@ -1,6 +1,7 @@
 //! ayadns: a global server load balancer that is an authoritative DNS server.
 //!
 //! The module map (see ARCHITECTURE.md for the flows and invariants):
+//! - [`api`]: the admin API's request and response bodies, shared by server, `ctl` and tests.
 //! - [`config`]: the TOML config file, strict (unknown keys are errors with their line).
 //! - [`zone`]: zone files → lookup structure; static answer semantics.
 //! - [`model`]: everything loaded and validated as one immutable value.
@@ -13,12 +14,14 @@
 //! - [`ops`]: overrides, DR drills, the audit trail.
 //! - [`ctl`]: `ayadns ctl`, the admin API from the command line.
 //! - [`explain`]: the decision trace for a name and a client.
-//! - [`metrics`]: Prometheus metrics (`GET /metrics`): lock-free counters on the query path.
+//! - [`counters`]: lock-free counters the query path and services bump (exposed by `admin`).
 //! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
 //! - [`diag`]: errors that name `file:line`.
 
 pub mod admin;
+pub mod api;
 pub mod config;
+pub mod counters;
 pub mod ctl;
 pub mod diag;
 pub mod dns;
@@ -27,10 +30,8 @@ pub mod geo;
 pub mod gslb;
 pub mod health;
 pub mod logging;
-pub mod metrics;
 pub mod model;
 pub mod ops;
-pub mod policy;
 pub mod server;
 pub mod snapshot;
 pub mod state;

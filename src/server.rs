@@ -65,7 +65,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             .collect(),
         Source::ZonesDir { .. } => Vec::new(),
     };
-    crate::ops::overrides::apply(&overrides, &model.gslb, &mut view, now);
+    view.force(&model.gslb, &crate::ops::overrides::forced(&overrides, now));
     if !restored.is_empty() {
         tracing::info!(
             states = restored.len(),
@@ -120,7 +120,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         let health = engine::start(
             publisher.clone(),
             config.health.clone(),
-            overrides,
+            crate::ops::overrides::forced(&overrides, now),
             targets,
             agg,
             writer.clone(),
@@ -268,7 +268,7 @@ pub async fn reload(
     source: &Source,
     health: &HealthHandle,
     log: &ReloadLog,
-    metrics: &crate::metrics::Metrics,
+    metrics: &crate::counters::Metrics,
 ) -> Result<(), Diagnostics> {
     let result = reload_inner(source, health).await;
     metrics.reload(result.is_ok());

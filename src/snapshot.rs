@@ -6,8 +6,8 @@
 //! with [`SharedSnapshot::store`]. Readers that loaded the old one finish with it undisturbed.
 
 use crate::geo::GeoDb;
-use crate::health::HealthView;
-use crate::metrics::{Metrics, ModelMetrics};
+use crate::gslb::HealthView;
+use crate::counters::{Metrics, ModelMetrics};
 use crate::model::Model;
 use arc_swap::ArcSwap;
 use std::sync::Arc;

@@ -18,6 +18,7 @@
 
 pub mod auth;
 mod dashboard;
+pub mod metrics;
 mod ops_api;
 pub mod reports;
 mod status;
@@ -194,7 +195,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/api/v1/probe-reports", post(reports::post))
         .route("/api/v1/status", get(status::get))
-        .route("/metrics", axum::routing::get(crate::metrics::handler)) // Prometheus (read token)
+        .route("/metrics", axum::routing::get(metrics::handler)) // Prometheus (read token)
         .route(
             "/api/v1/overrides",
             get(ops_api::list_overrides).post(ops_api::add_override),

@@ -6,36 +6,14 @@
 //! so agents' clocks do not matter; an agent that stops reporting goes stale like any region.
 
 use super::{AdminState, error};
+use crate::api::ProbeReports;
 use crate::health::check::Outcome;
 use crate::health::prober::Report;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
-
-/// The request body.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProbeReports {
-    /// The agent's region.
-    pub region: String,
-    /// Its results.
-    pub results: Vec<ProbeResult>,
-}
-
-/// One result.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProbeResult {
-    /// The target key.
-    pub target: String,
-    /// Passed?
-    pub ok: bool,
-    /// RTT in ms.
-    pub rtt_ms: Option<f64>,
-    /// Failure reason.
-    pub error: Option<String>,
-}
 
 pub(super) async fn post(State(st): State<AdminState>, Json(body): Json<ProbeReports>) -> Response {
     let snap = st.snapshot.load_full();

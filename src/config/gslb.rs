@@ -177,19 +177,19 @@ pub struct ServiceConfig {
     pub fallback: Vec<IpAddr>,
     /// `[service.geo]`.
     #[serde(default)]
-    pub geo: Option<crate::policy::geo::GeoConfig>,
+    pub geo: Option<crate::gslb::policy::geo::GeoConfig>,
     /// `[service.latency]`.
     #[serde(default)]
-    pub latency: Option<crate::policy::latency::LatencyConfig>,
+    pub latency: Option<crate::gslb::policy::latency::LatencyConfig>,
     /// `[service.failover]`.
     #[serde(default)]
-    pub failover: Option<crate::policy::failover::FailoverConfig>,
+    pub failover: Option<crate::gslb::policy::failover::FailoverConfig>,
     /// `[service.sticky]`.
     #[serde(default)]
-    pub sticky: Option<crate::policy::sticky::StickyConfig>,
+    pub sticky: Option<crate::gslb::policy::sticky::StickyConfig>,
     /// `[service.first_n]`.
     #[serde(default)]
-    pub first_n: Option<crate::policy::first_n::FirstNConfig>,
+    pub first_n: Option<crate::gslb::policy::first_n::FirstNConfig>,
 }
 
 fn default_types() -> Spanned<Vec<String>> {

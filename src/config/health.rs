@@ -179,6 +179,135 @@ pub struct CheckSpec {
     pub fall: Option<u32>,
 }
 
+/// The timing of a check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Time between probes.
+    pub interval: Duration,
+    /// Time a probe may take.
+    pub timeout: Duration,
+    /// Successes in a row to come up.
+    pub rise: u32,
+    /// Failures in a row to go down.
+    pub fall: u32,
+}
+
+/// A check spec, parsed: what to dial and what to ask.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckTarget {
+    /// TCP connect to this address.
+    Tcp(SocketAddr),
+    /// An HTTP(S) request.
+    Http(HttpTarget),
+}
+
+/// An HTTP(S) check, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpTarget {
+    /// The URL asked for (with the `host` setting as its host, when set).
+    pub url: reqwest::Url,
+    /// With `host`: the name spoken (Host header, SNI) and the address dialled for it.
+    pub dial: Option<(String, SocketAddr)>,
+    /// The method.
+    pub method: reqwest::Method,
+    /// Expected status ranges (default 200–299).
+    pub expect: Vec<StatusRange>,
+    /// A substring the body must contain.
+    pub body: Option<String>,
+    /// Skip TLS verification.
+    pub insecure: bool,
+    /// Follow redirects.
+    pub follow_redirects: bool,
+}
+
+fn ip_of(host: &str) -> Option<std::net::IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+impl CheckSpec {
+    /// Parse the URL and options (the one place a check spec is read).
+    pub fn parse(&self) -> Result<CheckTarget, String> {
+        let url =
+            reqwest::Url::parse(&self.url).map_err(|e| format!("bad URL `{}`: {e}", self.url))?;
+        match url.scheme() {
+            "tcp" => {
+                let host = url.host_str().ok_or("tcp:// needs host:port")?;
+                let port = url.port().ok_or("tcp:// needs a port")?;
+                let ip =
+                    ip_of(host).ok_or_else(|| format!("tcp:// needs an IP address, not `{host}`"))?;
+                Ok(CheckTarget::Tcp(SocketAddr::new(ip, port)))
+            }
+            "http" | "https" => {
+                let method = self
+                    .method
+                    .as_deref()
+                    .unwrap_or("GET")
+                    .parse::<reqwest::Method>()
+                    .map_err(|_| format!("bad method `{}`", self.method.as_deref().unwrap_or("")))?;
+                let host = url.host_str().ok_or("URL has no host")?.to_string();
+                let port = url.port_or_known_default().unwrap_or(80);
+                let mut url = url.clone();
+                let dial = match &self.host {
+                    None => None,
+                    Some(vhost) => {
+                        // Dial the URL's address, but speak to `vhost` (Host header and SNI).
+                        let ip = ip_of(&host)
+                            .ok_or("with `host`, the URL must name an IP address")?;
+                        url.set_host(Some(vhost))
+                            .map_err(|e| format!("bad host `{vhost}`: {e}"))?;
+                        Some((vhost.clone(), SocketAddr::new(ip, port)))
+                    }
+                };
+                Ok(CheckTarget::Http(HttpTarget {
+                    url,
+                    dial,
+                    method,
+                    expect: if self.expect.is_empty() {
+                        vec![StatusRange(200, 299)]
+                    } else {
+                        self.expect.clone()
+                    },
+                    body: self.body.clone(),
+                    insecure: self.insecure,
+                    follow_redirects: self.follow_redirects,
+                }))
+            }
+            other => Err(format!(
+                "unsupported check scheme `{other}` (http, https, tcp)"
+            )),
+        }
+    }
+
+    /// The timing of this check, defaults from `[health]`.
+    pub fn timing(&self, defaults: &HealthConfig) -> Timing {
+        Timing {
+            interval: self.interval.unwrap_or(defaults.interval),
+            timeout: self.timeout.unwrap_or(defaults.timeout),
+            rise: self.rise.unwrap_or(defaults.rise),
+            fall: self.fall.unwrap_or(defaults.fall),
+        }
+    }
+
+    /// Check the spec for errors (for `ayadns check` and reloads).
+    pub fn validate(&self, defaults: &HealthConfig) -> Result<(), String> {
+        self.parse()?;
+        let t = self.timing(defaults);
+        if t.timeout >= t.interval {
+            return Err(format!(
+                "timeout {:?} must be less than interval {:?}",
+                t.timeout, t.interval
+            ));
+        }
+        if t.rise == 0 || t.fall == 0 {
+            return Err("rise and fall must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// A status code or an inclusive range of them: `200`, `"200-299"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StatusRange(pub u16, pub u16);

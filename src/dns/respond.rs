@@ -18,7 +18,7 @@
 
 use super::ecs::{self, Ecs};
 use crate::gslb::{Client, ServiceKind, decide};
-use crate::metrics::{GslbTally, Tally};
+use crate::counters::{GslbTally, Tally};
 use crate::snapshot::Snapshot;
 use crate::zone::{DynamicAnswer, LookupOptions, Zone};
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
@@ -301,7 +301,7 @@ fn query_seed(request: &Request) -> u64 {
         c.set(v);
         v
     });
-    crate::policy::mix64(((request.metadata.id as u64) << 48) ^ n)
+    crate::gslb::policy::mix64(((request.metadata.id as u64) << 48) ^ n)
 }
 
 /// The records of an AXFR of `zone`, in messages of a bounded size: SOA first and last

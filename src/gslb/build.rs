@@ -7,8 +7,8 @@ use crate::config::Config;
 use crate::config::gslb::AllDown;
 use crate::diag::Diagnostics;
 use crate::geo::{Continent, CountryCode};
-use crate::policy::Step;
-use crate::policy::geo::GeoRules;
+use crate::gslb::policy::Step;
+use crate::gslb::policy::geo::GeoRules;
 use crate::zone::ZoneSet;
 use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
@@ -236,7 +236,7 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
                 );
             }
             if let Some(chk) = &ec.check
-                && let Err(e) = crate::health::check::validate(&chk.get_ref().0, &config.health)
+                && let Err(e) = chk.get_ref().0.validate(&config.health)
             {
                 c.err(
                     chk.span(),

@@ -2,7 +2,7 @@
 //!
 //! 1. Candidates: the service's pools in configured order, each with its endpoints that have
 //!    an address of the asked family and a weight above 0. None → NODATA.
-//! 2. The policy chain narrows and orders them ([`crate::policy`]).
+//! 2. The policy chain narrows and orders them ([`crate::gslb::policy`]).
 //! 3. Nothing left → the service's `when_all_down` rule: `fail_open` runs the chain again as
 //!    if everything were up; `fallback` answers the fixed addresses; `empty` answers NODATA.
 //! 4. **TTL rule:** the service TTL, halved (at least 1 s) while the client is not getting
@@ -14,8 +14,8 @@
 
 use super::{Client, EndpointId, Gslb, PoolId, Service, ServiceKind};
 use crate::config::gslb::AllDown;
-use crate::health::HealthView;
-use crate::policy::{self, Candidates, Ctx, PoolCand, Step, Trace};
+use crate::gslb::HealthView;
+use crate::gslb::policy::{self, Candidates, Ctx, PoolCand, Step, Trace};
 use hickory_proto::rr::Name;
 use std::net::IpAddr;
 
@@ -231,7 +231,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
     fn www(m: &Gslb) -> &Service {
         m.service(&svc_name("www")).unwrap()

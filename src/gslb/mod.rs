@@ -9,13 +9,18 @@
 pub mod build;
 pub mod client;
 pub mod decide;
+pub mod policy;
+pub mod target;
+pub mod view;
 
 pub use client::{Client, RegionMatch};
 pub use decide::{Decision, decide};
+pub use target::Target;
+pub use view::{Force, HealthView};
 
 use crate::config::gslb::AllDown;
 use crate::geo::{Continent, Coords, CountryCode};
-use crate::policy::Step;
+use crate::gslb::policy::Step;
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use std::collections::HashMap;
@@ -125,13 +130,13 @@ pub struct Service {
     /// Addresses for [`AllDown::Fallback`].
     pub fallback: Vec<IpAddr>,
     /// `geo` step rules.
-    pub geo: crate::policy::geo::GeoRules,
+    pub geo: crate::gslb::policy::geo::GeoRules,
     /// `latency` step settings.
-    pub latency: crate::policy::latency::LatencyConfig,
+    pub latency: crate::gslb::policy::latency::LatencyConfig,
     /// `failover` tiers, if any.
     pub failover_tiers: Vec<Vec<PoolId>>,
     /// `sticky` prefixes.
-    pub sticky: crate::policy::sticky::StickyConfig,
+    pub sticky: crate::gslb::policy::sticky::StickyConfig,
     /// `first_n`: addresses per answer.
     pub first_n: usize,
     /// True when any chain step depends on the client (else the ECS scope is 0).

@@ -7,7 +7,7 @@
 
 use super::prober::{self, Report};
 use super::targets;
-use crate::admin::reports::{ProbeReports, ProbeResult};
+use crate::api::{ProbeReports, ProbeResult};
 use crate::config::health::HealthConfig;
 use crate::gslb::Gslb;
 use std::sync::Arc;

@@ -14,9 +14,9 @@
 //! The aggregator is plain data driven by [`Aggregator::report`] and [`Aggregator::tick`] with
 //! explicit times, so it is tested without sockets or clocks.
 
-use super::HealthView;
+use crate::gslb::HealthView;
 use super::check::Outcome;
-use super::targets::Target;
+use super::targets::ProbeTarget;
 use crate::config::health::{HealthConfig, Initial};
 use crate::gslb::{Gslb, RegionId};
 use crate::state::{EndpointState, Transition};
@@ -84,7 +84,7 @@ impl Aggregator {
     /// for the aggregate) younger than `max_age` is used; otherwise the `initial` state.
     pub fn new(
         model: &Gslb,
-        targets: &[Target],
+        targets: &[ProbeTarget],
         cfg: &HealthConfig,
         restored: &[EndpointState],
         now: SystemTime,
@@ -436,14 +436,14 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::testing;
+    use crate::gslb::policy::testing;
 
     fn cfg() -> HealthConfig {
         toml::from_str("rise = 2\nfall = 3\ninterval = \"10s\"\ntimeout = \"2s\"").unwrap()
     }
 
     /// The example model with one HTTP check per endpoint.
-    fn setup() -> (Gslb, Vec<Target>) {
+    fn setup() -> (Gslb, Vec<ProbeTarget>) {
         let mut m = testing::model();
         for (i, e) in m.endpoints.iter_mut().enumerate() {
             e.check = Some(crate::config::health::CheckSpec {

@@ -7,10 +7,10 @@
 
 use super::aggregate::Aggregator;
 use super::prober::{self, Report};
-use super::targets::{self, Target};
+use super::targets::{self, ProbeTarget};
 use crate::config::health::HealthConfig;
 use crate::model::Model;
-use crate::ops::overrides::{Override, apply as apply_overrides};
+use crate::gslb::{Force, Target};
 use crate::snapshot::Publisher;
 use crate::state::{EndpointState, StateWriter};
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ pub type StatusDetail = HashMap<String, serde_json::Map<String, serde_json::Valu
 
 enum Msg {
     NewModel(Box<Model>, tokio::sync::oneshot::Sender<()>),
-    Overrides(Vec<Override>, tokio::sync::oneshot::Sender<()>),
+    Forced(Vec<(Target, Force)>, tokio::sync::oneshot::Sender<()>),
     Status(tokio::sync::oneshot::Sender<StatusDetail>),
 }
 
@@ -54,9 +54,9 @@ impl HealthHandle {
     }
 
     /// Set the overrides in force; returns once the snapshot with them is published.
-    pub async fn set_overrides(&self, list: Vec<Override>) {
+    pub async fn set_forced(&self, list: Vec<(Target, Force)>) {
         let (done, wait) = tokio::sync::oneshot::channel();
-        if self.tx.send(Msg::Overrides(list, done)).is_ok() {
+        if self.tx.send(Msg::Forced(list, done)).is_ok() {
             let _ = wait.await;
         }
     }
@@ -85,7 +85,7 @@ pub fn initial(
     model: &Model,
     cfg: &HealthConfig,
     restored: &[EndpointState],
-) -> (Vec<Target>, Aggregator) {
+) -> (Vec<ProbeTarget>, Aggregator) {
     let targets = targets::targets(&model.gslb, cfg);
     let agg = Aggregator::new(&model.gslb, &targets, cfg, restored, SystemTime::now());
     (targets, agg)
@@ -95,8 +95,8 @@ pub fn initial(
 pub fn start(
     publisher: Arc<Publisher>,
     cfg: HealthConfig,
-    initial_overrides: Vec<Override>,
-    targets: Vec<Target>,
+    initial_forced: Vec<(Target, Force)>,
+    targets: Vec<ProbeTarget>,
     agg: Aggregator,
     writer: Option<StateWriter>,
     shutdown: CancellationToken,
@@ -113,7 +113,7 @@ pub fn start(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut latency_pending = false;
-        let mut overrides: Vec<Override> = initial_overrides;
+        let mut forced: Vec<(Target, Force)> = initial_forced;
         let mut ticks = 0u64;
         let mut last_full = std::time::Instant::now();
         let mut last_publish = std::time::Instant::now();
@@ -134,14 +134,14 @@ pub fn start(
                             run.probers.cancel();
                             let (targets, agg) = initial(&model, &cfg, &carried);
                             let mut view = agg.view(&model.gslb, now);
-                            apply_overrides(&overrides, &model.gslb, &mut view, now);
+                            view.force(&model.gslb, &forced);
                             publisher.set_model_with_health(*model, view);
                             run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &shutdown);
                             let _ = done.send(());
                         }
-                        Msg::Overrides(list, done) => {
-                            overrides = list;
-                            publisher.set_health(view_with(&run, &overrides));
+                        Msg::Forced(list, done) => {
+                            forced = list;
+                            publisher.set_health(view_with(&run, &forced));
                             last_publish = std::time::Instant::now();
                             let _ = done.send(());
                         }
@@ -165,7 +165,7 @@ pub fn start(
             let latency_due =
                 latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
             if up_changed || latency_due {
-                publisher.set_health(view_with(&run, &overrides));
+                publisher.set_health(view_with(&run, &forced));
                 latency_pending = false;
                 last_publish = std::time::Instant::now();
             }
@@ -211,17 +211,16 @@ fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
 }
 
 /// The health view of `run` with the overrides in force applied.
-fn view_with(run: &Running, overrides: &[Override]) -> crate::health::HealthView {
-    let now = SystemTime::now();
-    let mut view = run.agg.view(&run.model.gslb, now);
-    apply_overrides(overrides, &run.model.gslb, &mut view, now);
+fn view_with(run: &Running, forced: &[(Target, Force)]) -> crate::gslb::HealthView {
+    let mut view = run.agg.view(&run.model.gslb, SystemTime::now());
+    view.force(&run.model.gslb, forced);
     view
 }
 
 impl Running {
     fn new(
         model: Arc<Model>,
-        targets: Vec<Target>,
+        targets: Vec<ProbeTarget>,
         agg: Aggregator,
         slots: &Arc<Semaphore>,
         reports: &mpsc::UnboundedSender<Report>,

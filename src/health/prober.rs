@@ -7,9 +7,9 @@
 //! in the other regions (see [`super::agent`]); they use these same loops.
 
 use super::check::Outcome;
-use super::targets::Target;
+use super::targets::ProbeTarget;
 use crate::gslb::RegionId;
-use crate::policy::{mix64, unit};
+use crate::gslb::policy::{mix64, unit};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, mpsc};
@@ -30,7 +30,7 @@ pub struct Report {
 
 /// Start probing `targets` from each of `regions`, until `cancel`.
 pub fn spawn(
-    targets: &[Target],
+    targets: &[ProbeTarget],
     regions: &[RegionId],
     slots: Arc<Semaphore>,
     tx: mpsc::UnboundedSender<Report>,

@@ -12,10 +12,11 @@
 //!   in which a client region was answered from the pool the preview said it would move to),
 //!   ended, and queries per service and pool during the drill.
 
-use super::overrides::{Action, Override, apply, unix_secs};
-use super::target::Target;
+use super::overrides::{Override, forced, unix_secs};
+use crate::gslb::Force;
+use crate::gslb::Target;
 use crate::gslb::{Client, Gslb, RegionMatch, decide};
-use crate::health::HealthView;
+use crate::gslb::HealthView;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -70,7 +71,7 @@ impl Drill {
             .map(|(i, t)| Override {
                 id: format!("{}-{}", self.id, i + 1),
                 target: t.clone(),
-                action: Action::Down,
+                action: Force::Down,
                 reason: format!("drill {}: {}", self.id, self.reason),
                 created_at: self.started_at,
                 expires_at: Some(self.ends_at),
@@ -154,7 +155,7 @@ pub fn preview(
         moves: Vec::new(),
         baseline: BTreeMap::new(),
     };
-    apply(&drill.overrides(), model, &mut during, now);
+    during.force(model, &forced(&drill.overrides(), now));
     let first_pool = |svc, region, h: &HealthView| {
         let client = Client {
             addr: std::net::IpAddr::from([0, 0, 0, 0]),

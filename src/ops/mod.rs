@@ -11,17 +11,17 @@ pub mod audit;
 pub mod drills;
 pub mod overrides;
 pub mod store;
-pub mod target;
 
 use crate::health::engine::HealthHandle;
 use crate::snapshot::SharedSnapshot;
 use audit::AuditEntry;
 use drills::{Counts, Drill, Preview};
-use overrides::{Action, Override};
+use crate::gslb::Force;
+use overrides::Override;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use store::OpsStore;
-use target::Target;
+use crate::gslb::Target;
 
 /// A source of answer counts (service, region, pool) → queries (the metrics).
 pub type CountsFn = Arc<dyn Fn() -> Counts + Send + Sync>;
@@ -134,7 +134,9 @@ impl Ops {
             snapshot,
             counts,
         });
-        ops.health.set_overrides(overrides).await;
+        ops.health
+            .set_forced(overrides::forced(&overrides, now))
+            .await;
         Ok(ops)
     }
 
@@ -152,7 +154,7 @@ impl Ops {
         let metrics = self.snapshot.load().metrics.process().clone();
         metrics.set_overrides_active(list.iter().filter(|o| o.active(now)).count() as u64);
         metrics.set_drills_active(drills as u64);
-        self.health.set_overrides(list).await;
+        self.health.set_forced(overrides::forced(&list, now)).await;
     }
 
     /// Overrides in force.
@@ -182,7 +184,7 @@ impl Ops {
         by: &str,
     ) -> Result<Override, OpsError> {
         let target: Target = target.parse().map_err(OpsError::Invalid)?;
-        let action = Action::parse(action).ok_or_else(|| {
+        let action = Force::parse(action).ok_or_else(|| {
             OpsError::Invalid(format!("unknown action `{action}` (drain, down, up)"))
         })?;
         target

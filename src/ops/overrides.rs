@@ -1,49 +1,12 @@
 //! Overrides: an operator's word over health checks, for a while.
 //!
-//! `drain` gives the target weight 0 (never answered, health untouched), `down` marks it down
-//! (the policy chain fails over as if checks had failed), `up` marks it up whatever the checks
-//! say. An override applies from the next query on (the health engine republishes the
+//! What `drain`, `down` and `up` mean for a decision is [`Force`]'s to say. An override applies from the next query on (the health engine republishes the
 //! snapshot), is stored in SQLite so it survives restarts, and expires by itself — also when
 //! the expiry passed while the server was down (expired rows are dropped at start).
 
-use super::target::Target;
-use crate::gslb::Gslb;
-use crate::health::HealthView;
+use crate::gslb::{Force, Target};
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
-
-/// What an override does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Weight 0: never answered.
-    Drain,
-    /// Down, whatever the checks say.
-    Down,
-    /// Up, whatever the checks say.
-    Up,
-}
-
-impl Action {
-    /// The config word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Drain => "drain",
-            Action::Down => "down",
-            Action::Up => "up",
-        }
-    }
-
-    /// From the config word.
-    pub fn parse(s: &str) -> Option<Action> {
-        match s {
-            "drain" => Some(Action::Drain),
-            "down" => Some(Action::Down),
-            "up" => Some(Action::Up),
-            _ => None,
-        }
-    }
-}
 
 /// One override.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,7 +16,7 @@ pub struct Override {
     /// What it acts on.
     pub target: Target,
     /// What it does.
-    pub action: Action,
+    pub action: Force,
     /// Why (free text from the operator).
     pub reason: String,
     /// When it was made (Unix seconds in JSON).
@@ -75,20 +38,13 @@ impl Override {
     }
 }
 
-/// Apply the overrides in force at `now` to `view`. Later overrides win over earlier ones.
-pub fn apply(overrides: &[Override], model: &Gslb, view: &mut HealthView, now: SystemTime) {
-    for o in overrides.iter().filter(|o| o.active(now)) {
-        let Ok(eps) = o.target.endpoints(model) else {
-            continue; // the name left the config in a reload; the override waits
-        };
-        for e in eps {
-            match o.action {
-                Action::Drain => view.set_drained(e, true),
-                Action::Down => view.set_up(e, false),
-                Action::Up => view.set_up(e, true),
-            }
-        }
-    }
+/// What the overrides in force at `now` force, in order (later ones win).
+pub fn forced(overrides: &[Override], now: SystemTime) -> Vec<(Target, Force)> {
+    overrides
+        .iter()
+        .filter(|o| o.active(now))
+        .map(|o| (o.target.clone(), o.action))
+        .collect()
 }
 
 /// Unix seconds (with fraction) in JSON.

@@ -4,8 +4,9 @@
 
 use super::audit::AuditEntry;
 use super::drills::Drill;
-use super::overrides::{Action, Override};
-use super::target::Target;
+use super::overrides::Override;
+use crate::gslb::Force;
+use crate::gslb::Target;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -59,7 +60,7 @@ impl OpsStore {
         for row in rows {
             let (id, target, action, reason, created, expires, by, drill) =
                 row.map_err(|e| self.err(e))?;
-            let (Ok(target), Some(action)) = (target.parse::<Target>(), Action::parse(&action))
+            let (Ok(target), Some(action)) = (target.parse::<Target>(), Force::parse(&action))
             else {
                 continue;
             };

@@ -98,9 +98,9 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
-    fn order(m: &crate::gslb::Gslb, c: &crate::policy::Candidates) -> Vec<String> {
+    fn order(m: &crate::gslb::Gslb, c: &crate::gslb::policy::Candidates) -> Vec<String> {
         c.0.iter().map(|p| m.pools[p.pool].name.clone()).collect()
     }
 

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::diag::Diagnostics;
 use crate::geo::{CoordsSource, Location};
 use crate::gslb::{Client, EndpointId, Gslb, RegionMatch, decide::candidates};
-use crate::health::HealthView;
+use crate::gslb::HealthView;
 use crate::zone::{ZoneSet, load::load_zone_text};
 use hickory_proto::rr::Name;
 use std::net::IpAddr;

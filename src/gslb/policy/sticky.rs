@@ -98,7 +98,7 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
     use std::net::{IpAddr, Ipv4Addr};
 
     #[test]
@@ -106,7 +106,7 @@ mod tests {
         let m = model4();
         let mut h = all_up(&m);
         let mut c = client(&m, "us");
-        let pick = |c: &crate::gslb::Client, h: &crate::health::HealthView| {
+        let pick = |c: &crate::gslb::Client, h: &crate::gslb::HealthView| {
             let out = run_steps(&m, "www", "health sticky failover", c, h);
             out.0[0].pool
         };

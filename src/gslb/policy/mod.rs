@@ -29,7 +29,7 @@ pub mod weighted;
 pub use trace::{Notes, StepTrace, Trace};
 
 use crate::gslb::{Client, EndpointId, Gslb, PoolId, Service};
-use crate::health::HealthView;
+use crate::gslb::HealthView;
 use std::fmt;
 
 /// One pool still in the running, with its endpoints in answer order.
