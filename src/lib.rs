@@ -15,6 +15,7 @@
 //! - [`ctl`]: `ayadns ctl`, the admin API from the command line.
 //! - [`explain`]: the decision trace for a name and a client.
 //! - [`counters`]: lock-free counters the query path and services bump (exposed by `admin`).
+//! - [`reload`]: one serialised reload path for SIGHUP and the API.
 //! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
 //! - [`diag`]: errors that name `file:line`.
 
@@ -32,6 +33,7 @@ pub mod health;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod reload;
 pub mod server;
 pub mod snapshot;
 pub mod state;

@@ -17,9 +17,9 @@ use crate::diag::Diagnostics;
 use crate::dns::DnsHandler;
 use crate::dns::listener;
 use crate::dns::tcp::TcpLimits;
-use crate::geo::Watcher;
-use crate::health::engine::{self, HealthHandle};
-use crate::model::{Model, Source};
+use crate::health::engine;
+use crate::model::Source;
+use crate::reload::Reloader;
 use crate::ops::Ops;
 use crate::snapshot::Publisher;
 use crate::state::{Retention, StateStore, StateWriter};
@@ -126,7 +126,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             writer.clone(),
             shutdown.clone(),
         );
-        let reloads = ReloadLog::default();
+        let reloader = Reloader::new(source.clone(), publisher.clone(), health.clone(), shutdown.clone());
         // Operations (overrides, drills, audit) live in the state file: config mode only.
         let ops = match &source {
             Source::ConfigFile(_) => {
@@ -167,8 +167,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
                 health: health.clone(),
                 tokens: Arc::new(tokens),
                 ops,
-                source: source.clone(),
-                reloads: reloads.clone(),
+                reloader: reloader.clone(),
                 limiter: Arc::new(governor::RateLimiter::keyed(quota)),
             };
             tokio::spawn(admin::serve(l, state, shutdown.clone()));
@@ -181,7 +180,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             listen = %listen.join(","),
             "ayadns ready"
         );
-        control_loop(source, publisher, health, reloads, shutdown.clone()).await
+        control_loop(reloader, shutdown.clone()).await
     })?;
 
     // Drain: give workers a bounded time to finish.
@@ -202,25 +201,14 @@ pub fn run(source: Source) -> anyhow::Result<()> {
 }
 
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT stop.
-async fn control_loop(
-    source: Source,
-    publisher: Arc<Publisher>,
-    health: HealthHandle,
-    reloads: ReloadLog,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+async fn control_loop(reloader: Arc<Reloader>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let mut geo_watch = watch_geo(&publisher, &shutdown);
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let metrics = publisher.current().metrics.process().clone();
-                if reload(&source, &health, &reloads, &metrics).await.is_ok() {
-                    geo_watch.cancel();
-                    geo_watch = watch_geo(&publisher, &shutdown);
-                }
+                let _ = reloader.reload().await;
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -231,96 +219,6 @@ async fn control_loop(
     // Let the health engine flush its last states.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
-}
-
-/// Watch the current model's GeoIP files; publish replacements. Returns the watcher's stop
-/// token (a child of `shutdown`).
-fn watch_geo(publisher: &Arc<Publisher>, shutdown: &CancellationToken) -> CancellationToken {
-    let stop = shutdown.child_token();
-    let snap = publisher.current();
-    if snap.geo.is_empty() {
-        return stop;
-    }
-    let watcher = Watcher::new(&snap.geo, snap.model.geo_check_interval);
-    let p = publisher.clone();
-    tokio::spawn(watcher.run(stop.clone(), move |db| p.set_geo(db)));
-    stop
-}
-
-/// The result of a reload, for status pages.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReloadResult {
-    /// When.
-    #[serde(with = "crate::ops::overrides::unix_secs")]
-    pub at: std::time::SystemTime,
-    /// Accepted?
-    pub ok: bool,
-    /// Every problem, when rejected.
-    pub errors: Vec<String>,
-}
-
-/// The last reload's result, shared by SIGHUP and the admin API.
-pub type ReloadLog = Arc<std::sync::Mutex<Option<ReloadResult>>>;
-
-/// Load everything anew and, when valid, swap it in (health carried over). Returns the
-/// problems when not; the old data keeps serving.
-pub async fn reload(
-    source: &Source,
-    health: &HealthHandle,
-    log: &ReloadLog,
-    metrics: &crate::counters::Metrics,
-) -> Result<(), Diagnostics> {
-    let result = reload_inner(source, health).await;
-    metrics.reload(result.is_ok());
-    let entry = ReloadResult {
-        at: std::time::SystemTime::now(),
-        ok: result.is_ok(),
-        errors: result
-            .as_ref()
-            .err()
-            .map(|p| p.0.iter().map(|d| d.to_string()).collect())
-            .unwrap_or_default(),
-    };
-    if let Ok(mut l) = log.lock() {
-        *l = Some(entry);
-    }
-    result
-}
-
-async fn reload_inner(source: &Source, health: &HealthHandle) -> Result<(), Diagnostics> {
-    let src = source.clone();
-    let loaded = tokio::task::spawn_blocking(move || src.load())
-        .await
-        .unwrap_or_else(|e| Err(crate::diag::Diagnostic::file("<reload>", e.to_string()).into()));
-    match loaded {
-        Ok((_, model)) => {
-            let summary = summary(&model);
-            health.set_model(model).await;
-            tracing::info!(%summary, "reload ok: new data serving");
-            Ok(())
-        }
-        Err(problems) => {
-            tracing::error!(
-                errors = problems.0.len(),
-                "reload rejected; the previous data keeps serving:\n{problems}"
-            );
-            Err(problems)
-        }
-    }
-}
-
-fn summary(model: &Model) -> String {
-    let serials: Vec<String> = model
-        .zones
-        .iter()
-        .map(|z| format!("{}={}", z.origin, z.serial()))
-        .collect();
-    format!(
-        "{} zones ({}), {} services",
-        model.zones.len(),
-        serials.join(" "),
-        model.gslb.services.len()
-    )
 }
 
 fn startup_error(problems: &Diagnostics) -> anyhow::Error {

@@ -46,10 +46,8 @@ pub struct AdminState {
     pub tokens: Arc<Tokens>,
     /// Overrides, drills, audit.
     pub ops: Arc<crate::ops::Ops>,
-    /// Where the configuration comes from (for reloads).
-    pub source: crate::model::Source,
-    /// The last reload's result.
-    pub reloads: crate::server::ReloadLog,
+    /// Reloads (shared with SIGHUP).
+    pub reloader: Arc<crate::reload::Reloader>,
     /// Requests per second per client address.
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }

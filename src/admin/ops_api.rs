@@ -182,8 +182,7 @@ pub(super) async fn explain(
 }
 
 pub(super) async fn reload(State(st): State<AdminState>) -> Response {
-    let metrics = st.snapshot.load().metrics.process().clone();
-    match crate::server::reload(&st.source, &st.health, &st.reloads, &metrics).await {
+    match st.reloader.reload().await {
         Ok(()) => Json(json!({ "ok": true, "errors": [] })).into_response(),
         Err(p) => {
             let errors: Vec<String> = p.0.iter().map(|d| d.to_string()).collect();

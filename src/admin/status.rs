@@ -88,7 +88,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Response {
         .loaded_at
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let last_reload = st.reloads.lock().ok().and_then(|l| l.clone());
+    let last_reload = st.reloader.last();
     Json(json!({
         "config": { "loaded_at": loaded_at, "version": format!("{loaded_at:.0}") },
         "last_reload": last_reload,

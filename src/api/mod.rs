@@ -5,3 +5,44 @@
 mod reports;
 
 pub use reports::{ProbeReports, ProbeResult};
+
+/// Unix seconds (with fraction) in JSON.
+pub mod unix_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::{Duration, SystemTime};
+
+    /// Serialize.
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64(),
+        )
+    }
+
+    /// Deserialize.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let v = f64::deserialize(d)?;
+        Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(v.max(0.0)))
+    }
+}
+
+/// Optional Unix seconds in JSON.
+pub mod opt_unix_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::{Duration, SystemTime};
+
+    /// Serialize.
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::unix_secs::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserialize.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        let v = Option::<f64>::deserialize(d)?;
+        Ok(v.map(|v| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(v.max(0.0))))
+    }
+}

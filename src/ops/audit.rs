@@ -9,7 +9,7 @@ use std::time::SystemTime;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
     /// When.
-    #[serde(with = "super::overrides::unix_secs")]
+    #[serde(with = "crate::api::unix_secs")]
     pub at: SystemTime,
     /// The token's name, `-` when no valid token was given, `system` for automatic actions.
     pub token: String,

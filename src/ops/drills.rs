@@ -12,7 +12,8 @@
 //!   in which a client region was answered from the pool the preview said it would move to),
 //!   ended, and queries per service and pool during the drill.
 
-use super::overrides::{Override, forced, unix_secs};
+use super::overrides::{Override, forced};
+use crate::api::unix_secs;
 use crate::gslb::Force;
 use crate::gslb::Target;
 use crate::gslb::{Client, Gslb, RegionMatch, decide};
@@ -40,10 +41,10 @@ pub struct Drill {
     #[serde(with = "unix_secs")]
     pub ends_at: SystemTime,
     /// When it ended (stopped or reverted).
-    #[serde(with = "super::overrides::opt_unix_secs")]
+    #[serde(with = "crate::api::opt_unix_secs")]
     pub ended_at: Option<SystemTime>,
     /// The first second a client region was answered from its drill pool.
-    #[serde(with = "super::overrides::opt_unix_secs")]
+    #[serde(with = "crate::api::opt_unix_secs")]
     pub first_moved_at: Option<SystemTime>,
     /// Who started it.
     pub created_by: String,

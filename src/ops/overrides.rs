@@ -20,10 +20,10 @@ pub struct Override {
     /// Why (free text from the operator).
     pub reason: String,
     /// When it was made (Unix seconds in JSON).
-    #[serde(with = "unix_secs")]
+    #[serde(with = "crate::api::unix_secs")]
     pub created_at: SystemTime,
     /// When it expires by itself.
-    #[serde(with = "opt_unix_secs")]
+    #[serde(with = "crate::api::opt_unix_secs")]
     pub expires_at: Option<SystemTime>,
     /// The token name that made it.
     pub created_by: String,
@@ -45,45 +45,4 @@ pub fn forced(overrides: &[Override], now: SystemTime) -> Vec<(Target, Force)> {
         .filter(|o| o.active(now))
         .map(|o| (o.target.clone(), o.action))
         .collect()
-}
-
-/// Unix seconds (with fraction) in JSON.
-pub mod unix_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::{Duration, SystemTime};
-
-    /// Serialize.
-    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(
-            t.duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs_f64(),
-        )
-    }
-
-    /// Deserialize.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let v = f64::deserialize(d)?;
-        Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(v.max(0.0)))
-    }
-}
-
-/// Optional Unix seconds in JSON.
-pub mod opt_unix_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::{Duration, SystemTime};
-
-    /// Serialize.
-    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => super::unix_secs::serialize(t, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    /// Deserialize.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
-        let v = Option::<f64>::deserialize(d)?;
-        Ok(v.map(|v| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(v.max(0.0))))
-    }
 }
