@@ -204,30 +204,12 @@ enum GeoipCommand {
 }
 
 fn explain(name: &str, rtype: &str, client: &str, config: PathBuf) -> Result<String, String> {
-    use hickory_proto::rr::{Name, RecordType};
-    use std::str::FromStr;
-    let mut name = Name::from_ascii(name).map_err(|e| format!("bad name {name}: {e}"))?;
-    name.set_fqdn(true);
-    let rtype = RecordType::from_str(&rtype.to_ascii_uppercase())
-        .map_err(|_| format!("unknown record type {rtype}"))?;
-    let (addr, prefix) = match client.split_once('/') {
-        Some((a, p)) => (
-            a,
-            Some(
-                p.parse::<u8>()
-                    .map_err(|_| format!("bad prefix in {client}"))?,
-            ),
-        ),
-        None => (client, None),
-    };
-    let addr: std::net::IpAddr = addr
-        .parse()
-        .map_err(|_| format!("bad client address {addr}"))?;
+    let question = ayadns::explain::Question::parse(name, Some(rtype), client)?;
     let (_, model) = Source::ConfigFile(config)
         .load()
         .map_err(|p| p.to_string())?;
     let snap = ayadns::snapshot::Snapshot::new(model);
-    ayadns::explain::explain(&snap, &name, rtype, addr, prefix)
+    ayadns::explain::explain(&snap, &question)
 }
 
 fn probe(

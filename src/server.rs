@@ -19,8 +19,8 @@ use crate::dns::listener;
 use crate::dns::tcp::TcpLimits;
 use crate::health::engine;
 use crate::model::Source;
-use crate::reload::Reloader;
 use crate::ops::Ops;
+use crate::reload::Reloader;
 use crate::snapshot::Publisher;
 use crate::state::{Retention, StateStore, StateWriter};
 use std::sync::Arc;
@@ -126,7 +126,12 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             writer.clone(),
             shutdown.clone(),
         );
-        let reloader = Reloader::new(source.clone(), publisher.clone(), health.clone(), shutdown.clone());
+        let reloader = Reloader::new(
+            source.clone(),
+            publisher.clone(),
+            health.clone(),
+            shutdown.clone(),
+        );
         // Operations (overrides, drills, audit) live in the state file: config mode only.
         let ops = match &source {
             Source::ConfigFile(_) => {

@@ -5,9 +5,9 @@
 //! probes, overrides and GeoIP reloads as they arrive) builds a *new* snapshot and swaps it in
 //! with [`SharedSnapshot::store`]. Readers that loaded the old one finish with it undisturbed.
 
+use crate::counters::{Metrics, ModelMetrics};
 use crate::geo::GeoDb;
 use crate::gslb::HealthView;
-use crate::counters::{Metrics, ModelMetrics};
 use crate::model::Model;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -48,6 +48,16 @@ impl Snapshot {
             model: Arc::new(model),
             health: up.clone(),
             everything_up: up,
+        }
+    }
+
+    /// What a GSLB answer is computed from, in this snapshot.
+    pub fn gslb_inputs(&self) -> crate::gslb::decide::Inputs<'_> {
+        crate::gslb::decide::Inputs {
+            model: &self.model.gslb,
+            geo: &self.geo,
+            health: &self.health,
+            everything_up: &self.everything_up,
         }
     }
 

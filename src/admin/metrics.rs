@@ -36,49 +36,49 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// The exposition (OpenMetrics text) of `metrics` for the current snapshot `snap`.
 pub fn render(metrics: &Metrics, snap: &Snapshot) -> String {
-        let r = metrics.read();
-        let mut split: BTreeMap<(String, String), u64> = BTreeMap::new();
-        // Every pool of the current config, even at 0: the split shows all candidates.
-        for svc in &snap.model.gslb.services {
-            for &p in &svc.pools {
-                let pool = snap.model.gslb.pools[p].name.clone();
-                split.insert((svc.name.to_string(), pool), 0);
+    let r = metrics.read();
+    let mut split: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // Every pool of the current config, even at 0: the split shows all candidates.
+    for svc in &snap.model.gslb.services {
+        for &p in &svc.pools {
+            let pool = snap.model.gslb.pools[p].name.clone();
+            split.insert((svc.name.to_string(), pool), 0);
+        }
+    }
+    for ((s, _, p), v) in &r.totals.answers {
+        *split.entry((s.clone(), p.clone())).or_default() += v;
+    }
+    let g = &snap.model.gslb;
+    let endpoint_up = g
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let up = snap.health.is_up(i);
+            (e.name.clone(), g.pools[e.pool].name.clone(), u64::from(up))
+        })
+        .collect();
+    let mut rtt = Vec::new();
+    for (r, region) in g.regions.iter().enumerate() {
+        for (p, pool) in g.pools.iter().enumerate() {
+            if let Some(ms) = snap.health.latency_ms(r, p) {
+                rtt.push((region.name.clone(), pool.name.clone(), ms));
             }
         }
-        for ((s, _, p), v) in &r.totals.answers {
-            *split.entry((s.clone(), p.clone())).or_default() += v;
-        }
-        let g = &snap.model.gslb;
-        let endpoint_up = g
-            .endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let up = snap.health.is_up(i);
-                (e.name.clone(), g.pools[e.pool].name.clone(), u64::from(up))
-            })
-            .collect();
-        let mut rtt = Vec::new();
-        for (r, region) in g.regions.iter().enumerate() {
-            for (p, pool) in g.pools.iter().enumerate() {
-                if let Some(ms) = snap.health.latency_ms(r, p) {
-                    rtt.push((region.name.clone(), pool.name.clone(), ms));
-                }
-            }
-        }
-        let scrape = Scrape {
-            r,
-            split,
-            endpoint_up,
-            rtt,
-        };
-        let mut registry = prometheus_client::registry::Registry::with_prefix("ayadns");
-        registry.register_collector(Box::new(scrape));
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
-            tracing::error!("encoding metrics failed");
-        }
-        out
+    }
+    let scrape = Scrape {
+        r,
+        split,
+        endpoint_up,
+        rtt,
+    };
+    let mut registry = prometheus_client::registry::Registry::with_prefix("ayadns");
+    registry.register_collector(Box::new(scrape));
+    let mut out = String::new();
+    if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+        tracing::error!("encoding metrics failed");
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,7 +220,12 @@ impl Collector for Scrape {
             "Operator overrides in force.",
             self.r.overrides_active,
         )?;
-        gauge(e, "drills_active", "DR drills running.", self.r.drills_active)?;
+        gauge(
+            e,
+            "drills_active",
+            "DR drills running.",
+            self.r.drills_active,
+        )?;
         counters(
             e,
             "reloads",
@@ -249,7 +254,6 @@ pub async fn handler(
     ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,8 +277,10 @@ mod tests {
 
     #[test]
     fn render_parses_as_openmetrics() {
-        let snap = Snapshot::new(crate::counters::tests::model(crate::gslb::policy::testing::CONFIG));
-        answer(&snap.metrics, 0, 1, 1);
+        let snap = Snapshot::new(crate::counters::tests::model(
+            crate::gslb::policy::testing::CONFIG,
+        ));
+        answer(&snap.metrics, 1, 1, 1); // www, eu, eu-west
         snap.metrics.process().observe(Duration::from_micros(3));
         snap.metrics.process().reload(false);
         let text = render(snap.metrics.process(), &snap);
@@ -294,5 +300,4 @@ mod tests {
             assert!(text.contains(want), "{want} not in\n{text}");
         }
     }
-
 }

@@ -154,28 +154,12 @@ pub(super) async fn explain(
     State(st): State<AdminState>,
     Query(q): Query<ExplainQuery>,
 ) -> Response {
-    use hickory_proto::rr::{Name, RecordType};
-    use std::str::FromStr;
-    let Ok(mut name) = Name::from_ascii(&q.name) else {
-        return error(StatusCode::BAD_REQUEST, format!("bad name `{}`", q.name));
-    };
-    name.set_fqdn(true);
-    let t = q.rtype.as_deref().unwrap_or("A").to_ascii_uppercase();
-    let Ok(rtype) = RecordType::from_str(&t) else {
-        return error(StatusCode::BAD_REQUEST, format!("bad type `{t}`"));
-    };
-    let (addr, prefix) = match q.client.split_once('/') {
-        Some((a, p)) => (a, p.parse::<u8>().ok()),
-        None => (q.client.as_str(), None),
-    };
-    let Ok(addr) = addr.parse() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("bad client `{}`", q.client),
-        );
+    let question = match crate::explain::Question::parse(&q.name, q.rtype.as_deref(), &q.client) {
+        Ok(question) => question,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let snap = st.snapshot.load_full();
-    match crate::explain::explain(&snap, &name, rtype, addr, prefix) {
+    match crate::explain::explain(&snap, &question) {
         Ok(trace) => Json(json!({ "trace": trace })).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }

@@ -236,8 +236,8 @@ impl CheckSpec {
             "tcp" => {
                 let host = url.host_str().ok_or("tcp:// needs host:port")?;
                 let port = url.port().ok_or("tcp:// needs a port")?;
-                let ip =
-                    ip_of(host).ok_or_else(|| format!("tcp:// needs an IP address, not `{host}`"))?;
+                let ip = ip_of(host)
+                    .ok_or_else(|| format!("tcp:// needs an IP address, not `{host}`"))?;
                 Ok(CheckTarget::Tcp(SocketAddr::new(ip, port)))
             }
             "http" | "https" => {
@@ -246,7 +246,9 @@ impl CheckSpec {
                     .as_deref()
                     .unwrap_or("GET")
                     .parse::<reqwest::Method>()
-                    .map_err(|_| format!("bad method `{}`", self.method.as_deref().unwrap_or("")))?;
+                    .map_err(|_| {
+                        format!("bad method `{}`", self.method.as_deref().unwrap_or(""))
+                    })?;
                 let host = url.host_str().ok_or("URL has no host")?.to_string();
                 let port = url.port_or_known_default().unwrap_or(80);
                 let mut url = url.clone();
@@ -254,8 +256,8 @@ impl CheckSpec {
                     None => None,
                     Some(vhost) => {
                         // Dial the URL's address, but speak to `vhost` (Host header and SNI).
-                        let ip = ip_of(&host)
-                            .ok_or("with `host`, the URL must name an IP address")?;
+                        let ip =
+                            ip_of(&host).ok_or("with `host`, the URL must name an IP address")?;
                         url.set_host(Some(vhost))
                             .map_err(|e| format!("bad host `{vhost}`: {e}"))?;
                         Some((vhost.clone(), SocketAddr::new(ip, port)))

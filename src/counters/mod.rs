@@ -37,7 +37,6 @@ use std::time::Duration;
 use striped::Striped;
 use table::Table;
 
-
 /// The `qtype` label values, in counter order.
 pub const QTYPES: [&str; 11] = [
     "A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "ANY", "AXFR", "other",
@@ -108,8 +107,6 @@ pub struct GslbTally {
     pub pool: Option<PoolId>,
 }
 
-
-
 /// The counters of one model, held by the [`Snapshot`]s made from it. The query path reaches
 /// them through the snapshot it answers from, so they index by that model's dense ids.
 pub struct ModelMetrics {
@@ -158,7 +155,6 @@ impl fmt::Debug for ModelMetrics {
             .finish()
     }
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Process-wide metrics
@@ -394,21 +390,21 @@ pub(crate) mod tests {
                 .map_or(0, |r| r.3)
         };
         let old = metrics.for_model(&model(CONFIG));
-        // www is service 0, eu region 1, eu-west pool 1.
+        // www is service 1, eu region 1, eu-west pool 1.
         for _ in 0..3 {
-            answer(&old, 0, 1, 1);
+            answer(&old, 1, 1, 1);
         }
-        // The reloaded config lists the services the other way round: www is now service 1.
+        // The reloaded config lists the services the other way round: www is now service 0.
         let (head, services) = CONFIG.split_once("[[service]]").unwrap();
         let (first, second) = services.split_once("[[service]]").unwrap();
         let reloaded = format!("{head}[[service]]{second}\n[[service]]{first}");
         let new = metrics.for_model(&model(&reloaded));
-        answer(&new, 1, 1, 1);
-        answer(&new, 1, 1, 1);
+        answer(&new, 0, 1, 1);
+        answer(&new, 0, 1, 1);
         assert_eq!(www(metrics.answers_by_region()), 5);
         drop(old); // the old model's last snapshot is gone: folded into the totals
         assert_eq!(www(metrics.answers_by_region()), 5);
-        answer(&new, 1, 1, 1);
+        answer(&new, 0, 1, 1);
         drop(new);
         assert_eq!(www(metrics.answers_by_region()), 6);
         let (totals, live) = metrics.totals();

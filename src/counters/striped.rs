@@ -76,7 +76,6 @@ impl Striped {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,13 @@ impl Table {
     }
 
     #[inline]
-    pub(crate) fn query_index(&self, zone: Option<usize>, qtype: usize, rcode: usize, tcp: bool) -> usize {
+    pub(crate) fn query_index(
+        &self,
+        zone: Option<usize>,
+        qtype: usize,
+        rcode: usize,
+        tcp: bool,
+    ) -> usize {
         let z = zone
             .filter(|&z| z < self.zones.len())
             .unwrap_or(self.zones.len());

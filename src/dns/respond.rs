@@ -17,8 +17,9 @@
 //! [`Reply::fit`]'s job.
 
 use super::ecs::{self, Ecs};
-use crate::gslb::{Client, ServiceKind, decide};
 use crate::counters::{GslbTally, Tally};
+use crate::gslb::ServiceKind;
+use crate::gslb::decide::{Asker, answer};
 use crate::snapshot::Snapshot;
 use crate::zone::{DynamicAnswer, LookupOptions, Zone};
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
@@ -238,28 +239,12 @@ fn gslb_answer(
     let model = &snap.model;
     let &service = model.gslb.by_name.get(name)?;
     let svc = &model.gslb.services[service];
-    let v6 = match (svc.kind, qtype) {
-        (ServiceKind::Addresses { a: true, .. }, RecordType::A) => false,
-        (ServiceKind::Addresses { aaaa: true, .. }, RecordType::AAAA) => true,
-        (ServiceKind::Cname, RecordType::ANY | RecordType::AXFR | RecordType::IXFR) => return None,
-        (ServiceKind::Cname, _) => false,
-        _ => return None,
+    let asker = Asker {
+        source: request.src().ip(),
+        ecs: ecs.map(|cs| (cs.addr, cs.source_prefix)),
+        seed: query_seed(request),
     };
-    let (addr, source) = match ecs {
-        Some(cs) if cs.source_prefix > 0 => (cs.addr, Some(cs.source_prefix)),
-        Some(cs) => (request.src().ip(), Some(cs.source_prefix)),
-        None => (request.src().ip(), None),
-    };
-    let client = Client::locate(&model.gslb, &snap.geo, addr, source, query_seed(request));
-    let d = decide(
-        &model.gslb,
-        svc,
-        v6,
-        &client,
-        &snap.health,
-        &snap.everything_up,
-        false,
-    );
+    let (d, client) = answer(&snap.gslb_inputs(), svc, qtype, &asker, false)?;
     let records = match &d.cname {
         Some(target) => vec![Record::from_rdata(
             name.clone(),

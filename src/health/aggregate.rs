@@ -14,10 +14,10 @@
 //! The aggregator is plain data driven by [`Aggregator::report`] and [`Aggregator::tick`] with
 //! explicit times, so it is tested without sockets or clocks.
 
-use crate::gslb::HealthView;
 use super::check::Outcome;
 use super::targets::ProbeTarget;
 use crate::config::health::{HealthConfig, Initial};
+use crate::gslb::HealthView;
 use crate::gslb::{Gslb, RegionId};
 use crate::state::{EndpointState, Transition};
 use std::collections::HashMap;

@@ -15,9 +15,9 @@
 use super::overrides::{Override, forced};
 use crate::api::unix_secs;
 use crate::gslb::Force;
+use crate::gslb::HealthView;
 use crate::gslb::Target;
 use crate::gslb::{Client, Gslb, RegionMatch, decide};
-use crate::gslb::HealthView;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::SystemTime;

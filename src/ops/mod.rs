@@ -12,16 +12,16 @@ pub mod drills;
 pub mod overrides;
 pub mod store;
 
+use crate::gslb::Force;
+use crate::gslb::Target;
 use crate::health::engine::HealthHandle;
 use crate::snapshot::SharedSnapshot;
 use audit::AuditEntry;
 use drills::{Counts, Drill, Preview};
-use crate::gslb::Force;
 use overrides::Override;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use store::OpsStore;
-use crate::gslb::Target;
 
 /// A source of answer counts (service, region, pool) → queries (the metrics).
 pub type CountsFn = Arc<dyn Fn() -> Counts + Send + Sync>;

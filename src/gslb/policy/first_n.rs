@@ -7,22 +7,66 @@
 //! n = 2
 //! ```
 //! Endpoints are taken in the current order, across pools, until N addresses of the asked
-//! family are kept. Does not depend on the client.
+//! family are kept, and the answer holds at most N addresses. N is between 1 and 64. Does
+//! not depend on the client.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Ctx, Notes, Step, Word};
 use serde::Deserialize;
+use std::sync::Arc;
+use toml::Spanned;
+
+/// The word.
+pub const WORD: Word = Word {
+    word: "first_n",
+    client_dependent: false,
+    compile,
+};
+
+/// The most addresses an answer may hold.
+const MAX: usize = 64;
 
 /// `[service.first_n]`.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FirstNConfig {
+#[derive(Debug, Clone, Default, Deserialize)]
+struct Settings {
     /// Addresses to keep.
-    pub n: usize,
+    n: Option<Spanned<usize>>,
 }
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-    let n = ctx.service.first_n;
+fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    let s: Settings = cx.settings(WORD.word)?;
+    let (n, span) = match &s.n {
+        Some(n) => (*n.get_ref(), Some(n.span())),
+        None => (cx.answers, None),
+    };
+    if !(1..=MAX).contains(&n) {
+        let msg = format!(
+            "service {}: first_n keeps {n} addresses; it must be 1 to {MAX}",
+            cx.service
+        );
+        cx.err(span.unwrap_or(cx.at.clone()), msg);
+        return None;
+    }
+    Some(Arc::new(FirstN { n }))
+}
+
+/// The compiled step.
+#[derive(Debug)]
+struct FirstN {
+    n: usize,
+}
+
+impl Step for FirstN {
+    fn word(&self) -> &'static str {
+        WORD.word
+    }
+
+    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+        apply(self.n, ctx, cands, notes)
+    }
+}
+
+fn apply(n: usize, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+    cands.1 = Some(cands.1.map_or(n, |m| m.min(n)));
     let v6 = ctx.v6;
     let mut left = n;
     for pc in &mut cands.0 {
@@ -50,9 +94,7 @@ mod tests {
 
     #[test]
     fn keeps_n_across_pools() {
-        let mut m = model();
-        let s = m.by_name[&svc_name("www")];
-        m.services[s].first_n = 3;
+        let m = model_with("[service.first_n]\nn = 3\n");
         let out = run_steps(&m, "www", "first_n", &client(&m, "us"), &all_up(&m));
         assert_eq!(
             names(&m, &out),

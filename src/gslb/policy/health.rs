@@ -8,10 +8,35 @@
 //! No settings of its own. Health comes from the probers (see `src/health/`); this step only
 //! reads the snapshot. Put it first in a chain: later steps then choose among live endpoints.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Ctx, Notes, Step, Word};
+use std::sync::Arc;
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+/// The word.
+pub const WORD: Word = Word {
+    word: "health",
+    client_dependent: false,
+    compile,
+};
+
+fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    Some(Arc::new(Health))
+}
+
+/// The compiled step (no settings).
+#[derive(Debug)]
+struct Health;
+
+impl Step for Health {
+    fn word(&self) -> &'static str {
+        WORD.word
+    }
+
+    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+        apply(ctx, cands, notes)
+    }
+}
+
+fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     for pc in &mut cands.0 {
         let pool = &ctx.model.pools[pc.pool];
         let total = pool.endpoints.len().max(1);

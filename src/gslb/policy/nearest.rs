@@ -7,11 +7,36 @@
 //!
 //! No settings. ECS scope: the prefix of the GeoIP network that gave the coordinates.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Ctx, Notes, Step, Word};
 use crate::geo::haversine_km;
+use std::sync::Arc;
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+/// The word.
+pub const WORD: Word = Word {
+    word: "nearest",
+    client_dependent: true,
+    compile,
+};
+
+fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    Some(Arc::new(Nearest))
+}
+
+/// The compiled step (no settings).
+#[derive(Debug)]
+struct Nearest;
+
+impl Step for Nearest {
+    fn word(&self) -> &'static str {
+        WORD.word
+    }
+
+    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+        apply(ctx, cands, notes)
+    }
+}
+
+fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let coords = ctx.client.location.as_ref().and_then(|l| l.coords);
     notes.depends_on(ctx.client.geo_prefix);
     let Some(from) = coords else {

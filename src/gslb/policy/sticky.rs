@@ -14,24 +14,31 @@
 //! Put it after `failover` to stick within the chosen pool, or before to spread clients over
 //! pools. ECS scope: the hashed prefix.
 
-use super::{Candidates, Ctx, Notes, mix64, unit};
+use super::{Candidates, Compile, Ctx, Notes, Step, Word, mix64, unit};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// The word.
+pub const WORD: Word = Word {
+    word: "sticky",
+    client_dependent: true,
+    compile,
+};
 
 /// `[service.sticky]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StickyConfig {
+struct Settings {
     /// Prefix IPv4 clients are grouped by.
     #[serde(default = "default_v4")]
-    pub ipv4_prefix: u8,
+    ipv4_prefix: u8,
     /// Prefix IPv6 clients are grouped by.
     #[serde(default = "default_v6")]
-    pub ipv6_prefix: u8,
+    ipv6_prefix: u8,
 }
 
-impl Default for StickyConfig {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             ipv4_prefix: default_v4(),
@@ -57,9 +64,34 @@ fn name_hash(name: &str) -> u64 {
     h
 }
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-    let cfg = &ctx.service.sticky;
+fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    let s: Settings = cx.settings(WORD.word)?;
+    if s.ipv4_prefix > 32 || s.ipv6_prefix > 128 {
+        let msg = format!(
+            "service {}: [service.sticky] prefixes are at most 32 (IPv4) and 128 (IPv6)",
+            cx.service
+        );
+        cx.err(cx.at.clone(), msg);
+        return None;
+    }
+    Some(Arc::new(Sticky(s)))
+}
+
+/// The compiled step.
+#[derive(Debug)]
+struct Sticky(Settings);
+
+impl Step for Sticky {
+    fn word(&self) -> &'static str {
+        WORD.word
+    }
+
+    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+        apply(&self.0, ctx, cands, notes)
+    }
+}
+
+fn apply(cfg: &Settings, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let addr = ctx.client.addr;
     let mut prefix = if addr.is_ipv4() {
         cfg.ipv4_prefix
