@@ -7,28 +7,16 @@
 //! GeoIP watcher on the new model's files. A rejected reload logs every error and the old
 //! data keeps serving.
 
+use crate::api::ReloadInfo as ReloadResult;
 use crate::counters::Metrics;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::geo::Watcher;
 use crate::health::engine::HealthHandle;
 use crate::model::{Model, Source};
 use crate::snapshot::Publisher;
-use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
-
-/// The result of a reload, for status pages.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReloadResult {
-    /// When.
-    #[serde(with = "crate::api::unix_secs")]
-    pub at: SystemTime,
-    /// Accepted?
-    pub ok: bool,
-    /// Every problem, when rejected.
-    pub errors: Vec<String>,
-}
 
 /// The one way to reload.
 pub struct Reloader {

@@ -65,7 +65,7 @@ pub struct Caller {
 pub fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (
         status,
-        axum::Json(serde_json::json!({ "error": msg.into() })),
+        axum::Json(crate::api::ApiError { error: msg.into() }),
     )
         .into_response()
 }

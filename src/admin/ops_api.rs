@@ -14,13 +14,15 @@
 //! | `GET /api/v1/audit?limit=` | read | newest first |
 
 use super::{AdminState, Caller, error};
+use crate::api::{
+    AuditList, DrillRequest, ExplainReply, NewOverride, OverrideList, ReloadReply, Removed,
+};
 use crate::ops::OpsError;
 use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 fn ops_error(e: OpsError) -> Response {
     let status = match e {
@@ -42,18 +44,10 @@ fn duration(s: &str) -> Result<std::time::Duration, Box<Response>> {
 }
 
 pub(super) async fn list_overrides(State(st): State<AdminState>) -> Response {
-    Json(json!({ "overrides": st.ops.overrides() })).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewOverride {
-    target: String,
-    action: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    expires_in: Option<String>,
+    Json(OverrideList {
+        overrides: st.ops.overrides(),
+    })
+    .into_response()
 }
 
 pub(super) async fn add_override(
@@ -74,7 +68,7 @@ pub(super) async fn add_override(
         .add_override(&b.target, &b.action, &b.reason, expires, &caller.name)
         .await
     {
-        Ok(o) => (StatusCode::CREATED, Json(json!(o))).into_response(),
+        Ok(o) => (StatusCode::CREATED, Json(o)).into_response(),
         Err(e) => ops_error(e),
     }
 }
@@ -84,24 +78,14 @@ pub(super) async fn delete_override(
     Path(id): Path<String>,
 ) -> Response {
     match st.ops.remove_override(&id).await {
-        Ok(o) => Json(json!({ "removed": o })).into_response(),
+        Ok(o) => Json(Removed { removed: o }).into_response(),
         Err(e) => ops_error(e),
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Fail {
-    fail: Vec<String>,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    duration: Option<String>,
-}
-
-pub(super) async fn preview(State(st): State<AdminState>, Json(b): Json<Fail>) -> Response {
+pub(super) async fn preview(State(st): State<AdminState>, Json(b): Json<DrillRequest>) -> Response {
     match st.ops.preview(&b.fail) {
-        Ok(p) => Json(json!(p)).into_response(),
+        Ok(p) => Json(p).into_response(),
         Err(e) => ops_error(e),
     }
 }
@@ -109,7 +93,7 @@ pub(super) async fn preview(State(st): State<AdminState>, Json(b): Json<Fail>) -
 pub(super) async fn start_drill(
     State(st): State<AdminState>,
     Extension(caller): Extension<Caller>,
-    Json(b): Json<Fail>,
+    Json(b): Json<DrillRequest>,
 ) -> Response {
     let d = match duration(b.duration.as_deref().unwrap_or("15m")) {
         Ok(d) => d,
@@ -123,21 +107,21 @@ pub(super) async fn start_drill(
         .start_drill(&b.fail, &b.reason, d, &caller.name)
         .await
     {
-        Ok(d) => (StatusCode::CREATED, Json(json!(d))).into_response(),
+        Ok(d) => (StatusCode::CREATED, Json(d.api())).into_response(),
         Err(e) => ops_error(e),
     }
 }
 
 pub(super) async fn stop_drill(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
     match st.ops.stop_drill(&id).await {
-        Ok(d) => Json(json!(d)).into_response(),
+        Ok(d) => Json(d.api()).into_response(),
         Err(e) => ops_error(e),
     }
 }
 
 pub(super) async fn get_drill(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
     match st.ops.drill(&id) {
-        Some(d) => Json(json!(d)).into_response(),
+        Some(d) => Json(d.api()).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no drill `{id}`")),
     }
 }
@@ -160,19 +144,23 @@ pub(super) async fn explain(
     };
     let snap = st.snapshot.load_full();
     match crate::explain::explain(&snap, &question) {
-        Ok(trace) => Json(json!({ "trace": trace })).into_response(),
+        Ok(trace) => Json(ExplainReply { trace }).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }
 
 pub(super) async fn reload(State(st): State<AdminState>) -> Response {
     match st.reloader.reload().await {
-        Ok(()) => Json(json!({ "ok": true, "errors": [] })).into_response(),
+        Ok(()) => Json(ReloadReply {
+            ok: true,
+            errors: Vec::new(),
+        })
+        .into_response(),
         Err(p) => {
             let errors: Vec<String> = p.0.iter().map(|d| d.to_string()).collect();
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "ok": false, "errors": errors })),
+                Json(ReloadReply { ok: false, errors }),
             )
                 .into_response()
         }
@@ -186,5 +174,8 @@ pub(super) struct Limit {
 }
 
 pub(super) async fn audit(State(st): State<AdminState>, Query(l): Query<Limit>) -> Response {
-    Json(json!({ "audit": st.ops.audit_log(l.limit.unwrap_or(100).min(10_000)) })).into_response()
+    Json(AuditList {
+        audit: st.ops.audit_log(l.limit.unwrap_or(100).min(10_000)),
+    })
+    .into_response()
 }

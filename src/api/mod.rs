@@ -2,9 +2,19 @@
 //! by `ayadns ctl` and `ayadns probe`, and by the tests. Inside the server everything is by
 //! dense id; names appear only here, at the edge.
 
+mod ops;
 mod reports;
+mod status;
 
+pub use ops::{
+    ApiError, AuditEntry, AuditList, Drill, DrillRequest, ExplainReply, NewOverride, Override,
+    OverrideList, Preview, PreviewRow, ReloadReply, Removed,
+};
 pub use reports::{ProbeReports, ProbeResult};
+pub use status::{
+    ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,
+    Status, TransitionInfo, Vantage, ZoneInfo,
+};
 
 /// Unix seconds (with fraction) in JSON.
 pub mod unix_secs {

@@ -369,33 +369,34 @@ impl Aggregator {
     }
 
     /// Per endpoint: per region (and `*`) its state, for status pages.
-    pub fn detail(&self, model: &Gslb, now: SystemTime) -> super::engine::StatusDetail {
+    pub fn detail(&self, now: SystemTime) -> super::engine::StatusDetail {
         let mut out = super::engine::StatusDetail::new();
         for (i, ts) in self.targets.iter().enumerate() {
-            let mut m = serde_json::Map::new();
+            let mut regions = std::collections::BTreeMap::new();
             for (r, st) in ts.regions.iter().enumerate() {
                 let Some(st) = st else { continue };
                 let age = now.duration_since(st.last_at).unwrap_or_default();
-                m.insert(
+                regions.insert(
                     self.region_names[r].clone(),
-                    serde_json::json!({
-                        "up": st.up,
-                        "successes": st.successes,
-                        "failures": st.failures,
-                        "rtt_ms": st.last_rtt_ms,
-                        "ewma_ms": st.ewma_ms,
-                        "age_s": age.as_secs_f64(),
-                        "fresh": age <= ts.stale_after,
-                        "error": st.last_error,
-                    }),
+                    crate::api::Vantage {
+                        up: st.up,
+                        successes: st.successes,
+                        failures: st.failures,
+                        rtt_ms: st.last_rtt_ms,
+                        ewma_ms: st.ewma_ms,
+                        age_s: age.as_secs_f64(),
+                        fresh: age <= ts.stale_after,
+                        error: st.last_error.clone(),
+                    },
                 );
             }
-            m.insert(
-                "*".into(),
-                serde_json::json!({ "up": ts.up, "held": ts.held, "target": ts.key }),
-            );
+            let summary = crate::api::ProbeSummary {
+                up: ts.up,
+                held: ts.held,
+                target: ts.key.clone(),
+            };
             for &e in &self.endpoints_of[i] {
-                out.insert(model.endpoints[e].name.clone(), m.clone());
+                out.insert(e, (summary.clone(), regions.clone()));
             }
         }
         out

@@ -29,8 +29,14 @@ pub struct HealthHandle {
     reports: mpsc::UnboundedSender<Report>,
 }
 
-/// Per endpoint name: per region (and `*` for the aggregate), its state as JSON.
-pub type StatusDetail = HashMap<String, serde_json::Map<String, serde_json::Value>>;
+/// Per checked endpoint: its measured state over all regions, and per vantage region.
+pub type StatusDetail = HashMap<
+    crate::gslb::EndpointId,
+    (
+        crate::api::ProbeSummary,
+        std::collections::BTreeMap<String, crate::api::Vantage>,
+    ),
+>;
 
 enum Msg {
     NewModel(Box<Model>, tokio::sync::oneshot::Sender<()>),
@@ -146,7 +152,7 @@ pub fn start(
                             let _ = done.send(());
                         }
                         Msg::Status(reply) => {
-                            let _ = reply.send(run.agg.detail(&run.model.gslb, SystemTime::now()));
+                            let _ = reply.send(run.agg.detail(SystemTime::now()));
                         }
                     }
                     continue;

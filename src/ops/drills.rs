@@ -13,12 +13,10 @@
 //!   ended, and queries per service and pool during the drill.
 
 use super::overrides::{Override, forced};
-use crate::api::unix_secs;
 use crate::gslb::Force;
 use crate::gslb::HealthView;
 use crate::gslb::Target;
 use crate::gslb::{Client, Gslb, RegionMatch, decide};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -26,7 +24,7 @@ use std::time::SystemTime;
 pub type Counts = Vec<(String, String, String, u64)>;
 
 /// A drill.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Drill {
     /// Its id.
     pub id: String,
@@ -35,30 +33,39 @@ pub struct Drill {
     /// Why.
     pub reason: String,
     /// When it started.
-    #[serde(with = "unix_secs")]
     pub started_at: SystemTime,
     /// When it reverts by itself.
-    #[serde(with = "unix_secs")]
     pub ends_at: SystemTime,
     /// When it ended (stopped or reverted).
-    #[serde(with = "crate::api::opt_unix_secs")]
     pub ended_at: Option<SystemTime>,
     /// The first second a client region was answered from its drill pool.
-    #[serde(with = "crate::api::opt_unix_secs")]
     pub first_moved_at: Option<SystemTime>,
     /// Who started it.
     pub created_by: String,
     /// Queries per service and pool during the drill.
     pub queries: BTreeMap<String, BTreeMap<String, u64>>,
     /// (service, region, from pool, to pool) the preview predicted.
-    #[serde(skip)]
     pub moves: Vec<(String, String, String, String)>,
     /// Counts at the start.
-    #[serde(skip)]
     pub baseline: BTreeMap<(String, String, String), u64>,
 }
 
 impl Drill {
+    /// The drill as the API shows it.
+    pub fn api(&self) -> crate::api::Drill {
+        crate::api::Drill {
+            id: self.id.clone(),
+            fail: self.fail.clone(),
+            reason: self.reason.clone(),
+            started_at: self.started_at,
+            ends_at: self.ends_at,
+            ended_at: self.ended_at,
+            first_moved_at: self.first_moved_at,
+            created_by: self.created_by.clone(),
+            queries: self.queries.clone(),
+        }
+    }
+
     /// Still running at `now`?
     pub fn active(&self, now: SystemTime) -> bool {
         self.ended_at.is_none() && self.ends_at > now
@@ -111,27 +118,7 @@ impl Drill {
     }
 }
 
-/// One row of a preview.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PreviewRow {
-    /// The service.
-    pub service: String,
-    /// The client region.
-    pub region: String,
-    /// First pool answered now.
-    pub now: Option<String>,
-    /// First pool answered during the drill.
-    pub during: Option<String>,
-}
-
-/// A preview.
-#[derive(Debug, Clone, Serialize)]
-pub struct Preview {
-    /// Per service and region.
-    pub regions: Vec<PreviewRow>,
-    /// Per service: share of queries per pool, now and during.
-    pub services: BTreeMap<String, BTreeMap<&'static str, BTreeMap<String, f64>>>,
-}
+pub use crate::api::{Preview, PreviewRow};
 
 /// What clients of each region get, now and with `fail` down.
 pub fn preview(
@@ -187,8 +174,7 @@ pub fn preview(
             });
         }
     }
-    let mut services: BTreeMap<String, BTreeMap<&'static str, BTreeMap<String, f64>>> =
-        BTreeMap::new();
+    let mut services: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>> = BTreeMap::new();
     for svc in &model.services {
         let name = svc.name.to_string();
         let mut now_c: BTreeMap<String, f64> = BTreeMap::new();
@@ -210,8 +196,8 @@ pub fn preview(
                 .collect()
         };
         let entry = services.entry(name).or_default();
-        entry.insert("now", share(now_c));
-        entry.insert("during", share(dur_c));
+        entry.insert("now".to_string(), share(now_c));
+        entry.insert("during".to_string(), share(dur_c));
     }
     Preview {
         regions: rows,
