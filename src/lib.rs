@@ -2,6 +2,7 @@
 //!
 //! The module map (see ARCHITECTURE.md for the flows and invariants):
 //! - [`api`]: the admin API's request and response bodies, shared by server, `ctl` and tests.
+//! - [`clock`]: the wall clock of the control plane (a test clock can be moved forward).
 //! - [`config`]: the TOML config file, strict (unknown keys are errors with their line).
 //! - [`zone`]: zone files → lookup structure; static answer semantics.
 //! - [`model`]: everything loaded and validated as one immutable value.
@@ -21,6 +22,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod counters;
 pub mod ctl;

@@ -44,6 +44,10 @@ enum Command {
         /// Quick mode: address to serve on, UDP and TCP (repeatable; default 127.0.0.1:5353).
         #[arg(long, requires = "zones")]
         listen: Vec<SocketAddr>,
+        /// For tests only: run a test clock that starts this far ahead of the system clock
+        /// (e.g. `0s`, `1h`) and that `POST /api/v1/test/clock` moves forward.
+        #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+        test_clock: Option<std::time::Duration>,
     },
     /// Explain the answer a client gets: its location and region, each policy step with the
     /// candidates before and after and why, and the answer with its TTL and ECS scope.
@@ -327,13 +331,23 @@ fn main() -> ExitCode {
             config,
             zones,
             listen,
+            test_clock,
         } => {
+            let clock = match test_clock {
+                Some(ahead) => {
+                    eprintln!(
+                        "warning: running a test clock ({ahead:?} ahead); never in production"
+                    );
+                    ayadns::clock::Clock::test(ahead)
+                }
+                None => ayadns::clock::Clock::system(),
+            };
             let source = match (config, zones) {
                 (Some(c), _) => Source::ConfigFile(c),
                 (None, Some(dir)) => Source::ZonesDir { dir, listen },
                 (None, None) => unreachable!("clap requires one"),
             };
-            match ayadns::server::run(source) {
+            match ayadns::server::run(source, clock) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("{e}");

@@ -13,6 +13,7 @@
 //! flushes the state file, and exits.
 
 use crate::admin::{self, AdminState, auth::Tokens};
+use crate::clock::Clock;
 use crate::diag::Diagnostics;
 use crate::dns::DnsHandler;
 use crate::dns::listener;
@@ -34,8 +35,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// How often the state writer flushes.
 const STATE_FLUSH: Duration = Duration::from_millis(200);
 
-/// Run the server until a stop signal. `Err` when it could not start.
-pub fn run(source: Source) -> anyhow::Result<()> {
+/// Run the server until a stop signal, reading the time from `clock` (the system clock but
+/// in tests). `Err` when it could not start.
+pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     let (config, model) = match source.load() {
         Ok(x) => x,
         Err(problems) => return Err(startup_error(&problems)),
@@ -52,8 +54,8 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         Some(s) => s.load_states()?,
         None => Vec::new(),
     };
-    let (targets, agg) = engine::initial(&model, &config.health, &restored);
-    let now = std::time::SystemTime::now();
+    let now = clock.now();
+    let (targets, agg) = engine::initial(&model, &config.health, &restored, now);
     let mut view = agg.view(&model.gslb, now);
     // Overrides in force apply from the first answer too (expired ones are dropped later,
     // with an audit entry, by `Ops::open`).
@@ -124,6 +126,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             targets,
             agg,
             writer.clone(),
+            clock.clone(),
             shutdown.clone(),
         );
         let reloader = Reloader::new(
@@ -142,6 +145,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
                     health.clone(),
                     publisher.shared(),
                     counts,
+                    clock.clone(),
                 )
                 .await?;
                 let o = ops.clone();
@@ -174,6 +178,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
                 ops,
                 reloader: reloader.clone(),
                 limiter: Arc::new(governor::RateLimiter::keyed(quota)),
+                clock: clock.clone(),
             };
             tokio::spawn(admin::serve(l, state, shutdown.clone()));
             tracing::info!(listen = %addr, "admin API ready");

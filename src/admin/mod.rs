@@ -48,6 +48,8 @@ pub struct AdminState {
     pub ops: Arc<crate::ops::Ops>,
     /// Reloads (shared with SIGHUP).
     pub reloader: Arc<crate::reload::Reloader>,
+    /// The clock (a test clock can be moved with `POST /api/v1/test/clock`).
+    pub clock: crate::clock::Clock,
     /// Requests per second per client address.
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
@@ -175,7 +177,7 @@ async fn audit(
     let mut result = String::from_utf8_lossy(&out).to_string();
     result.truncate(2000);
     st.ops.audit(crate::ops::audit::AuditEntry {
-        at: std::time::SystemTime::now(),
+        at: st.clock.now(),
         token,
         source: peer.ip().to_string(),
         method: method.to_string(),
@@ -190,8 +192,12 @@ async fn audit(
 /// The router.
 pub fn router(state: AdminState) -> Router {
     use axum::routing::{delete, get, post};
-    Router::new()
-        .route("/api/v1/probe-reports", post(reports::post))
+    let mut api = Router::new();
+    if state.clock.is_test() {
+        // Only on a server started with `--test-clock`: tests move time instead of sleeping.
+        api = api.route("/api/v1/test/clock", post(ops_api::advance_clock));
+    }
+    api.route("/api/v1/probe-reports", post(reports::post))
         .route("/api/v1/status", get(status::get))
         .route("/metrics", axum::routing::get(metrics::handler)) // Prometheus (read token)
         .route(

@@ -15,7 +15,8 @@
 
 use super::{AdminState, Caller, error};
 use crate::api::{
-    AuditList, DrillRequest, ExplainReply, NewOverride, OverrideList, ReloadReply, Removed,
+    AuditList, ClockAdvance, ClockReply, DrillRequest, ExplainReply, NewOverride, OverrideList,
+    ReloadReply, Removed,
 };
 use crate::ops::OpsError;
 use axum::Json;
@@ -176,6 +177,29 @@ pub(super) struct Limit {
 pub(super) async fn audit(State(st): State<AdminState>, Query(l): Query<Limit>) -> Response {
     Json(AuditList {
         audit: st.ops.audit_log(l.limit.unwrap_or(100).min(10_000)),
+    })
+    .into_response()
+}
+
+/// `POST /api/v1/test/clock` (test clock only): move the clock forward, then run what is due
+/// (override expiry, drill ends, staleness) before answering.
+pub(super) async fn advance_clock(
+    State(st): State<AdminState>,
+    Json(b): Json<ClockAdvance>,
+) -> Response {
+    let by = match duration(&b.advance) {
+        Ok(d) => d,
+        Err(r) => return *r,
+    };
+    let now = match st.clock.advance(by) {
+        Ok(now) => now,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    st.ops.tick().await;
+    st.health.tick().await;
+    Json(ClockReply {
+        now,
+        offset_s: st.clock.offset().as_secs_f64(),
     })
     .into_response()
 }

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 pub(super) async fn post(State(st): State<AdminState>, Json(body): Json<ProbeReports>) -> Response {
     let snap = st.snapshot.load_full();
@@ -30,7 +30,7 @@ pub(super) async fn post(State(st): State<AdminState>, Json(body): Json<ProbeRep
             format!("region `{}` is not in [health] agents", body.region),
         );
     }
-    let at = SystemTime::now();
+    let at = st.clock.now();
     let n = body.results.len();
     for r in body.results {
         st.health.report(Report {

@@ -7,8 +7,8 @@ mod reports;
 mod status;
 
 pub use ops::{
-    ApiError, AuditEntry, AuditList, Drill, DrillRequest, ExplainReply, NewOverride, Override,
-    OverrideList, Preview, PreviewRow, ReloadReply, Removed,
+    ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillRequest, ExplainReply,
+    NewOverride, Override, OverrideList, Preview, PreviewRow, ReloadReply, Removed,
 };
 pub use reports::{ProbeReports, ProbeResult};
 pub use status::{

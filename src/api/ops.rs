@@ -180,3 +180,21 @@ pub struct ApiError {
     /// What was wrong.
     pub error: String,
 }
+
+/// `POST /api/v1/test/clock` (servers started with `--test-clock` only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockAdvance {
+    /// How far to move the clock forward (humantime: `10s`, `2m`).
+    pub advance: String,
+}
+
+/// The test clock after a move.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClockReply {
+    /// The time now, on the test clock.
+    #[serde(with = "unix_secs")]
+    pub now: SystemTime,
+    /// How far ahead of the system clock it is, seconds.
+    pub offset_s: f64,
+}

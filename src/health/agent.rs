@@ -51,7 +51,14 @@ pub async fn run(
         .build()?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
     let slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
-    prober::spawn(&targets, &[region_id], slots, tx, shutdown.child_token());
+    prober::spawn(
+        &targets,
+        &[region_id],
+        slots,
+        tx,
+        crate::clock::Clock::system(),
+        shutdown.child_token(),
+    );
     tracing::info!(region, targets = targets.len(), servers = ?urls, "probe agent started");
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {

@@ -8,6 +8,7 @@
 use super::aggregate::Aggregator;
 use super::prober::{self, Report};
 use super::targets::{self, ProbeTarget};
+use crate::clock::Clock;
 use crate::config::health::HealthConfig;
 use crate::gslb::{Force, Target};
 use crate::model::Model;
@@ -42,6 +43,7 @@ enum Msg {
     NewModel(Box<Model>, tokio::sync::oneshot::Sender<()>),
     Forced(Vec<(Target, Force)>, tokio::sync::oneshot::Sender<()>),
     Status(tokio::sync::oneshot::Sender<StatusDetail>),
+    Tick(tokio::sync::oneshot::Sender<()>),
 }
 
 impl HealthHandle {
@@ -63,6 +65,14 @@ impl HealthHandle {
     pub async fn set_forced(&self, list: Vec<(Target, Force)>) {
         let (done, wait) = tokio::sync::oneshot::channel();
         if self.tx.send(Msg::Forced(list, done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Re-evaluate staleness now and publish what changed (after a test clock moved).
+    pub async fn tick(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Tick(done)).is_ok() {
             let _ = wait.await;
         }
     }
@@ -91,9 +101,10 @@ pub fn initial(
     model: &Model,
     cfg: &HealthConfig,
     restored: &[EndpointState],
+    now: SystemTime,
 ) -> (Vec<ProbeTarget>, Aggregator) {
     let targets = targets::targets(&model.gslb, cfg);
-    let agg = Aggregator::new(&model.gslb, &targets, cfg, restored, SystemTime::now());
+    let agg = Aggregator::new(&model.gslb, &targets, cfg, restored, now);
     (targets, agg)
 }
 
@@ -105,13 +116,14 @@ pub fn start(
     targets: Vec<ProbeTarget>,
     agg: Aggregator,
     writer: Option<StateWriter>,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> HealthHandle {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (rtx, mut rrx) = mpsc::unbounded_channel::<Report>();
     let slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
     let model = publisher.current().model;
-    let mut run = Running::new(model, targets, agg, &slots, &rtx, &shutdown);
+    let mut run = Running::new(model, targets, agg, &slots, &rtx, &clock, &shutdown);
     let handle = HealthHandle {
         tx,
         reports: rtx.clone(),
@@ -135,24 +147,32 @@ pub fn start(
                 Some(msg) = rx.recv() => {
                     match msg {
                         Msg::NewModel(model, done) => {
-                            let now = SystemTime::now();
+                            let now = clock.now();
                             let carried = run.agg.take_all_states(&run.model.gslb, now);
                             run.probers.cancel();
-                            let (targets, agg) = initial(&model, &cfg, &carried);
+                            let (targets, agg) = initial(&model, &cfg, &carried, now);
                             let mut view = agg.view(&model.gslb, now);
                             view.force(&model.gslb, &forced);
                             publisher.set_model_with_health(*model, view);
-                            run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &shutdown);
+                            run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &clock, &shutdown);
                             let _ = done.send(());
                         }
                         Msg::Forced(list, done) => {
                             forced = list;
-                            publisher.set_health(view_with(&run, &forced));
+                            publisher.set_health(view_with(&run, &forced, clock.now()));
                             last_publish = std::time::Instant::now();
                             let _ = done.send(());
                         }
+                        Msg::Tick(done) => {
+                            run.agg.tick(clock.now());
+                            if run.agg.take_up_changed() {
+                                publisher.set_health(view_with(&run, &forced, clock.now()));
+                                last_publish = std::time::Instant::now();
+                            }
+                            let _ = done.send(());
+                        }
                         Msg::Status(reply) => {
-                            let _ = reply.send(run.agg.detail(SystemTime::now()));
+                            let _ = reply.send(run.agg.detail(clock.now()));
                         }
                     }
                     continue;
@@ -161,7 +181,7 @@ pub fn start(
                     // Staleness moves in seconds: re-evaluate every fourth tick.
                     ticks += 1;
                     if ticks.is_multiple_of(4) {
-                        run.agg.tick(SystemTime::now());
+                        run.agg.tick(clock.now());
                     }
                 }
                 _ = shutdown.cancelled() => break,
@@ -171,12 +191,12 @@ pub fn start(
             let latency_due =
                 latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
             if up_changed || latency_due {
-                publisher.set_health(view_with(&run, &forced));
+                publisher.set_health(view_with(&run, &forced, clock.now()));
                 latency_pending = false;
                 last_publish = std::time::Instant::now();
             }
             if let Some(w) = &writer {
-                let now = SystemTime::now();
+                let now = clock.now();
                 // Up/down changes are written at once; everything (counters, RTTs) every
                 // FULL_WRITE, so a warm start is never older than that.
                 let states = if last_full.elapsed() >= FULL_WRITE {
@@ -193,8 +213,7 @@ pub fn start(
                     w.transition(t);
                 }
             } else {
-                run.agg
-                    .take_dirty_states(&run.model.gslb, SystemTime::now());
+                run.agg.take_dirty_states(&run.model.gslb, clock.now());
                 for t in run.agg.take_transitions(&run.model.gslb) {
                     log_transition(&publisher, &t);
                 }
@@ -217,8 +236,12 @@ fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
 }
 
 /// The health view of `run` with the overrides in force applied.
-fn view_with(run: &Running, forced: &[(Target, Force)]) -> crate::gslb::HealthView {
-    let mut view = run.agg.view(&run.model.gslb, SystemTime::now());
+fn view_with(
+    run: &Running,
+    forced: &[(Target, Force)],
+    now: SystemTime,
+) -> crate::gslb::HealthView {
+    let mut view = run.agg.view(&run.model.gslb, now);
     view.force(&run.model.gslb, forced);
     view
 }
@@ -230,6 +253,7 @@ impl Running {
         agg: Aggregator,
         slots: &Arc<Semaphore>,
         reports: &mpsc::UnboundedSender<Report>,
+        clock: &Clock,
         shutdown: &CancellationToken,
     ) -> Self {
         let probers = shutdown.child_token();
@@ -238,6 +262,7 @@ impl Running {
             &model.gslb.probers,
             slots.clone(),
             reports.clone(),
+            clock.clone(),
             probers.clone(),
         );
         let index = targets

@@ -8,6 +8,7 @@
 
 use super::check::Outcome;
 use super::targets::ProbeTarget;
+use crate::clock::Clock;
 use crate::gslb::RegionId;
 use crate::gslb::policy::{mix64, unit};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub fn spawn(
     regions: &[RegionId],
     slots: Arc<Semaphore>,
     tx: mpsc::UnboundedSender<Report>,
+    clock: Clock,
     cancel: CancellationToken,
 ) {
     let seed = SystemTime::now()
@@ -45,6 +47,7 @@ pub fn spawn(
             let tx = tx.clone();
             let slots = slots.clone();
             let cancel = cancel.clone();
+            let clock = clock.clone();
             let mut rng = mix64(seed ^ ((region as u64) << 32) ^ i as u64);
             tokio::spawn(async move {
                 let interval = t.timing.interval;
@@ -64,7 +67,7 @@ pub fn spawn(
                         target: t.key.clone(),
                         region,
                         outcome,
-                        at: SystemTime::now(),
+                        at: clock.now(),
                     };
                     if tx.send(report).is_err() {
                         return;

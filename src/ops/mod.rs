@@ -12,6 +12,7 @@ pub mod drills;
 pub mod overrides;
 pub mod store;
 
+use crate::clock::Clock;
 use crate::gslb::Force;
 use crate::gslb::Target;
 use crate::health::engine::HealthHandle;
@@ -60,21 +61,22 @@ struct Inner {
 /// The operations service.
 pub struct Ops {
     inner: Mutex<Inner>,
+    clock: Clock,
     health: HealthHandle,
     snapshot: SharedSnapshot,
     counts: CountsFn,
 }
 
-fn new_id(prefix: &str, n: u64) -> String {
-    let t = SystemTime::now()
+fn new_id(prefix: &str, n: u64, now: SystemTime) -> String {
+    let t = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     format!("{prefix}-{t:x}-{n}")
 }
 
-fn system_entry(method: &str, path: String, result: String) -> AuditEntry {
+fn system_entry(at: SystemTime, method: &str, path: String, result: String) -> AuditEntry {
     AuditEntry {
-        at: SystemTime::now(),
+        at,
         token: "system".into(),
         source: "-".into(),
         method: method.into(),
@@ -93,13 +95,15 @@ impl Ops {
         health: HealthHandle,
         snapshot: SharedSnapshot,
         counts: CountsFn,
+        clock: Clock,
     ) -> anyhow::Result<Arc<Ops>> {
         let store = OpsStore::open(state_file)?;
-        let now = SystemTime::now();
+        let now = clock.now();
         let mut overrides = store.overrides()?;
         for o in overrides.iter().filter(|o| !o.active(now)) {
             store.delete_override(&o.id)?;
             store.audit(&system_entry(
+                now,
                 "expire",
                 format!("/api/v1/overrides/{}", o.id),
                 format!(
@@ -118,12 +122,14 @@ impl Ops {
             d.ended_at = Some(d.ends_at);
             store.save_drill(d)?;
             store.audit(&system_entry(
+                now,
                 "end",
                 format!("/api/v1/drills/{}", d.id),
                 "reverted by itself while the server was down".into(),
             ))?;
         }
         let ops = Arc::new(Ops {
+            clock,
             inner: Mutex::new(Inner {
                 store,
                 overrides: overrides.clone(),
@@ -145,7 +151,7 @@ impl Ops {
     }
 
     async fn push(&self) {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let (list, drills) = {
             let inner = self.lock();
             let drills = inner.drills.iter().filter(|d| d.active(now)).count();
@@ -159,7 +165,7 @@ impl Ops {
 
     /// Overrides in force.
     pub fn overrides(&self) -> Vec<Override> {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         self.lock()
             .overrides
             .iter()
@@ -170,7 +176,7 @@ impl Ops {
 
     /// The running drill, if any.
     pub fn active_drill(&self) -> Option<Drill> {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         self.lock().drills.iter().find(|d| d.active(now)).cloned()
     }
 
@@ -190,12 +196,12 @@ impl Ops {
         target
             .endpoints(&self.snapshot.load().model.gslb)
             .map_err(OpsError::Invalid)?;
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let o = {
             let mut inner = self.lock();
             inner.next += 1;
             let o = Override {
-                id: new_id("ovr", inner.next),
+                id: new_id("ovr", inner.next, now),
                 target,
                 action,
                 reason: reason.to_string(),
@@ -249,7 +255,7 @@ impl Ops {
             &snap.everything_up,
             &targets,
             &(self.counts)(),
-            SystemTime::now(),
+            self.clock.now(),
         ))
     }
 
@@ -281,7 +287,7 @@ impl Ops {
         }
         let preview = self.preview(fail)?;
         let counts = (self.counts)();
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let d = {
             let mut inner = self.lock();
             if let Some(d) = inner.drills.iter().find(|d| d.active(now)) {
@@ -292,7 +298,7 @@ impl Ops {
             }
             inner.next += 1;
             let d = Drill {
-                id: new_id("drill", inner.next),
+                id: new_id("drill", inner.next, now),
                 fail: targets,
                 reason: reason.to_string(),
                 started_at: now,
@@ -339,7 +345,7 @@ impl Ops {
 
     /// Stop a running drill: its overrides go, traffic comes back.
     pub async fn stop_drill(&self, id: &str) -> Result<Drill, OpsError> {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let d = {
             let mut inner = self.lock();
             let counts = (self.counts)();
@@ -380,7 +386,7 @@ impl Ops {
 
     /// Once a second: observe running drills, end those past their time, expire overrides.
     pub async fn tick(&self) {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let counts = (self.counts)();
         let changed = {
             let mut inner = self.lock();
@@ -396,6 +402,7 @@ impl Ops {
                 if d.ends_at <= now {
                     d.ended_at = Some(d.ends_at);
                     let _ = store.audit(&system_entry(
+                        now,
                         "end",
                         format!("/api/v1/drills/{}", d.id),
                         "reverted by itself".into(),
@@ -408,6 +415,7 @@ impl Ops {
                 let _ = store.delete_override(&o.id);
                 if o.drill.is_none() {
                     let _ = store.audit(&system_entry(
+                        now,
                         "expire",
                         format!("/api/v1/overrides/{}", o.id),
                         format!("expired: {} {}", o.action.as_str(), o.target),
