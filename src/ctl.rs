@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 /// What to do.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub enum Call {
     /// `status`
     Status,
     /// `drain TARGET --reason R [--for D]`
@@ -54,7 +54,7 @@ pub enum Exit {
 }
 
 /// Run one action against `server`.
-pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> Exit {
+pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exit {
     let client = match reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -68,8 +68,8 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
     };
     let base = server.trim_end_matches('/');
     let (method, path, body) = match &action {
-        Action::Status => ("GET", "/api/v1/status".to_string(), None),
-        Action::Drain {
+        Call::Status => ("GET", "/api/v1/status".to_string(), None),
+        Call::Drain {
             target,
             reason,
             duration,
@@ -83,8 +83,8 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
                 expires_in: duration.clone(),
             })),
         ),
-        Action::Undrain { id } => ("DELETE", format!("/api/v1/overrides/{id}"), None),
-        Action::DrillPreview { fail } => (
+        Call::Undrain { id } => ("DELETE", format!("/api/v1/overrides/{id}"), None),
+        Call::DrillPreview { fail } => (
             "POST",
             "/api/v1/drills/preview".into(),
             Some(json!(api::DrillRequest {
@@ -93,7 +93,7 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
                 duration: None,
             })),
         ),
-        Action::DrillStart {
+        Call::DrillStart {
             fail,
             duration,
             reason,
@@ -106,8 +106,8 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
                 duration: Some(duration.clone()),
             })),
         ),
-        Action::DrillStop { id } => ("POST", format!("/api/v1/drills/{id}/stop"), None),
-        Action::Explain {
+        Call::DrillStop { id } => ("POST", format!("/api/v1/drills/{id}/stop"), None),
+        Call::Explain {
             name,
             rtype,
             client,
@@ -119,8 +119,8 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
             ),
             None,
         ),
-        Action::Reload => ("POST", "/api/v1/reload".into(), None),
-        Action::Audit => ("GET", "/api/v1/audit?limit=50".into(), None),
+        Call::Reload => ("POST", "/api/v1/reload".into(), None),
+        Call::Audit => ("GET", "/api/v1/audit?limit=50".into(), None),
     };
     let url = format!("{base}{path}");
     let mut req = match method {
@@ -217,9 +217,9 @@ fn opt(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "-".into())
 }
 
-fn render(action: &Action, v: Value) -> Result<String, serde_json::Error> {
+fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
     Ok(match action {
-        Action::Status => {
+        Call::Status => {
             let st: api::Status = serde_json::from_value(v)?;
             let mut rows = vec![vec![
                 "POOL".into(),
@@ -282,7 +282,7 @@ fn render(action: &Action, v: Value) -> Result<String, serde_json::Error> {
             }
             out
         }
-        Action::Drain { .. } => {
+        Call::Drain { .. } => {
             let o: api::Override = serde_json::from_value(v)?;
             format!(
                 "override {} in force: {} {} (expires {})\n",
@@ -292,11 +292,11 @@ fn render(action: &Action, v: Value) -> Result<String, serde_json::Error> {
                 ago(o.expires_at)
             )
         }
-        Action::Undrain { .. } => {
+        Call::Undrain { .. } => {
             let r: api::Removed = serde_json::from_value(v)?;
             format!("removed {}\n", r.removed.id)
         }
-        Action::DrillPreview { .. } => {
+        Call::DrillPreview { .. } => {
             let p: api::Preview = serde_json::from_value(v)?;
             let mut rows = vec![vec![
                 "SERVICE".into(),
@@ -314,17 +314,17 @@ fn render(action: &Action, v: Value) -> Result<String, serde_json::Error> {
             }
             table(&rows)
         }
-        Action::DrillStart { .. } => {
+        Call::DrillStart { .. } => {
             let d: api::Drill = serde_json::from_value(v)?;
             format!("drill {} started; reverts {}\n", d.id, ago(Some(d.ends_at)))
         }
-        Action::DrillStop { .. } => {
+        Call::DrillStop { .. } => {
             let d: api::Drill = serde_json::from_value(v)?;
             format!("drill {} stopped\n", d.id)
         }
-        Action::Explain { .. } => serde_json::from_value::<api::ExplainReply>(v)?.trace,
-        Action::Reload => "reload ok: new data serving\n".into(),
-        Action::Audit => {
+        Call::Explain { .. } => serde_json::from_value::<api::ExplainReply>(v)?.trace,
+        Call::Reload => "reload ok: new data serving\n".into(),
+        Call::Audit => {
             let a: api::AuditList = serde_json::from_value(v)?;
             let mut rows = vec![vec![
                 "WHEN".into(),

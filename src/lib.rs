@@ -10,6 +10,7 @@
 //! - [`dns`]: listeners, the request handler, EDNS/ECS, fitting answers to UDP.
 //! - [`gslb`]: regions, pools, endpoints, services; who the client is; the decision.
 //! - [`policy`]: the policy chain, one file per step.
+//! - [`hash`]: stable mixing for seeds, weighted draws and rendezvous scores.
 //! - [`health`]: the health view the chain reads.
 //! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
 //! - [`ops`]: overrides, DR drills, the audit trail.
@@ -31,6 +32,7 @@ pub mod dns;
 pub mod explain;
 pub mod geo;
 pub mod gslb;
+pub mod hash;
 pub mod health;
 pub mod logging;
 pub mod model;

@@ -258,7 +258,7 @@ fn probe(
 }
 
 fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
-    use ayadns::ctl::{Action, Exit};
+    use ayadns::ctl::{Call, Exit};
     let token = match token_file {
         Some(f) => match std::fs::read_to_string(&f) {
             Ok(t) => t.trim().to_string(),
@@ -270,20 +270,20 @@ fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlComman
         None => std::env::var("AYADNS_ADMIN_TOKEN").unwrap_or_default(),
     };
     let action = match command {
-        CtlCommand::Status => Action::Status,
+        CtlCommand::Status => Call::Status,
         CtlCommand::Drain {
             target,
             reason,
             duration,
-        } => Action::Drain {
+        } => Call::Drain {
             target,
             reason,
             duration,
         },
-        CtlCommand::Undrain { id } => Action::Undrain { id },
+        CtlCommand::Undrain { id } => Call::Undrain { id },
         CtlCommand::Drill {
             command: DrillCommand::Preview { fail },
-        } => Action::DrillPreview { fail },
+        } => Call::DrillPreview { fail },
         CtlCommand::Drill {
             command:
                 DrillCommand::Start {
@@ -291,25 +291,25 @@ fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlComman
                     duration,
                     reason,
                 },
-        } => Action::DrillStart {
+        } => Call::DrillStart {
             fail,
             duration,
             reason,
         },
         CtlCommand::Drill {
             command: DrillCommand::Stop { id },
-        } => Action::DrillStop { id },
+        } => Call::DrillStop { id },
         CtlCommand::Explain {
             name,
             client,
             rtype,
-        } => Action::Explain {
+        } => Call::Explain {
             name,
             rtype,
             client,
         },
-        CtlCommand::Reload => Action::Reload,
-        CtlCommand::Audit => Action::Audit,
+        CtlCommand::Reload => Call::Reload,
+        CtlCommand::Audit => Call::Audit,
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -55,11 +55,6 @@ impl Reloader {
         })
     }
 
-    /// Where the configuration comes from.
-    pub fn source(&self) -> &Source {
-        &self.source
-    }
-
     /// The last reload's result, if any.
     pub fn last(&self) -> Option<ReloadResult> {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -111,12 +106,14 @@ impl Reloader {
 fn watch_geo(publisher: &Arc<Publisher>, shutdown: &CancellationToken) -> CancellationToken {
     let stop = shutdown.child_token();
     let snap = publisher.current();
-    if snap.geo.is_empty() {
+    if snap.model.geo.is_empty() {
         return stop;
     }
-    let watcher = Watcher::new(&snap.geo, snap.model.geo_check_interval);
+    let watcher = Watcher::new(&snap.model.geo, snap.model.geo_check_interval);
     let p = publisher.clone();
-    tokio::spawn(watcher.run(stop.clone(), move |db| p.set_geo(db)));
+    tokio::spawn(watcher.run(stop.clone(), move |db| {
+        p.set_geo(db);
+    }));
     stop
 }
 

@@ -55,8 +55,8 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let now = clock.now();
-    let (targets, agg) = engine::initial(&model, &config.health, &restored, now);
-    let mut view = agg.view(&model.gslb, now);
+    let init = engine::initial(&model, &config.health, &restored, now);
+    let mut view = init.agg.view(&model.gslb, now);
     // Overrides in force apply from the first answer too (expired ones are dropped later,
     // with an audit entry, by `Ops::open`).
     let overrides: Vec<_> = match &source {
@@ -93,6 +93,16 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // Signal handlers before any socket serves: a SIGHUP or SIGTERM that arrives while the
+    // rest starts must not find the default action (which ends the process).
+    let signals = {
+        let _in_runtime = rt.enter();
+        Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        }
+    };
     let tokens = Tokens::load(
         config
             .admin
@@ -123,8 +133,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             publisher.clone(),
             config.health.clone(),
             crate::ops::overrides::forced(&overrides, now),
-            targets,
-            agg,
+            init,
             writer.clone(),
             clock.clone(),
             shutdown.clone(),
@@ -190,7 +199,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             listen = %listen.join(","),
             "ayadns ready"
         );
-        control_loop(reloader, shutdown.clone()).await
+        control_loop(signals, reloader, shutdown.clone()).await
     })?;
 
     // Drain: give workers a bounded time to finish.
@@ -210,11 +219,24 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The signals `serve` handles.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT stop.
-async fn control_loop(reloader: Arc<Reloader>, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+async fn control_loop(
+    signals: Signals,
+    reloader: Arc<Reloader>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let Signals {
+        mut hup,
+        mut term,
+        mut int,
+    } = signals;
     loop {
         tokio::select! {
             _ = hup.recv() => {

@@ -100,20 +100,6 @@ impl Tokens {
         Ok(Tokens(out))
     }
 
-    /// A token set from explicit entries (tests, agents).
-    pub fn from_entries(entries: &[(&str, Role, &str)]) -> Tokens {
-        Tokens(
-            entries
-                .iter()
-                .map(|(n, r, s)| Token {
-                    name: n.to_string(),
-                    role: *r,
-                    secret: s.as_bytes().to_vec(),
-                })
-                .collect(),
-        )
-    }
-
     /// True when no token is configured.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -59,8 +59,6 @@ pub struct AdminState {
 pub struct Caller {
     /// Token name.
     pub name: String,
-    /// Token role.
-    pub role: Role,
 }
 
 /// A JSON error response.
@@ -108,13 +106,11 @@ async fn authenticate(
         );
         r.extensions_mut().insert(Caller {
             name: token.name.clone(),
-            role: token.role,
         });
         return r;
     }
     let caller = Caller {
         name: token.name.clone(),
-        role: token.role,
     };
     req.extensions_mut().insert(caller.clone());
     let mut resp = next.run(req).await;

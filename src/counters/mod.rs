@@ -355,12 +355,12 @@ pub(crate) mod tests {
         )
         .unwrap();
         Model {
-            zones: crate::zone::ZoneSet::new(vec![zone]),
+            zones: Arc::new(crate::zone::ZoneSet::new(vec![zone])),
             transfer_acl: Default::default(),
             dns: crate::model::DnsSettings {
                 max_udp_payload: 1232,
             },
-            gslb: crate::gslb::policy::testing::build(config),
+            gslb: Arc::new(crate::gslb::policy::testing::build(config)),
             geo: Arc::new(crate::geo::GeoDb::empty()),
             geo_check_interval: Duration::from_secs(5),
             loaded_at: std::time::SystemTime::now(),

@@ -286,7 +286,7 @@ fn query_seed(request: &Request) -> u64 {
         c.set(v);
         v
     });
-    crate::gslb::policy::mix64(((request.metadata.id as u64) << 48) ^ n)
+    crate::hash::mix64(((request.metadata.id as u64) << 48) ^ n)
 }
 
 /// The records of an AXFR of `zone`, in messages of a bounded size: SOA first and last

@@ -119,7 +119,7 @@ pub fn answer(
 
 /// How the answer came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AnswerKind {
     /// The chain chose.
     Chosen,
     /// Nothing was healthy; answered as if all were up.
@@ -148,7 +148,7 @@ pub struct Decision {
     /// ECS scope prefix.
     pub scope: u8,
     /// How the answer came about.
-    pub outcome: Outcome,
+    pub kind: AnswerKind,
     /// The trace, when asked for.
     pub trace: Option<Trace>,
 }
@@ -202,11 +202,11 @@ pub fn decide(
         pools: Vec::new(),
         ttl: svc.ttl,
         scope: 0,
-        outcome: Outcome::Chosen,
+        kind: AnswerKind::Chosen,
         trace: None,
     };
     if start.is_empty() {
-        d.outcome = Outcome::NoFamily;
+        d.kind = AnswerKind::NoFamily;
         if let Some(t) = trace.as_mut() {
             t.outcome.push(format!(
                 "no endpoint has an {} address: NODATA",
@@ -246,15 +246,15 @@ pub fn decide(
                 };
                 cands = start.clone();
                 scope = policy::run(&svc.chain, &ctx_up, &mut cands, None);
-                d.outcome = Outcome::FailOpen;
+                d.kind = AnswerKind::FailOpen;
             }
             AllDown::Fallback(_) => {
                 d.addresses = svc.all_down.fallback(v6);
-                d.outcome = Outcome::Fallback;
+                d.kind = AnswerKind::Fallback;
                 scope = None;
             }
             AllDown::Empty => {
-                d.outcome = Outcome::Empty;
+                d.kind = AnswerKind::Empty;
                 scope = None;
             }
         }
@@ -286,7 +286,7 @@ pub fn decide(
             d.cname = d.pools.first().and_then(|&p| model.pools[p].cname.clone());
         }
         ServiceKind::Addresses { .. } => {
-            if d.outcome != Outcome::Fallback {
+            if d.kind != AnswerKind::Fallback {
                 d.addresses = d
                     .endpoints
                     .iter()
@@ -341,7 +341,7 @@ mod tests {
         let m = model();
         let h = all_up(&m);
         let d = decide(&m, www(&m), false, &client(&m, "eu"), &h, &h, false);
-        assert_eq!(d.outcome, Outcome::Chosen);
+        assert_eq!(d.kind, AnswerKind::Chosen);
         assert_eq!(d.addresses.len(), 1);
         assert!(d.addresses[0].to_string().starts_with("198.51.100."));
         assert_eq!(d.ttl, 30);
@@ -380,21 +380,21 @@ mod tests {
         let s = m.by_name[&svc_name("www")];
         // fail_open: answered as if all were up, TTL halved.
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
-        assert_eq!(d.outcome, Outcome::FailOpen);
+        assert_eq!(d.kind, AnswerKind::FailOpen);
         assert!(d.addresses[0].to_string().starts_with("198.51.100."));
         assert_eq!(d.ttl, 15);
         // fallback: the fixed addresses of the family.
         m.services[s].all_down = AllDown::Fallback(vec![ip("192.0.2.99"), ip("2001:db8::99")]);
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
         assert_eq!(
-            (d.outcome, d.addresses.clone()),
-            (Outcome::Fallback, vec![ip("192.0.2.99")])
+            (d.kind, d.addresses.clone()),
+            (AnswerKind::Fallback, vec![ip("192.0.2.99")])
         );
         assert_eq!(d.scope, 0);
         // empty: NODATA.
         m.services[s].all_down = AllDown::Empty;
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
-        assert_eq!(d.outcome, Outcome::Empty);
+        assert_eq!(d.kind, AnswerKind::Empty);
         assert!(d.addresses.is_empty());
     }
 

@@ -95,6 +95,14 @@ struct Running {
     probers: CancellationToken,
 }
 
+/// What probing starts from: the targets and the aggregator with the restored state.
+pub struct Initial {
+    /// What is probed.
+    pub targets: Vec<ProbeTarget>,
+    /// The aggregator, warm-started.
+    pub agg: Aggregator,
+}
+
 /// Build the aggregator for `model` from `restored` states (warm start) — call before
 /// serving, so the first answer already reflects stored health.
 pub fn initial(
@@ -102,10 +110,10 @@ pub fn initial(
     cfg: &HealthConfig,
     restored: &[EndpointState],
     now: SystemTime,
-) -> (Vec<ProbeTarget>, Aggregator) {
+) -> Initial {
     let targets = targets::targets(&model.gslb, cfg);
     let agg = Aggregator::new(&model.gslb, &targets, cfg, restored, now);
-    (targets, agg)
+    Initial { targets, agg }
 }
 
 /// Start the engine for the model `publisher` currently serves, with `agg` from [`initial`].
@@ -113,8 +121,7 @@ pub fn start(
     publisher: Arc<Publisher>,
     cfg: HealthConfig,
     initial_forced: Vec<(Target, Force)>,
-    targets: Vec<ProbeTarget>,
-    agg: Aggregator,
+    init: Initial,
     writer: Option<StateWriter>,
     clock: Clock,
     shutdown: CancellationToken,
@@ -123,6 +130,7 @@ pub fn start(
     let (rtx, mut rrx) = mpsc::unbounded_channel::<Report>();
     let slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
     let model = publisher.current().model;
+    let Initial { targets, agg } = init;
     let mut run = Running::new(model, targets, agg, &slots, &rtx, &clock, &shutdown);
     let handle = HealthHandle {
         tx,
@@ -150,10 +158,10 @@ pub fn start(
                             let now = clock.now();
                             let carried = run.agg.take_all_states(&run.model.gslb, now);
                             run.probers.cancel();
-                            let (targets, agg) = initial(&model, &cfg, &carried, now);
+                            let Initial { targets, agg } = initial(&model, &cfg, &carried, now);
                             let mut view = agg.view(&model.gslb, now);
                             view.force(&model.gslb, &forced);
-                            publisher.set_model_with_health(*model, view);
+                            publisher.set_model(*model, view);
                             run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &clock, &shutdown);
                             let _ = done.send(());
                         }

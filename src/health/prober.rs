@@ -10,7 +10,7 @@ use super::check::Outcome;
 use super::targets::ProbeTarget;
 use crate::clock::Clock;
 use crate::gslb::RegionId;
-use crate::gslb::policy::{mix64, unit};
+use crate::hash::{mix64, unit};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, mpsc};
