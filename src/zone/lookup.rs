@@ -6,20 +6,30 @@
 //!    a referral: no AA, the child's NS set in the authority section, glue (A/AAAA of the NS
 //!    targets that the zone holds) in the additional section. The parent's data for names at
 //!    or below the cut is never served. (A DS query *at* the cut is the parent's to answer.)
-//! 2. **Exact name.** If the node exists: the RRset of the asked type, else a CNAME (followed
+//! 2. **DNAME.** If a name above the query name (the apex included) holds a DNAME, and no cut
+//!    is above it, the answer is the DNAME, a CNAME synthesized from it (owner the query name,
+//!    target the name with the DNAME's owner replaced by its target, TTL the DNAME's), and the
+//!    lookup goes on at that target as for a CNAME (RFC 6672 §3.2). A target too long to be a
+//!    name gives YXDOMAIN. The topmost cut or DNAME wins: names below them are occluded.
+//! 3. **Exact name.** If the node exists: the RRset of the asked type, else a CNAME (followed
 //!    inside the zone, up to [`MAX_CNAME_HOPS`]), else NODATA (NOERROR, SOA in authority).
 //!    An empty non-terminal exists, so it gives NODATA, not NXDOMAIN.
-//! 3. **Wildcard.** Otherwise, if the closest existing ancestor has a `*` child, that node
+//! 4. **Wildcard.** Otherwise, if the closest existing ancestor has a `*` child, that node
 //!    answers with the query name as owner.
-//! 4. Otherwise NXDOMAIN with the SOA in authority.
+//! 5. Otherwise NXDOMAIN with the SOA in authority.
 //!
 //! The SOA in negative answers has TTL = min(SOA TTL, SOA MINIMUM), see [`Zone::negative_soa`].
 //! A CNAME chain ends when it leaves the zone (the resolver follows it), loops, or runs out of
 //! hops; one that reaches a delegation ends with that referral (AA kept: the CNAMEs are ours).
 //! The rcode and authority section are those of the last name looked up.
+//!
+//! For future online DNSSEC signing, [`Lookup::synthesized`] tells which answers were made up
+//! per query (wildcard expansions, CNAMEs from a DNAME) and so need their own proof or no
+//! signature, as opposed to RRsets served as they are in the zone.
 
 use super::{Node, RRset, Zone};
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// How many CNAMEs a chain may have before ayadns stops following it.
@@ -47,6 +57,9 @@ pub struct Lookup {
     pub additional: Vec<Record>,
     /// The ECS scope: the largest of the dynamic answers' scopes (0 for static data).
     pub scope: u8,
+    /// Names whose answer was synthesized (a wildcard expansion or a CNAME from a DNAME),
+    /// in the order met; for DNSSEC (wildcard proofs, unsigned synthesized CNAMEs).
+    pub synthesized: Vec<Name>,
 }
 
 /// Records computed per query for a name (a GSLB service), replacing the zone's RRset of
@@ -64,6 +77,8 @@ enum Found<'z> {
     Node(&'z Node),
     Wildcard(&'z Node),
     Referral(&'z Node),
+    /// A DNAME above the name: its owner (as stored) and node.
+    Dname(&'z Name, &'z Node),
     NxDomain,
 }
 
@@ -103,7 +118,41 @@ impl Zone {
                     out.authority.push(self.negative_soa.clone());
                     return out;
                 }
-                Found::Node(node) | Found::Wildcard(node) => node,
+                Found::Dname(owner, node) => {
+                    let (Some(set), Some(target)) = (node.get(RecordType::DNAME), &node.dname)
+                    else {
+                        return out;
+                    };
+                    push_set(&mut out.answers, set, owner);
+                    let ttl = set.records.first().map_or(0, |r| r.ttl);
+                    let keep = (name.num_labels() - owner.num_labels()) as usize;
+                    let synth = Name::from_labels(name.iter().take(keep))
+                        .and_then(|prefix| prefix.append_domain(target));
+                    let Ok(mut synth) = synth else {
+                        // The substituted name would be too long (RFC 6672 §2.2).
+                        out.rcode = ResponseCode::YXDomain;
+                        return out;
+                    };
+                    synth.set_fqdn(true);
+                    out.synthesized.push(name.clone());
+                    out.answers.push(Record::from_rdata(
+                        name.clone(),
+                        ttl,
+                        RData::CNAME(CNAME(synth.clone())),
+                    ));
+                    hops += 1;
+                    let seen = out.answers.iter().any(|r| r.name == synth);
+                    if !self.origin.zone_of(&synth) || hops > MAX_CNAME_HOPS || seen {
+                        return out;
+                    }
+                    name = synth;
+                    continue;
+                }
+                Found::Wildcard(node) => {
+                    out.synthesized.push(name.clone());
+                    node
+                }
+                Found::Node(node) => node,
             };
             if qtype == RecordType::ANY {
                 // ANY matches a CNAME itself: no chasing.
@@ -152,21 +201,30 @@ impl Zone {
         }
     }
 
-    /// Locate `name`: a delegation above or at it, the node itself, a wildcard, or nothing.
+    /// Locate `name`: a delegation at or above it, a DNAME above it, the node itself, a
+    /// wildcard, or nothing.
     fn find(&self, name: &Name, ds: bool) -> Found<'_> {
-        if self.has_cuts {
-            let mut cut = None;
-            let mut n = if ds { name.base_name() } else { name.clone() };
-            while n.num_labels() > self.origin.num_labels() {
-                if let Some(node) = self.nodes.get(&n)
-                    && node.is_cut
-                {
-                    cut = Some(node);
+        if self.has_cuts || self.has_dnames {
+            // Walk up to the apex; the topmost cut or DNAME wins (it occludes what is below).
+            let mut found = None;
+            let mut n = name.clone();
+            let mut at_name = true;
+            while n.num_labels() >= self.origin.num_labels() {
+                if let Some((key, node)) = self.nodes.get_key_value(&n) {
+                    if node.is_cut && !(at_name && ds) {
+                        found = Some(Found::Referral(node));
+                    } else if node.dname.is_some() && !at_name {
+                        found = Some(Found::Dname(key, node));
+                    }
+                }
+                if n.num_labels() == self.origin.num_labels() {
+                    break;
                 }
                 n = n.base_name();
+                at_name = false;
             }
-            if let Some(node) = cut {
-                return Found::Referral(node);
+            if let Some(f) = found {
+                return f;
             }
         }
         if let Some(node) = self.nodes.get(name) {
