@@ -335,6 +335,10 @@ pub fn transfer_chunks(zone: &Zone) -> Vec<Vec<Record>> {
             }
         }
     }
+    chunks
+        .last_mut()
+        .expect("one chunk")
+        .extend(zone.nsec3.iter().cloned());
     chunks.last_mut().expect("one chunk").push(soa);
     chunks
 }

@@ -107,10 +107,29 @@ fn load_zone_text_with(
             let msg = format!("{} has a second DNAME (RFC 6672 section 2.4)", r.name);
             errors.push(at(l, msg));
         }
+        if rtype == RecordType::CNAME && e.0.contains(&RecordType::CNAME) {
+            let msg = format!("{} has a second CNAME (RFC 2181 section 10.1)", r.name);
+            errors.push(at(l, msg));
+        }
         if matches!(rtype, RecordType::CNAME | RecordType::DNAME) {
             e.1 = l;
         }
         e.0.push(rtype);
+    }
+    // Nothing may live below a DNAME (RFC 6672 §2.3; Knot refuses such a zone too).
+    let dnames: Vec<&Name> = types_at
+        .iter()
+        .filter(|(_, (t, _))| t.contains(&RecordType::DNAME))
+        .map(|(n, _)| *n)
+        .collect();
+    if !dnames.is_empty() {
+        for l in &located {
+            let name = &l.record.name;
+            if let Some(d) = dnames.iter().find(|d| **d != name && d.zone_of(name)) {
+                let msg = format!("{name} is below the DNAME at {d} (RFC 6672 section 2.3)");
+                errors.push(at(l, msg));
+            }
+        }
     }
     for (name, (types, l)) in &types_at {
         if types.contains(&RecordType::CNAME) && types.iter().any(|t| *t != RecordType::CNAME) {
@@ -187,6 +206,27 @@ mod tests {
             s.contains("t/example.test.zone:6: www.example.test. has a CNAME"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn dname_rules_and_new_syntax() {
+        let text = format!("{GOOD}d DNAME t.example.test.\nx.d A 192.0.2.1\nd DNAME u.\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(
+            e.contains(":7: x.d.example.test. is below the DNAME"),
+            "{e}"
+        );
+        assert!(e.contains(":8: d.example.test. has a second DNAME"), "{e}");
+        let text = format!(
+            "{GOOD}a\\.b MX 10 @\nds DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118\n\
+             $GENERATE 1-3 g$ CNAME a\\.b\n"
+        );
+        let z = load(&text).unwrap();
+        assert_eq!(z.record_count, 9);
+        let e = load(&format!("{GOOD}x CNAME a\nx CNAME b\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":7: x.example.test. has a second CNAME"), "{e}");
     }
 
     #[test]

@@ -142,7 +142,11 @@ impl Zone {
                     ));
                     hops += 1;
                     let seen = out.answers.iter().any(|r| r.name == synth);
-                    if !self.origin.zone_of(&synth) || hops > MAX_CNAME_HOPS || seen {
+                    if !self.origin.zone_of(&synth)
+                        || hops > MAX_CNAME_HOPS
+                        || seen
+                        || qtype == RecordType::CNAME
+                    {
                         return out;
                     }
                     name = synth;
@@ -183,7 +187,7 @@ impl Zone {
                 self.additional_for(set, &mut out.additional);
                 return out;
             }
-            let Some(cname) = node.get(RecordType::CNAME) else {
+            let Some(cname) = node.get(RecordType::CNAME).filter(|_| follows(qtype)) else {
                 out.authority.push(self.negative_soa.clone());
                 return out;
             };
@@ -290,6 +294,15 @@ impl Zone {
             }
         }
     }
+}
+
+/// Whether a CNAME at the name is followed for `qtype`: not when the CNAME itself (or its
+/// signature or NSEC) is what was asked for, as Knot does.
+fn follows(qtype: RecordType) -> bool {
+    !matches!(
+        qtype,
+        RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC | RecordType::ANY
+    )
 }
 
 /// Append `set` to `out` with `owner` as the owner name (the query name as asked, or the

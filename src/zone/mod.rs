@@ -71,6 +71,23 @@ pub struct Zone {
     pub has_dnames: bool,
     /// Number of records, for logs and status.
     pub record_count: usize,
+    /// NSEC3 records and the RRSIGs over them. They live in their own hashed namespace
+    /// (RFC 5155 §7.2): their owners are not names of the zone, so they are kept out of
+    /// [`Zone::nodes`], served only in transfers (and, later, as denial proofs).
+    pub nsec3: Vec<Record>,
+}
+
+/// True for records that belong to the NSEC3 chain rather than to the zone's names.
+fn is_nsec3_chain(r: &Record) -> bool {
+    match r.record_type() {
+        RecordType::NSEC3 => true,
+        RecordType::RRSIG => match &r.data {
+            // RRSIG is kept as wire data: the type covered is its first two octets.
+            RData::Unknown { rdata, .. } => rdata.anything.get(..2) == Some(&[0, 50][..]),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 impl Zone {
@@ -80,6 +97,8 @@ impl Zone {
         let mut nodes: HashMap<Name, Node> = HashMap::new();
         let record_count = records.len();
         nodes.entry(origin.clone()).or_default();
+        let (nsec3, records): (Vec<Record>, Vec<Record>) =
+            records.into_iter().partition(is_nsec3_chain);
         for record in records {
             let owner = record.name.clone();
             // Every name between the owner and the apex exists (empty non-terminals).
@@ -130,6 +149,7 @@ impl Zone {
             has_wildcards,
             has_dnames,
             record_count,
+            nsec3,
         })
     }
 

@@ -83,6 +83,7 @@ pub fn name_labels(text: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
                 i += used;
                 continue;
             }
+            b'@' => return Err(format!("`@` inside the name `{text}` (escape it as \\@)")),
             b'.' => {
                 if cur.is_empty() {
                     return Err(format!("empty label in `{text}`"));
@@ -418,6 +419,15 @@ mod tests {
         assert_eq!(n.iter().next().unwrap(), b"My Printer");
         assert_eq!(parse_name("@", Some(&o)).unwrap(), o);
         assert!(parse_name("a..b", Some(&o)).is_err());
+        assert!(parse_name("host.@", Some(&o)).is_err());
+        assert_eq!(
+            parse_name("a\\@b", Some(&o))
+                .unwrap()
+                .iter()
+                .next()
+                .unwrap(),
+            b"a@b"
+        );
         assert!(parse_name("a\\256", Some(&o)).is_err());
         assert!(parse_name("rel", None).is_err());
     }
