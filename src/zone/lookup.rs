@@ -484,6 +484,111 @@ deep.sub A  192.0.2.54
     }
 
     #[test]
+    fn dname_synthesizes_a_cname_and_follows_it() {
+        let text = format!(
+            "{ZONE}dn DNAME target\ntarget A 192.0.2.70\nx.target A 192.0.2.71\n\
+             out DNAME example.net.\nself DNAME self.example.test.\n"
+        );
+        let z = load_zone_text(&text, Path::new("example.test.zone"), None).unwrap();
+        let l = z.lookup(
+            &n("x.dn.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!(
+            owners(&l.answers),
+            vec![
+                "dn.example.test. DNAME",
+                "x.dn.example.test. CNAME",
+                "x.target.example.test. A"
+            ]
+        );
+        assert_eq!(l.synthesized, vec![n("x.dn.example.test.")]);
+        let RData::CNAME(t) = &l.answers[1].data else {
+            panic!()
+        };
+        assert_eq!(t.0, n("x.target.example.test."));
+        // the DNAME owner itself is ordinary data
+        let l = z.lookup(
+            &n("dn.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!((l.answers.len(), l.authority.len()), (0, 1));
+        // NXDOMAIN at the target; CNAME queries stop at the synthesized CNAME
+        let l = z.lookup(
+            &n("nx.dn.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!((l.rcode, l.answers.len()), (ResponseCode::NXDomain, 2));
+        let l = z.lookup(
+            &n("x.dn.example.test."),
+            RecordType::CNAME,
+            LookupOptions::default(),
+        );
+        assert_eq!((l.answers.len(), l.authority.len()), (2, 0));
+        // out of the zone: the resolver goes on
+        let l = z.lookup(
+            &n("a.out.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!(
+            (l.rcode, l.answers.len(), l.authority.len()),
+            (ResponseCode::NoError, 2, 0)
+        );
+        // a loop ends
+        let l = z.lookup(
+            &n("a.self.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!(l.answers.len(), 2);
+        // too long: YXDOMAIN
+        let long = format!(
+            "{}.{}.{}.self.example.test.",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63)
+        );
+        let z2 = load_zone_text(
+            &format!(
+                "{ZONE}far DNAME {}.{}.example.test.\n",
+                "d".repeat(63),
+                "e".repeat(50)
+            ),
+            Path::new("example.test.zone"),
+            None,
+        )
+        .unwrap();
+        let q = long.replace("self", "far");
+        let l = z2.lookup(&n(&q), RecordType::A, LookupOptions::default());
+        assert_eq!((l.rcode, l.answers.len()), (ResponseCode::YXDomain, 1));
+    }
+
+    #[test]
+    fn nested_zones_ds_goes_to_the_parent() {
+        let parent = zone();
+        let child = load_zone_text(
+            "$TTL 60\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.9\n",
+            Path::new("sub.example.test.zone"),
+            None,
+        )
+        .unwrap();
+        let set = super::super::ZoneSet::new(vec![parent, child]);
+        let sub = n("sub.example.test.");
+        let pick = |name: &Name, t| set.find_for_query(name, t).unwrap().1.origin.clone();
+        assert_eq!(pick(&sub, RecordType::DS), n("example.test."));
+        assert_eq!(pick(&sub, RecordType::NS), sub);
+        assert_eq!(pick(&n("x.sub.example.test."), RecordType::DS), sub);
+        assert_eq!(
+            pick(&n("example.test."), RecordType::DS),
+            n("example.test.")
+        );
+    }
+
+    #[test]
     fn any_is_minimal_when_asked() {
         let z = zone();
         let min = LookupOptions { minimal_any: true };
