@@ -159,6 +159,16 @@ pub fn parse_name(text: &str, origin: Option<&Name>) -> Result<Name, String> {
 /// representation. Types hickory decodes get their typed form; the rest (DS, DNSKEY, RRSIG,
 /// NSEC, NSEC3, DNAME, …) are kept as opaque wire data, which is how they are served.
 pub fn parse_rdata(rtype: u16, tokens: &[Token], origin: Option<&Name>) -> Result<RData, String> {
+    let generic = tokens.first().is_some_and(|t| !t.quoted && t.text == "\\#");
+    let wire = match (generic, other_types::parse(rtype, tokens, origin)) {
+        (false, Some(wire)) => wire?,
+        _ => scan_wire(same_wire_as(rtype), tokens, origin)?,
+    };
+    from_wire(RecordType::from(rtype), &wire)
+}
+
+/// The record data of type `rtype` in wire form, through `domain`'s parser for the type.
+fn scan_wire(rtype: u16, tokens: &[Token], origin: Option<&Name>) -> Result<Vec<u8>, String> {
     let mut scanner = TokenScanner {
         tokens,
         pos: 0,
@@ -176,7 +186,260 @@ pub fn parse_rdata(rtype: u16, tokens: &[Token], origin: Option<&Name>) -> Resul
     let mut wire: Vec<u8> = Vec::new();
     data.compose_rdata(&mut wire)
         .map_err(|_| "record data too long".to_string())?;
-    from_wire(RecordType::from(rtype), &wire)
+    Ok(wire)
+}
+
+/// Types `domain` has no parser for whose presentation and wire formats are those of a type
+/// it has: SPF is TXT (RFC 7208), SMIMEA is TLSA (RFC 8162), AFSDB, KX and LP are MX-shaped
+/// (a 16-bit number and a name), DHCID is one base64 blob like OPENPGPKEY.
+fn same_wire_as(rtype: u16) -> u16 {
+    match rtype {
+        99 => 16,            // SPF -> TXT
+        53 => 52,            // SMIMEA -> TLSA
+        18 | 36 | 107 => 15, // AFSDB, KX, LP -> MX
+        49 => 61,            // DHCID -> OPENPGPKEY
+        other => other,
+    }
+}
+
+/// Types with their own presentation format that `domain` does not parse: URI, EUI48, EUI64,
+/// L32, L64, NID, CSYNC, CERT and LOC.
+mod other_types {
+    use super::{Name, Token, scan_wire};
+
+    /// The wire form of `tokens` for `rtype`, or None when the type is not one of these.
+    pub fn parse(
+        rtype: u16,
+        t: &[Token],
+        origin: Option<&Name>,
+    ) -> Option<Result<Vec<u8>, String>> {
+        let r = match rtype {
+            256 => uri(t),
+            108 => eui(t, 6),
+            109 => eui(t, 8),
+            105 => l32(t),
+            104 | 106 => nid(t),
+            62 => csync(t, origin),
+            37 => cert(t),
+            29 => loc(t),
+            _ => return None,
+        };
+        Some(r)
+    }
+
+    fn exactly(t: &[Token], n: usize) -> Result<(), String> {
+        if t.len() == n {
+            Ok(())
+        } else {
+            Err(format!("expected {n} fields, found {}", t.len()))
+        }
+    }
+
+    fn num<T: std::str::FromStr>(t: &Token) -> Result<T, String> {
+        t.text
+            .parse()
+            .map_err(|_| format!("`{}` is not a valid number here", t.text))
+    }
+
+    fn uri(t: &[Token]) -> Result<Vec<u8>, String> {
+        exactly(t, 3)?;
+        let mut w = Vec::new();
+        w.extend_from_slice(&num::<u16>(&t[0])?.to_be_bytes());
+        w.extend_from_slice(&num::<u16>(&t[1])?.to_be_bytes());
+        w.extend_from_slice(&super::TokenScanner::octets_of(&t[2].text).map_err(|e| e.0)?);
+        Ok(w)
+    }
+
+    fn eui(t: &[Token], len: usize) -> Result<Vec<u8>, String> {
+        exactly(t, 1)?;
+        let parts: Vec<&str> = t[0].text.split('-').collect();
+        if parts.len() != len || parts.iter().any(|p| p.len() != 2) {
+            return Err(format!(
+                "`{}` is not {len} hex pairs joined by -",
+                t[0].text
+            ));
+        }
+        parts
+            .iter()
+            .map(|p| u8::from_str_radix(p, 16).map_err(|_| format!("bad hex in `{}`", t[0].text)))
+            .collect()
+    }
+
+    fn l32(t: &[Token]) -> Result<Vec<u8>, String> {
+        exactly(t, 2)?;
+        let mut w = num::<u16>(&t[0])?.to_be_bytes().to_vec();
+        let a: std::net::Ipv4Addr = num(&t[1])?;
+        w.extend_from_slice(&a.octets());
+        Ok(w)
+    }
+
+    fn nid(t: &[Token]) -> Result<Vec<u8>, String> {
+        exactly(t, 2)?;
+        let mut w = num::<u16>(&t[0])?.to_be_bytes().to_vec();
+        let groups: Vec<&str> = t[1].text.split(':').collect();
+        if groups.len() != 4 || groups.iter().any(|g| g.is_empty() || g.len() > 4) {
+            return Err(format!("`{}` is not four 16-bit hex groups", t[1].text));
+        }
+        for g in groups {
+            let v =
+                u16::from_str_radix(g, 16).map_err(|_| format!("bad hex in `{}`", t[1].text))?;
+            w.extend_from_slice(&v.to_be_bytes());
+        }
+        Ok(w)
+    }
+
+    fn csync(t: &[Token], origin: Option<&Name>) -> Result<Vec<u8>, String> {
+        if t.len() < 2 {
+            return Err("expected a serial, flags and types".into());
+        }
+        let mut w = num::<u32>(&t[0])?.to_be_bytes().to_vec();
+        w.extend_from_slice(&num::<u16>(&t[1])?.to_be_bytes());
+        // The type bitmap is NSEC's: parse `. TYPES…` as an NSEC and drop the root name.
+        let mut nsec = vec![Token {
+            text: ".".into(),
+            quoted: false,
+        }];
+        nsec.extend_from_slice(&t[2..]);
+        let bitmap = scan_wire(47, &nsec, origin)?;
+        w.extend_from_slice(&bitmap[1..]);
+        Ok(w)
+    }
+
+    fn cert(t: &[Token]) -> Result<Vec<u8>, String> {
+        if t.len() < 4 {
+            return Err("expected type, key tag, algorithm and certificate".into());
+        }
+        let ctype: u16 = match t[0].text.to_ascii_uppercase().as_str() {
+            "PKIX" => 1,
+            "SPKI" => 2,
+            "PGP" => 3,
+            "IPKIX" => 4,
+            "ISPKI" => 5,
+            "IPGP" => 6,
+            "ACPKIX" => 7,
+            "IACPKIX" => 8,
+            "URI" => 253,
+            "OID" => 254,
+            _ => num(&t[0])?,
+        };
+        let alg: u8 = match t[2].text.to_ascii_uppercase().as_str() {
+            "RSAMD5" => 1,
+            "DH" => 2,
+            "DSA" => 3,
+            "RSASHA1" => 5,
+            "DSA-NSEC3-SHA1" => 6,
+            "RSASHA1-NSEC3-SHA1" => 7,
+            "RSASHA256" => 8,
+            "RSASHA512" => 10,
+            "ECC-GOST" => 12,
+            "ECDSAP256SHA256" => 13,
+            "ECDSAP384SHA384" => 14,
+            "ED25519" => 15,
+            "ED448" => 16,
+            _ => num(&t[2])?,
+        };
+        let mut w = ctype.to_be_bytes().to_vec();
+        w.extend_from_slice(&num::<u16>(&t[1])?.to_be_bytes());
+        w.push(alg);
+        // the certificate: base64 over the remaining tokens, parsed as OPENPGPKEY's data
+        w.extend_from_slice(&scan_wire(61, &t[3..], None)?);
+        Ok(w)
+    }
+
+    /// One LOC angle (`d [m [s]] H`) starting at `words[*i]`, as RFC 1876 encodes it.
+    fn loc_angle(
+        words: &[&str],
+        i: &mut usize,
+        pos: &str,
+        neg: &str,
+        max: u64,
+    ) -> Result<u32, String> {
+        let mut parts = Vec::new();
+        while *i < words.len() && parts.len() < 3 {
+            let w = words[*i];
+            if w.eq_ignore_ascii_case(pos) || w.eq_ignore_ascii_case(neg) {
+                break;
+            }
+            parts.push(w);
+            *i += 1;
+        }
+        let hemi = words
+            .get(*i)
+            .filter(|h| h.eq_ignore_ascii_case(pos) || h.eq_ignore_ascii_case(neg))
+            .ok_or_else(|| format!("LOC: expected {pos} or {neg}"))?;
+        *i += 1;
+        let bad = || "LOC: bad angle".to_string();
+        let deg: u64 = parts.first().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let min: u64 = parts
+            .get(1)
+            .map_or(Ok(0), |m| m.parse())
+            .map_err(|_| bad())?;
+        let sec: f64 = parts
+            .get(2)
+            .map_or(Ok(0.0), |s| s.parse())
+            .map_err(|_| bad())?;
+        let ms = deg * 3_600_000 + min * 60_000 + (sec * 1000.0).round() as u64;
+        if deg > max || min > 59 || !(0.0..60.0).contains(&sec) || ms > max * 3_600_000 {
+            return Err("LOC: angle out of range".into());
+        }
+        let ms = ms as i64;
+        let signed = if hemi.eq_ignore_ascii_case(neg) {
+            -ms
+        } else {
+            ms
+        };
+        Ok((2_147_483_648i64 + signed) as u32)
+    }
+
+    fn loc_meters(w: &str) -> Result<f64, String> {
+        w.trim_end_matches(['m', 'M'])
+            .parse::<f64>()
+            .map_err(|_| format!("LOC: `{w}` is not a distance in meters"))
+    }
+
+    /// A LOC size or precision: mantissa and power of ten of centimetres, in one octet.
+    fn loc_precision(w: Option<&&str>, default: f64) -> Result<u8, String> {
+        let m = match w {
+            Some(w) => loc_meters(w)?,
+            None => default,
+        };
+        if m < 0.0 {
+            return Err("LOC: negative precision".into());
+        }
+        let mut cm = (m * 100.0).round() as u64;
+        let mut exp = 0u8;
+        while cm >= 10 && exp < 9 {
+            cm /= 10;
+            exp += 1;
+        }
+        if cm > 9 {
+            return Err("LOC: precision too large".into());
+        }
+        Ok(((cm as u8) << 4) | exp)
+    }
+
+    /// RFC 1876: `d [m [s]] N|S d [m [s]] E|W alt[m] [size[m] [hp[m] [vp[m]]]]`.
+    fn loc(t: &[Token]) -> Result<Vec<u8>, String> {
+        let words: Vec<&str> = t.iter().map(|t| t.text.as_str()).collect();
+        let mut i = 0;
+        let lat = loc_angle(&words, &mut i, "N", "S", 90)?;
+        let lon = loc_angle(&words, &mut i, "E", "W", 180)?;
+        let alt = loc_meters(words.get(i).ok_or("LOC: missing altitude")?)?;
+        i += 1;
+        let size = loc_precision(words.get(i), 1.0)?;
+        let hp = loc_precision(words.get(i + 1), 10_000.0)?;
+        let vp = loc_precision(words.get(i + 2), 10.0)?;
+        if words.len() > i + 3 {
+            return Err("LOC: too many fields".into());
+        }
+        let alt_cm = (alt * 100.0).round() as i64 + 10_000_000;
+        let alt_cm = u32::try_from(alt_cm).map_err(|_| "LOC: altitude out of range")?;
+        let mut w = vec![0, size, hp, vp];
+        w.extend_from_slice(&lat.to_be_bytes());
+        w.extend_from_slice(&lon.to_be_bytes());
+        w.extend_from_slice(&alt_cm.to_be_bytes());
+        Ok(w)
+    }
 }
 
 /// Hickory's form of the RDATA `wire` of type `rtype`.
@@ -456,6 +719,8 @@ mod tests {
         };
         assert_eq!(rdata.anything, &[0xab, 0xcd, 0xef]);
         assert!(parse_rdata(1, &toks("192.0.2.1 extra"), None).is_err());
+        assert!(parse_rdata(13, &toks("\\# 8 03313233043132333400"), None).is_err());
+        assert!(parse_rdata(13, &toks("\\# 2 0102 03"), None).is_err());
         assert!(parse_rdata(43, &toks("1 2 3 zz"), None).is_err());
     }
 }
