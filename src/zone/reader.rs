@@ -57,7 +57,11 @@ pub struct Entry {
 }
 
 /// Split master-file text into entries. Errors are (line, message).
-pub fn split(text: &str) -> Result<Vec<Entry>, (usize, String)> {
+///
+/// The text is bytes, not necessarily UTF-8 (Knot and BIND take 8-bit data as it is). Octets
+/// that are not printable ASCII (UTF-8 in a TXT string, a tab inside quotes) are turned into
+/// `\DDD` escapes here, so the data parsers see only printable ASCII and keep every octet.
+pub fn split(text: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
     let mut entries = Vec::new();
     let mut tokens: Vec<Token> = Vec::new();
     let mut cur = String::new();
@@ -68,7 +72,7 @@ pub fn split(text: &str) -> Result<Vec<Entry>, (usize, String)> {
     let mut entry_line = 1usize;
     let mut starts_blank = false;
     let mut at_line_start = true;
-    let mut chars = text.chars().peekable();
+    let mut bytes = text.iter().copied().peekable();
 
     fn flush(tokens: &mut Vec<Token>, cur: &mut String, in_token: &mut bool) {
         if *in_token {
@@ -79,15 +83,31 @@ pub fn split(text: &str) -> Result<Vec<Entry>, (usize, String)> {
             *in_token = false;
         }
     }
+    fn push(cur: &mut String, b: u8) {
+        if (0x20..=0x7e).contains(&b) {
+            cur.push(char::from(b));
+        } else {
+            cur.push_str(&format!("\\{b:03}"));
+        }
+    }
+    // `\X`: kept as written when X is printable, else as the `\DDD` of X (the same octet).
+    fn push_escape(cur: &mut String, n: u8) {
+        if (0x20..=0x7e).contains(&n) {
+            cur.push('\\');
+            cur.push(char::from(n));
+        } else {
+            push(cur, n);
+        }
+    }
 
-    while let Some(c) = chars.next() {
+    while let Some(c) = bytes.next() {
         if at_line_start && depth == 0 {
             entry_line = line;
-            starts_blank = c == ' ' || c == '\t';
+            starts_blank = c == b' ' || c == b'\t';
             at_line_start = false;
         }
         match c {
-            '"' => {
+            b'"' => {
                 // A quote right after unquoted text continues that token (`key="v w"`).
                 let joined = in_token;
                 if !joined {
@@ -95,26 +115,25 @@ pub fn split(text: &str) -> Result<Vec<Entry>, (usize, String)> {
                 }
                 let start = line;
                 let mut closed = false;
-                while let Some(q) = chars.next() {
+                while let Some(q) = bytes.next() {
                     match q {
-                        '\\' => {
-                            cur.push(q);
-                            if let Some(n) = chars.next() {
-                                if n == '\n' {
+                        b'\\' => {
+                            if let Some(n) = bytes.next() {
+                                if n == b'\n' {
                                     line += 1;
                                 }
-                                cur.push(n);
+                                push_escape(&mut cur, n);
                             }
                         }
-                        '"' => {
+                        b'"' => {
                             closed = true;
                             break;
                         }
-                        '\n' => {
+                        b'\n' => {
                             line += 1;
-                            cur.push(q);
+                            push(&mut cur, q);
                         }
-                        _ => cur.push(q),
+                        _ => push(&mut cur, q),
                     }
                 }
                 if !closed {
@@ -126,40 +145,42 @@ pub fn split(text: &str) -> Result<Vec<Entry>, (usize, String)> {
                 });
                 in_token = false;
             }
-            ';' => {
-                while let Some(&n) = chars.peek() {
-                    if n == '\n' {
+            b';' => {
+                while let Some(&n) = bytes.peek() {
+                    if n == b'\n' {
                         break;
                     }
-                    chars.next();
+                    bytes.next();
                 }
             }
-            '(' => {
+            b'(' => {
                 flush(&mut tokens, &mut cur, &mut in_token);
                 if depth == 0 {
                     paren_line = line;
                 }
                 depth += 1;
             }
-            ')' => {
+            b')' => {
                 flush(&mut tokens, &mut cur, &mut in_token);
                 if depth == 0 {
                     return Err((line, "closing parenthesis without an opening one".into()));
                 }
                 depth -= 1;
             }
-            '\\' => {
-                cur.push(c);
+            b'\\' => {
                 in_token = true;
-                if let Some(n) = chars.next() {
-                    if n == '\n' {
-                        line += 1;
+                match bytes.next() {
+                    Some(n) => {
+                        if n == b'\n' {
+                            line += 1;
+                        }
+                        push_escape(&mut cur, n);
                     }
-                    cur.push(n);
+                    None => cur.push('\\'),
                 }
             }
-            ' ' | '\t' | '\r' => flush(&mut tokens, &mut cur, &mut in_token),
-            '\n' => {
+            b' ' | b'\t' | b'\r' => flush(&mut tokens, &mut cur, &mut in_token),
+            b'\n' => {
                 flush(&mut tokens, &mut cur, &mut in_token);
                 if depth == 0 {
                     if !tokens.is_empty() {
@@ -174,7 +195,7 @@ pub fn split(text: &str) -> Result<Vec<Entry>, (usize, String)> {
                 line += 1;
             }
             _ => {
-                cur.push(c);
+                push(&mut cur, c);
                 in_token = true;
             }
         }
@@ -268,14 +289,24 @@ pub fn read_zone_file(
     origin: Option<&Name>,
     opts: &ReadOptions,
 ) -> Result<Vec<Located>, Diagnostics> {
-    let text = std::fs::read_to_string(path)
+    let text = std::fs::read(path)
         .map_err(|e| Diagnostic::file(path, format!("cannot read zone file: {e}")))?;
-    read_zone_text(&text, path, origin, opts)
+    read_zone_bytes(&text, path, origin, opts)
 }
 
 /// Read zone `text` as if from `path`.
 pub fn read_zone_text(
     text: &str,
+    path: &Path,
+    origin: Option<&Name>,
+    opts: &ReadOptions,
+) -> Result<Vec<Located>, Diagnostics> {
+    read_zone_bytes(text.as_bytes(), path, origin, opts)
+}
+
+/// Read the zone file contents `text` as if from `path`.
+pub fn read_zone_bytes(
+    text: &[u8],
     path: &Path,
     origin: Option<&Name>,
     opts: &ReadOptions,
@@ -308,7 +339,7 @@ pub fn read_zone_text(
 }
 
 impl Reader {
-    fn read_text(&mut self, text: &str, path: &Path, st: &mut FileState) {
+    fn read_text(&mut self, text: &[u8], path: &Path, st: &mut FileState) {
         let file: Arc<Path> = Arc::from(path);
         let entries = match split(text) {
             Ok(e) => e,
@@ -498,7 +529,7 @@ impl Reader {
                 path.display()
             ));
         }
-        let text = std::fs::read_to_string(&canon)
+        let text = std::fs::read(&canon)
             .map_err(|e| format!("$INCLUDE {}: cannot read: {e}", path.display()))?;
         // The included file starts with the given (or current) origin; nothing it changes
         // carries back to the including file (RFC 1035 §5.1).
@@ -636,7 +667,7 @@ mod tests {
     #[test]
     fn entries_follow_parentheses_quotes_and_comments() {
         let text = "$ORIGIN ex.\n@ SOA ns ( host ; c\n 1 2 3 4 5 )\n\nwww A 1.2.3.4 ; c\n  TXT \"a ; (\" b\nsvc HTTPS 1 . alpn=\"h2,h3\" port=8443\n";
-        let e = split(text).unwrap();
+        let e = split(text.as_bytes()).unwrap();
         assert_eq!(e.len(), 5);
         assert_eq!(e[1].line, 2);
         assert_eq!(e[1].tokens.len(), 9);
@@ -645,9 +676,27 @@ mod tests {
         assert_eq!(t, vec!["TXT", "a ; (", "b"]);
         assert!(e[3].tokens[1].quoted && e[3].starts_blank);
         assert_eq!(e[4].tokens[4].text, "alpn=h2,h3");
-        assert_eq!(split("a A 1\nb TXT \"open\n").unwrap_err().0, 2);
-        assert_eq!(split("a A 1\n\nb SOA ( 1 2\n").unwrap_err().0, 3);
-        assert_eq!(split("a A 1 )\n").unwrap_err().0, 1);
+        assert_eq!(split(b"a A 1\nb TXT \"open\n").unwrap_err().0, 2);
+        assert_eq!(split(b"a A 1\n\nb SOA ( 1 2\n").unwrap_err().0, 3);
+        assert_eq!(split(b"a A 1 )\n").unwrap_err().0, 1);
+    }
+
+    #[test]
+    fn eight_bit_data_is_kept_as_octets() {
+        let e = split("t TXT \"caf\u{e9}\ttab\" \\\u{e9}\n".as_bytes()).unwrap();
+        assert_eq!(e[0].tokens[2].text, "caf\\195\\169\\009tab");
+        assert_eq!(e[0].tokens[3].text, "\\195\\169");
+        let r = read_zone_bytes(
+            b"t TXT \"\xff\"\n",
+            Path::new("t/ex.test.zone"),
+            Some(&Name::from_ascii("ex.test.").unwrap()),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        let hickory_proto::rr::RData::TXT(t) = &r[0].record.data else {
+            panic!()
+        };
+        assert_eq!(&*t.txt_data[0], &[0xff]);
     }
 
     #[test]
