@@ -378,8 +378,11 @@ mod other_types {
             .get(2)
             .map_or(Ok(0.0), |s| s.parse())
             .map_err(|_| bad())?;
+        if deg > max || min > 59 || !(0.0..60.0).contains(&sec) {
+            return Err("LOC: angle out of range".into());
+        }
         let ms = deg * 3_600_000 + min * 60_000 + (sec * 1000.0).round() as u64;
-        if deg > max || min > 59 || !(0.0..60.0).contains(&sec) || ms > max * 3_600_000 {
+        if ms > max * 3_600_000 {
             return Err("LOC: angle out of range".into());
         }
         let ms = ms as i64;
@@ -431,6 +434,9 @@ mod other_types {
         let vp = loc_precision(words.get(i + 2), 10.0)?;
         if words.len() > i + 3 {
             return Err("LOC: too many fields".into());
+        }
+        if !(-100_000.0..=42_849_672.95).contains(&alt) {
+            return Err("LOC: altitude out of range".into());
         }
         let alt_cm = (alt * 100.0).round() as i64 + 10_000_000;
         let alt_cm = u32::try_from(alt_cm).map_err(|_| "LOC: altitude out of range")?;

@@ -629,7 +629,10 @@ fn substitute(tpl: &str, i: u64) -> Result<String, String> {
                     .map_err(|_| format!("$GENERATE: bad width in `${{{spec}}}`"))?
                     .unwrap_or(0);
                 let base = parts.next().unwrap_or("d").trim();
-                let v = i as i64 + offset;
+                if width > 63 {
+                    return Err(format!("$GENERATE: width in `${{{spec}}}` above 63"));
+                }
+                let v = (i as i64).checked_add(offset).unwrap_or(-1);
                 if v < 0 {
                     return Err(format!("$GENERATE: `${{{spec}}}` gives a negative number"));
                 }
@@ -697,6 +700,83 @@ mod tests {
             panic!()
         };
         assert_eq!(&*t.txt_data[0], &[0xff]);
+    }
+
+    #[test]
+    fn odd_input_gives_errors_not_panics() {
+        let types = [
+            "A",
+            "AAAA",
+            "NS",
+            "MX",
+            "SOA",
+            "TXT",
+            "SRV",
+            "DS",
+            "DNSKEY",
+            "RRSIG",
+            "NSEC",
+            "NSEC3",
+            "NSEC3PARAM",
+            "TLSA",
+            "SSHFP",
+            "SVCB",
+            "HTTPS",
+            "CAA",
+            "NAPTR",
+            "LOC",
+            "CERT",
+            "CSYNC",
+            "URI",
+            "EUI48",
+            "EUI64",
+            "L32",
+            "L64",
+            "NID",
+            "DNAME",
+            "TYPE999",
+            "SPF",
+            "HINFO",
+            "APL",
+            "ZONEMD",
+            "IPSECKEY",
+            "OPENPGPKEY",
+        ];
+        let data = [
+            "",
+            "\\#",
+            "\\# 70000 00",
+            "\\# 1 zz",
+            "99999999999999999999 N 1 E 0",
+            "90 0 60 N 180 E 99999999999999m 9e99 nan inf",
+            "1 2 3 4 5 6 7 8 9 10 11 12",
+            "@ @ @",
+            "\"unterminated",
+            "a..b",
+            "\\999",
+            "1 . key65535=\"\" alpn=,, port=x",
+            "-1 -1 -1",
+            "1 1 1 -",
+        ];
+        for t in types {
+            for d in data {
+                let _ = read(&format!("x {t} {d}\n"));
+            }
+        }
+        for g in [
+            "$GENERATE 1-2 ${99999999999999999999} A 1.2.3.4",
+            "$GENERATE 1-2 ${-9223372036854775808} A 1.2.3.4",
+            "$GENERATE 1-2 ${0,999999999} A 1.2.3.4",
+            "$GENERATE 1-2 ${0,3,q} A 1.2.3.4",
+            "$GENERATE 0-4294967295 x A 1.2.3.4",
+            "$GENERATE x",
+            "$INCLUDE",
+            "$INCLUDE /nonexistent/file",
+            "$ORIGIN",
+            "$TTL 1y",
+        ] {
+            assert!(read(&format!("{g}\n")).is_err(), "{g}");
+        }
     }
 
     #[test]
