@@ -458,7 +458,11 @@ pub fn from_wire(rtype: RecordType, wire: &[u8]) -> Result<RData, String> {
     }
     let mut d = BinDecoder::new(wire);
     match RData::read(&mut d, rtype, Restrict::new(wire.len() as u16)) {
-        Ok(r) if d.is_empty() => Ok(r),
+        // Typed only when hickory writes back exactly these octets (what is served is what
+        // the file says, even where hickory would normalise or drop something).
+        Ok(r) if d.is_empty() && (compressible(rtype) || r.to_bytes().is_ok_and(|b| b == wire)) => {
+            Ok(r)
+        }
         // Hickory may reject data other servers serve (it is stricter for a few types):
         // serve it as the bytes it is.
         _ => Ok(RData::Unknown {
@@ -466,6 +470,21 @@ pub fn from_wire(rtype: RecordType, wire: &[u8]) -> Result<RData, String> {
             rdata: NULL::with(wire.to_vec()),
         }),
     }
+}
+
+/// The RFC 1035 types whose names may be compressed (RFC 3597 §4): hickory writes them
+/// compressed, so their octets are not compared; their data is names and numbers only.
+fn compressible(rtype: RecordType) -> bool {
+    matches!(
+        rtype,
+        RecordType::NS
+            | RecordType::CNAME
+            | RecordType::SOA
+            | RecordType::PTR
+            | RecordType::MX
+            | RecordType::Unknown(3..=9)
+            | RecordType::Unknown(14)
+    )
 }
 
 /// The target of a DNAME whose RDATA is `rdata` (kept as wire data, see [`from_wire`]).
@@ -719,6 +738,16 @@ mod tests {
             dname_target(&d).unwrap(),
             Name::from_ascii("target.ex.test.").unwrap()
         );
+        for (t, data) in [
+            (RecordType::SRV, "0 0 631 printer"),
+            (RecordType::SOA, "ns1 h 1 2 3 4 5"),
+            (RecordType::NAPTR, "100 10 S SIP+D2U \"\" _sip._udp"),
+            (RecordType::CAA, "0 issue ca.example.net"),
+            (RecordType::TXT, "a b"),
+        ] {
+            let r = parse_rdata(u16::from(t), &toks(data), Some(&o)).unwrap();
+            assert!(!matches!(r, RData::Unknown { .. }), "{t} kept typed: {r:?}");
+        }
         let g = parse_rdata(123, &toks("\\# 3 abcdef"), None).unwrap();
         let RData::Unknown { rdata, .. } = g else {
             panic!()
