@@ -587,6 +587,10 @@ fn corpus2() -> Vec<Case> {
         &[RecordType::Unknown(731), RecordType::Unknown(732), A],
     );
     add("hinfo", &[HINFO]);
+    add("apexdname.test.", &[SOA, NS, DNAME, A]);
+    add("www.apexdname.test.", &[A, AAAA]);
+    add("x.dn.apexdname.test.", &[A]);
+    add("nx.apexdname.test.", &[A]);
     add("nottl.test.", &[SOA, NS]);
     add("ns.nottl.test.", &[A]);
     add("www.nottl.test.", &[A]);

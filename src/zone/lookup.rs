@@ -214,14 +214,17 @@ impl Zone {
             let mut n = name.clone();
             let mut at_name = true;
             while n.num_labels() >= self.origin.num_labels() {
-                if let Some((key, node)) = self.nodes.get_key_value(&n) {
+                let at_apex = n.num_labels() == self.origin.num_labels();
+                // The apex is never a cut; it matters only for a DNAME there.
+                let look = !at_apex || self.has_dnames;
+                if look && let Some((key, node)) = self.nodes.get_key_value(&n) {
                     if node.is_cut && !(at_name && ds) {
                         found = Some(Found::Referral(node));
                     } else if node.dname.is_some() && !at_name {
                         found = Some(Found::Dname(key, node));
                     }
                 }
-                if n.num_labels() == self.origin.num_labels() {
+                if at_apex {
                     break;
                 }
                 n = n.base_name();
