@@ -19,8 +19,8 @@
 //! 5. Otherwise NXDOMAIN with the SOA in authority.
 //!
 //! The SOA in negative answers has TTL = min(SOA TTL, SOA MINIMUM), see [`Zone::negative_soa`].
-//! A CNAME chain ends when it leaves the zone (the resolver follows it), loops, or runs out of
-//! hops; one that reaches a delegation ends with that referral (AA kept: the CNAMEs are ours).
+//! A CNAME chain ends when it leaves the zone (the resolver follows it), loops (a CNAME already
+//! in the answer), or holds [`MAX_CNAME_HOPS`] CNAMEs; one that reaches a delegation ends with that referral (AA kept: the CNAMEs are ours).
 //! The rcode and authority section are those of the last name looked up.
 //!
 //! For future online DNSSEC signing, [`Lookup::synthesized`] tells which answers were made up
@@ -32,8 +32,9 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-/// How many CNAMEs a chain may have before ayadns stops following it.
-pub const MAX_CNAME_HOPS: usize = 12;
+/// How many CNAMEs (from the zone or synthesized from a DNAME) an answer holds at most; the
+/// chain is not followed further. Knot's limit, which the differential test shows.
+pub const MAX_CNAME_HOPS: usize = 5;
 
 /// Per-query choices that change the answer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -123,7 +124,18 @@ impl Zone {
                     else {
                         return out;
                     };
-                    push_set(&mut out.answers, set, owner);
+                    if hops >= MAX_CNAME_HOPS {
+                        return out;
+                    }
+                    // The DNAME once; the CNAMEs it makes count towards the chain limit (a
+                    // DNAME that loops back on itself ends there, as in Knot).
+                    if !out
+                        .answers
+                        .iter()
+                        .any(|r| r.record_type() == RecordType::DNAME && r.name == *owner)
+                    {
+                        push_set(&mut out.answers, set, owner);
+                    }
                     let ttl = set.records.first().map_or(0, |r| r.ttl);
                     let keep = (name.num_labels() - owner.num_labels()) as usize;
                     let synth = Name::from_labels(name.iter().take(keep))
@@ -141,12 +153,7 @@ impl Zone {
                         RData::CNAME(CNAME(synth.clone())),
                     ));
                     hops += 1;
-                    let seen = out.answers.iter().any(|r| r.name == synth);
-                    if !self.origin.zone_of(&synth)
-                        || hops > MAX_CNAME_HOPS
-                        || seen
-                        || qtype == RecordType::CNAME
-                    {
+                    if !self.origin.zone_of(&synth) || qtype == RecordType::CNAME {
                         return out;
                     }
                     name = synth;
@@ -191,14 +198,21 @@ impl Zone {
                 out.authority.push(self.negative_soa.clone());
                 return out;
             };
+            // The chain ends at the limit, or when this CNAME is already in the answer (a loop).
+            let looped = out
+                .answers
+                .iter()
+                .any(|r| r.record_type() == RecordType::CNAME && r.name == name);
+            if hops >= MAX_CNAME_HOPS || looped {
+                return out;
+            }
             push_set(&mut out.answers, cname, &name);
             let Some(RData::CNAME(target)) = cname.records.first().map(|r| &r.data) else {
                 return out;
             };
             let target = target.0.clone();
             hops += 1;
-            let seen = out.answers.iter().any(|r| r.name == target);
-            if !self.origin.zone_of(&target) || hops > MAX_CNAME_HOPS || seen {
+            if !self.origin.zone_of(&target) {
                 return out;
             }
             name = target;
@@ -541,13 +555,13 @@ deep.sub A  192.0.2.54
             (l.rcode, l.answers.len(), l.authority.len()),
             (ResponseCode::NoError, 2, 0)
         );
-        // a loop ends
+        // a DNAME looping on itself ends at the chain limit: the DNAME once, 5 CNAMEs
         let l = z.lookup(
             &n("a.self.example.test."),
             RecordType::A,
             LookupOptions::default(),
         );
-        assert_eq!(l.answers.len(), 2);
+        assert_eq!(l.answers.len(), 1 + MAX_CNAME_HOPS);
         // too long: YXDOMAIN
         let long = format!(
             "{}.{}.{}.self.example.test.",
