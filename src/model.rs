@@ -79,7 +79,7 @@ impl Model {
                 problems.push(config.diag_at(zc.file.span(), msg));
                 continue;
             }
-            match zone::load_zone_file(path, origin.as_ref()) {
+            match zone::load_zone_file_with(path, origin.as_ref(), &zc.read_options()) {
                 Ok(z) => {
                     if let Some(prev) = seen.insert(z.origin.clone(), path.clone()) {
                         let msg = format!(
@@ -216,6 +216,7 @@ fn zones_dir_config(
             file: toml::Spanned::new(0..0, f),
             origin: None,
             allow_transfer: Vec::new(),
+            include_root: None,
         })
         .collect();
     Ok(config)

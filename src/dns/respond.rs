@@ -129,6 +129,7 @@ fn rdata_bound(d: &RData) -> usize {
         RData::SRV(srv) => srv.target.len() + 8,
         RData::SOA(soa) => soa.mname.len() + soa.rname.len() + 24,
         RData::TXT(txt) => txt.txt_data.iter().map(|s| s.len() + 1).sum(),
+        RData::Unknown { rdata, .. } => rdata.anything.len(),
         _ => u16::MAX as usize,
     }
 }
@@ -184,11 +185,11 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
         return Action::Reply(reply(ResponseCode::Refused, tally));
     }
     let qname = query.original().name();
-    let Some((zone_index, zone)) = model.zones.find_indexed(qname) else {
+    let qtype = query.query_type();
+    let Some((zone_index, zone)) = model.zones.find_for_query(qname, qtype) else {
         return Action::Reply(reply(ResponseCode::Refused, tally));
     };
     tally.zone = Some(zone_index);
-    let qtype = query.query_type();
     match qtype {
         RecordType::AXFR | RecordType::IXFR => {
             let allowed = protocol == Protocol::Tcp
@@ -319,6 +320,10 @@ pub fn transfer_chunks(zone: &Zone) -> Vec<Vec<Record>> {
             }
         }
     }
+    chunks
+        .last_mut()
+        .expect("one chunk")
+        .extend(zone.nsec3.iter().cloned());
     chunks.last_mut().expect("one chunk").push(soa);
     chunks
 }

@@ -70,6 +70,25 @@ impl ZoneSet {
         }
     }
 
+    /// The zone that answers `qname`/`qtype`: the most specific one, except that a DS query
+    /// for the apex of a served zone goes to the served zone above it, if any (the DS RRset
+    /// lives in the parent, RFC 4035 §3.1.4.1), as Knot and NSD do.
+    pub fn find_for_query(
+        &self,
+        qname: &Name,
+        qtype: hickory_proto::rr::RecordType,
+    ) -> Option<(usize, &Arc<Zone>)> {
+        let found = self.find_indexed(qname)?;
+        if qtype == hickory_proto::rr::RecordType::DS
+            && found.1.origin == *qname
+            && !qname.is_root()
+            && let Some(parent) = self.find_indexed(&qname.base_name())
+        {
+            return Some(parent);
+        }
+        Some(found)
+    }
+
     /// The zones, in index order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Zone>> {
         self.zones.iter()
