@@ -257,23 +257,8 @@ pub async fn handler(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counters::{GslbTally, ModelMetrics, Tally};
-    use hickory_proto::op::ResponseCode;
-    use hickory_proto::rr::RecordType;
+    use crate::counters::tests::answer;
     use std::time::Duration;
-
-    fn answer(m: &ModelMetrics, service: usize, region: usize, pool: usize) {
-        let tally = Tally {
-            zone: Some(0),
-            ecs: true,
-            gslb: Some(GslbTally {
-                service,
-                region,
-                pool: Some(pool),
-            }),
-        };
-        m.record(&tally, RecordType::A, ResponseCode::NoError, false);
-    }
 
     #[test]
     fn render_parses_as_openmetrics() {

@@ -4,7 +4,7 @@
 //!   token); they count as the agent's region's votes, exactly like a local region's.
 //! - `GET /api/v1/status` — zones, services, pools, endpoints with per-region health and RTT,
 //!   overrides, the active drill, recent transitions, the traffic split, the last reload.
-//! - overrides, drills, explain, reload, audit: see [`ops_api`].
+//! - overrides, drills, explain, reload, audit: see `ops_api.rs`; `GET /metrics`: [`metrics`].
 //!
 //! The dashboard's static files (`/`, `/dashboard.js`, `/dashboard.css`) need no token (the
 //! page asks for one and sends it with its API calls).

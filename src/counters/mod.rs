@@ -3,7 +3,7 @@
 //! A query only does relaxed atomic adds on arrays sized when the model was loaded: one for
 //! (zone, qtype, rcode, protocol), one for ECS, two for the latency histogram (bucket and
 //! sum), one for a GSLB answer; plus two clock reads. No lock, no map, no allocation. Every
-//! array is striped ([`striped`]): [`STRIPES`] cache-line-aligned copies, each thread adding to
+//! array is striped: [`STRIPES`] cache-line-aligned copies, each thread adding to
 //! its own, so two cores never bounce one line between them; a read sums the copies (very
 //! large tables, above [`STRIPED_MAX_BYTES`] striped, use one copy).
 //!
@@ -11,7 +11,7 @@
 //!
 //! [`Metrics`] lives as long as the process. Labels that a reload can change (zones, services,
 //! regions, pools) are counted in a per-model table ([`ModelMetrics`], held by the
-//! snapshot next to the model it indexes by dense ids; [`table`]). A reload starts a new table
+//! snapshot next to the model it indexes by dense ids). A reload starts a new table
 //! at zero; the old one keeps counting the queries still answering from the old snapshot, and
 //! when the last of them is gone its counts are folded, by label *names*, into process-wide
 //! totals. A read adds the totals and every live table by name, so counters never go
@@ -85,7 +85,7 @@ pub(crate) fn rcode_index(r: ResponseCode) -> usize {
 }
 
 /// What the metrics count about one query, filled in by [`crate::dns::respond`] (which stays
-/// pure: it returns this as data) and counted by the handler ([`ModelMetrics::count`]).
+/// pure: it returns this as data) and counted by the handler ([`ModelMetrics::record`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     /// The zone the name is in ([`crate::zone::ZoneSet::find_indexed`]), if any.
@@ -107,7 +107,7 @@ pub struct GslbTally {
     pub pool: Option<PoolId>,
 }
 
-/// The counters of one model, held by the [`Snapshot`]s made from it. The query path reaches
+/// The counters of one model, held by the snapshots made from it. The query path reaches
 /// them through the snapshot it answers from, so they index by that model's dense ids.
 pub struct ModelMetrics {
     metrics: Arc<Metrics>,
@@ -367,7 +367,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn answer(m: &ModelMetrics, service: usize, region: usize, pool: usize) {
+    pub(crate) fn answer(m: &ModelMetrics, service: usize, region: usize, pool: usize) {
         let tally = Tally {
             zone: Some(0),
             ecs: true,

@@ -1,7 +1,7 @@
 //! From a parsed query to the response to send: the protocol rules, in one pure function.
 //!
-//! [`respond`] reads only the request and one [`Snapshot`], so it is tested without sockets
-//! and both transports (UDP through hickory's `Server`, TCP through [`super::tcp`]) share it.
+//! [`respond`] reads only the request and one [`Snapshot`]; both transports (UDP through
+//! hickory's `Server`, TCP through [`super::tcp`]) share it.
 //! In order:
 //! 1. opcode other than QUERY → NOTIMP;
 //! 2. EDNS version above 0 → BADVERS (RFC 6891 §6.1.3); a malformed ECS option → FORMERR
@@ -13,8 +13,8 @@
 //!
 //! Every response to a query with EDNS carries an OPT record (our buffer size, the DO bit
 //! copied per RFC 3225, and the ECS option echoed with scope 0 when the query had one: static
-//! data does not depend on the client). Fitting the answer into the client's UDP buffer is
-//! [`Reply::fit`]'s job.
+//! data does not depend on the client). The handler fits the encoded answer into the client's
+//! UDP buffer (TC=1 when it does not fit; [`super::handler`]).
 
 use super::ecs::{self, Ecs};
 use crate::counters::{GslbTally, Tally};

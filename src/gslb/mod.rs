@@ -3,7 +3,7 @@
 //!
 //! - [`build`]: config → [`Gslb`], checking every reference and range with its config line;
 //! - [`client`]: who asks — the client address (ECS or source), GeoIP location, region;
-//! - [`decide`]: the answer for a service and client — runs the [`policy`] chain, applies the
+//! - [`decide`](mod@decide): the answer for a service and client — runs the [`policy`] chain, applies the
 //!   [`all_down`] rule, the [`ttl`] rule and the ECS scope rule;
 //! - [`view`]: the health the chain reads, with operators' overrides ([`Force`]) laid over it;
 //! - [`target`]: `endpoint:`/`pool:`/`region:` names of what an override acts on.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// All served zones, by origin. Each zone also has a dense index (its position in the list
-/// the set was built from), which per-zone counters ([`crate::metrics`]) are indexed by.
+/// the set was built from), which per-zone counters ([`crate::counters`]) are indexed by.
 #[derive(Debug, Clone, Default)]
 pub struct ZoneSet {
     zones: Vec<Arc<Zone>>,

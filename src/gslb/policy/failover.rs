@@ -15,7 +15,7 @@
 //!
 //! Does not depend on the client.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use crate::gslb::PoolId;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -50,27 +50,14 @@ fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
         }
         tiers.push(ids);
     }
-    ok.then(|| Arc::new(Failover { tiers }) as Arc<dyn Step>)
+    ok.then(|| Compiled::step(WORD.word, Tiers(tiers), apply))
 }
 
-/// The compiled step.
+/// The compiled settings: pools, tier by tier.
 #[derive(Debug)]
-struct Failover {
-    /// Pools, tier by tier.
-    tiers: Vec<Vec<PoolId>>,
-}
+struct Tiers(Vec<Vec<PoolId>>);
 
-impl Step for Failover {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(&self.tiers, ctx, cands, notes)
-    }
-}
-
-fn apply(tiers: &[Vec<PoolId>], ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+fn apply(Tiers(tiers): &Tiers, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let alive = |pc: &super::PoolCand| pc.endpoints.iter().any(|&e| ctx.health.is_up(e));
     let tier_of = |pool| {
         tiers

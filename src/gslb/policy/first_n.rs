@@ -10,7 +10,7 @@
 //! family are kept, and the answer holds at most N addresses. N is between 1 and 64. Does
 //! not depend on the client.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use serde::Deserialize;
 use std::sync::Arc;
 use toml::Spanned;
@@ -46,26 +46,10 @@ fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
         cx.err(span.unwrap_or(cx.at.clone()), msg);
         return None;
     }
-    Some(Arc::new(FirstN { n }))
+    Some(Compiled::step(WORD.word, n, apply))
 }
 
-/// The compiled step.
-#[derive(Debug)]
-struct FirstN {
-    n: usize,
-}
-
-impl Step for FirstN {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(self.n, ctx, cands, notes)
-    }
-}
-
-fn apply(n: usize, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+fn apply(&n: &usize, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     cands.1 = Some(cands.1.map_or(n, |m| m.min(n)));
     let v6 = ctx.v6;
     let mut left = n;

@@ -16,7 +16,7 @@
 //!
 //! ECS scope: the prefix of the network rule or GeoIP network that decided the order.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use crate::geo::CountryCode;
 use crate::gslb::build::effective_prefixes;
 use crate::gslb::{PoolId, RegionId};
@@ -114,17 +114,7 @@ fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
         }
     }
     rules.networks = effective_prefixes(&nets);
-    ok.then(|| Arc::new(rules) as Arc<dyn Step>)
-}
-
-impl Step for Rules {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(self, ctx, cands, notes)
-    }
+    ok.then(|| Compiled::step(WORD.word, rules, apply))
 }
 
 /// Move `order`'s pools to the front, in that order.

@@ -8,7 +8,7 @@
 //! No settings of its own. Health comes from the probers (see `src/health/`); this step only
 //! reads the snapshot. Put it first in a chain: later steps then choose among live endpoints.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use std::sync::Arc;
 
 /// The word.
@@ -19,24 +19,10 @@ pub const WORD: Word = Word {
 };
 
 fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
-    Some(Arc::new(Health))
+    Some(Compiled::step(WORD.word, (), apply))
 }
 
-/// The compiled step (no settings).
-#[derive(Debug)]
-struct Health;
-
-impl Step for Health {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(ctx, cands, notes)
-    }
-}
-
-fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     for pc in &mut cands.0 {
         let pool = &ctx.model.pools[pc.pool];
         let total = pool.endpoints.len().max(1);

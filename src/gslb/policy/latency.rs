@@ -16,7 +16,7 @@
 //!
 //! ECS scope: the prefix over which the client's region holds.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -73,21 +73,7 @@ fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
         cx.err(cx.at.clone(), msg);
         return None;
     }
-    Some(Arc::new(Latency(s)))
-}
-
-/// The compiled step.
-#[derive(Debug)]
-struct Latency(Settings);
-
-impl Step for Latency {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(&self.0, ctx, cands, notes)
-    }
+    Some(Compiled::step(WORD.word, s, apply))
 }
 
 fn apply(cfg: &Settings, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {

@@ -117,6 +117,45 @@ pub trait Step: fmt::Debug + Send + Sync {
     fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes);
 }
 
+/// A step made of its compiled settings `S` and the function that applies them: what every
+/// step of this folder compiles to (a step may also implement [`Step`] itself).
+pub struct Compiled<S> {
+    word: &'static str,
+    settings: S,
+    apply: fn(&S, &Ctx<'_>, &mut Candidates, &mut Notes),
+}
+
+impl<S: fmt::Debug + Send + Sync + 'static> Compiled<S> {
+    /// The step `word` with `settings`, applied by `apply`.
+    pub fn step(
+        word: &'static str,
+        settings: S,
+        apply: fn(&S, &Ctx<'_>, &mut Candidates, &mut Notes),
+    ) -> Arc<dyn Step> {
+        Arc::new(Compiled {
+            word,
+            settings,
+            apply,
+        })
+    }
+}
+
+impl<S: fmt::Debug + Send + Sync> Step for Compiled<S> {
+    fn word(&self) -> &'static str {
+        self.word
+    }
+
+    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+        (self.apply)(&self.settings, ctx, cands, notes)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Compiled<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.word, self.settings)
+    }
+}
+
 /// A config word of the chain: one row of [`WORDS`], defined in the word's own file.
 pub struct Word {
     /// The word, as written in `chain = [...]` and as the name of its settings table.

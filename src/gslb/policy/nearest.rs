@@ -7,7 +7,7 @@
 //!
 //! No settings. ECS scope: the prefix of the GeoIP network that gave the coordinates.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use crate::geo::haversine_km;
 use std::sync::Arc;
 
@@ -19,24 +19,10 @@ pub const WORD: Word = Word {
 };
 
 fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
-    Some(Arc::new(Nearest))
+    Some(Compiled::step(WORD.word, (), apply))
 }
 
-/// The compiled step (no settings).
-#[derive(Debug)]
-struct Nearest;
-
-impl Step for Nearest {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(ctx, cands, notes)
-    }
-}
-
-fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let coords = ctx.client.location.as_ref().and_then(|l| l.coords);
     notes.depends_on(ctx.client.geo_prefix);
     let Some(from) = coords else {

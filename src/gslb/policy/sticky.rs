@@ -14,7 +14,7 @@
 //! Put it after `failover` to stick within the chosen pool, or before to spread clients over
 //! pools. ECS scope: the hashed prefix.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word, mix64, unit};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word, mix64, unit};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::hash::{Hash, Hasher};
@@ -74,21 +74,7 @@ fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
         cx.err(cx.at.clone(), msg);
         return None;
     }
-    Some(Arc::new(Sticky(s)))
-}
-
-/// The compiled step.
-#[derive(Debug)]
-struct Sticky(Settings);
-
-impl Step for Sticky {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(&self.0, ctx, cands, notes)
-    }
+    Some(Compiled::step(WORD.word, s, apply))
 }
 
 fn apply(cfg: &Settings, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {

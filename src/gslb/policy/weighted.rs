@@ -9,7 +9,7 @@
 //! Weights are per endpoint (`weight = 3`). The randomness comes from the query's seed, so a
 //! decision can be replayed. Does not depend on the client.
 
-use super::{Candidates, Compile, Ctx, Notes, Step, Word, mix64, unit};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word, mix64, unit};
 use std::sync::Arc;
 
 /// The word.
@@ -20,24 +20,10 @@ pub const WORD: Word = Word {
 };
 
 fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
-    Some(Arc::new(Weighted))
+    Some(Compiled::step(WORD.word, (), apply))
 }
 
-/// The compiled step (weights are the endpoints').
-#[derive(Debug)]
-struct Weighted;
-
-impl Step for Weighted {
-    fn word(&self) -> &'static str {
-        WORD.word
-    }
-
-    fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-        apply(ctx, cands, notes)
-    }
-}
-
-fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let endpoints = &ctx.model.endpoints;
     let mut rng = ctx.client.seed;
     for pc in &mut cands.0 {
