@@ -3,9 +3,9 @@
 //! A query only does relaxed atomic adds on arrays sized when the model was loaded: one for
 //! (zone, qtype, rcode, protocol), one for ECS, two for the latency histogram (bucket and
 //! sum), one for a GSLB answer; plus two clock reads. No lock, no map, no allocation. Every
-//! array is striped: [`STRIPES`] cache-line-aligned copies, each thread adding to
+//! array is striped: a few (`striped::STRIPES`) cache-line-aligned copies, each thread adding to
 //! its own, so two cores never bounce one line between them; a read sums the copies (very
-//! large tables, above [`STRIPED_MAX_BYTES`] striped, use one copy).
+//! large tables use one copy).
 //!
 //! # Reloads
 //!
@@ -23,7 +23,6 @@
 mod striped;
 mod table;
 
-pub use striped::{STRIPED_MAX_BYTES, STRIPES};
 pub use table::Totals;
 
 use crate::gslb::{PoolId, RegionId, ServiceId};

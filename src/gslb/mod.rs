@@ -18,7 +18,7 @@ pub mod ttl;
 pub mod view;
 
 pub use client::{Client, RegionMatch};
-pub use decide::{Decision, decide};
+pub use decide::decide;
 pub use target::Target;
 pub use view::{Force, HealthView};
 
