@@ -45,8 +45,10 @@ pub fn render(metrics: &Metrics, snap: &Snapshot) -> String {
             split.insert((svc.name.to_string(), pool), 0);
         }
     }
-    for ((s, _, p), v) in &r.totals.answers {
-        *split.entry((s.clone(), p.clone())).or_default() += v;
+    for (k, v) in &r.totals.answers {
+        *split
+            .entry((k.service.clone(), k.pool.clone()))
+            .or_default() += v;
     }
     let g = &snap.model.gslb;
     let endpoint_up = g
@@ -175,11 +177,11 @@ impl Collector for Scrape {
             e,
             "gslb_region_answers",
             "GSLB answers by service, client region and first pool answered.",
-            self.r.totals.answers.iter().map(|((s, r, p), v)| {
+            self.r.totals.answers.iter().map(|(k, v)| {
                 let labels = [
-                    ("service", s.as_str()),
-                    ("region", r.as_str()),
-                    ("pool", p.as_str()),
+                    ("service", k.service.as_str()),
+                    ("region", k.region.as_str()),
+                    ("pool", k.pool.as_str()),
                 ];
                 (labels, *v)
             }),

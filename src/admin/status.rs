@@ -85,8 +85,12 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
     // The traffic split: answers per service and pool so far.
     let mut traffic: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
         Default::default();
-    for (svc, _region, pool, n) in st.ops.counts() {
-        *traffic.entry(svc).or_default().entry(pool).or_default() += n;
+    for (k, n) in st.ops.counts() {
+        *traffic
+            .entry(k.service)
+            .or_default()
+            .entry(k.pool)
+            .or_default() += n;
     }
     let transitions = st
         .ops

@@ -29,6 +29,7 @@ use crate::gslb::{PoolId, RegionId, ServiceId};
 use crate::model::Model;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -271,16 +272,10 @@ impl Metrics {
         (totals, tables.live.last().cloned())
     }
 
-    /// GSLB answers since start, by (service, region, pool): the client's region and the
-    /// first pool answered (pool `""`: none, as for a fallback answer or NODATA). Only
-    /// non-zero counts, sorted. Names as in the config (services fully qualified).
-    pub fn answers_by_region(&self) -> Vec<(String, String, String, u64)> {
-        self.totals()
-            .0
-            .answers
-            .into_iter()
-            .map(|((s, r, p), v)| (s, r, p, v))
-            .collect()
+    /// GSLB answers since start, by service, the client's region and the first pool answered.
+    /// Only non-zero counts.
+    pub fn answers_by_region(&self) -> BTreeMap<AnswerKey, u64> {
+        self.totals().0.answers
     }
 
     /// The exposition (OpenMetrics text) for the current snapshot `snap`.
@@ -303,6 +298,18 @@ impl Metrics {
             rate_limited: self.rate_limited.load(Relaxed),
         }
     }
+}
+
+/// Whose GSLB answers a count is of. Names as in the config (services fully qualified):
+/// counts carry across reloads by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AnswerKey {
+    /// The service.
+    pub service: String,
+    /// The client's region.
+    pub region: String,
+    /// The first pool answered (`""`: none, as for a fallback answer or NODATA).
+    pub pool: String,
 }
 
 /// Everything [`Metrics`] counted, read at one moment.
@@ -383,10 +390,14 @@ pub(crate) mod tests {
     fn counts_carry_across_reloads_by_name() {
         use crate::gslb::policy::testing::CONFIG;
         let metrics = Metrics::new();
-        let www = |rows: Vec<(String, String, String, u64)>| {
-            rows.into_iter()
-                .find(|(s, r, p, _)| s == "www.gslb.example.com." && r == "eu" && p == "eu-west")
-                .map_or(0, |r| r.3)
+        let www = |rows: BTreeMap<AnswerKey, u64>| {
+            rows.get(&AnswerKey {
+                service: "www.gslb.example.com.".into(),
+                region: "eu".into(),
+                pool: "eu-west".into(),
+            })
+            .copied()
+            .unwrap_or(0)
         };
         let old = metrics.for_model(&model(CONFIG));
         // www is service 1, eu region 1, eu-west pool 1.

@@ -1,6 +1,7 @@
 //! The counters whose labels come from one model (zones, services, regions, pools), by that
 //! model's dense ids, and their sums by label names.
 
+use super::AnswerKey;
 use super::striped::Striped;
 use super::{GslbTally, PROTOCOLS, QTYPES, RCODES};
 use crate::gslb::PoolId;
@@ -35,7 +36,7 @@ pub struct Totals {
     /// (zone, qtype index, rcode index, protocol index).
     pub queries: BTreeMap<(String, usize, usize, usize), u64>,
     /// (service, region, pool).
-    pub answers: BTreeMap<(String, String, String), u64>,
+    pub answers: BTreeMap<AnswerKey, u64>,
 }
 
 const PER_ZONE: usize = QTYPES.len() * RCODES.len() * PROTOCOLS.len();
@@ -118,7 +119,11 @@ impl Table {
                     if v > 0 {
                         *totals
                             .answers
-                            .entry((self.services[s].clone(), region.clone(), pool.to_string()))
+                            .entry(AnswerKey {
+                                service: self.services[s].clone(),
+                                region: region.clone(),
+                                pool: pool.to_string(),
+                            })
                             .or_default() += v;
                     }
                 }

@@ -76,7 +76,8 @@ pub struct Aggregator {
     dirty: Vec<bool>,
     dirty_list: Vec<usize>,
     up_changed: bool,
-    transitions: Vec<Transition>,
+    /// Changes since the last `take_transitions`, by target index.
+    transitions: Vec<(usize, Transition)>,
 }
 
 impl Aggregator {
@@ -287,35 +288,29 @@ impl Aggregator {
         at: SystemTime,
         reason: String,
     ) {
-        // Named by target here; `take_transitions` names one per endpoint.
-        let key = self.targets[t].key.clone();
-        self.transitions.push(Transition {
-            endpoint: key,
-            region: region.to_string(),
-            from_up: from,
-            to_up: to,
-            at,
-            reason,
-        });
+        // Kept by target index; `take_transitions` names one per endpoint.
+        self.transitions.push((
+            t,
+            Transition {
+                endpoint: String::new(),
+                region: region.to_string(),
+                from_up: from,
+                to_up: to,
+                at,
+                reason,
+            },
+        ));
     }
 
     /// Transitions since the last call, one per endpoint of the target (named by endpoint).
     pub fn take_transitions(&mut self, model: &Gslb) -> Vec<Transition> {
-        let keys: HashMap<&str, usize> = self
-            .targets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.key.as_str(), i))
-            .collect();
         let mut out = Vec::new();
-        for tr in std::mem::take(&mut self.transitions) {
-            if let Some(&i) = keys.get(tr.endpoint.as_str()) {
-                for &e in &self.endpoints_of[i] {
-                    out.push(Transition {
-                        endpoint: model.endpoints[e].name.clone(),
-                        ..tr.clone()
-                    });
-                }
+        for (i, tr) in std::mem::take(&mut self.transitions) {
+            for &e in &self.endpoints_of[i] {
+                out.push(Transition {
+                    endpoint: model.endpoints[e].name.clone(),
+                    ..tr.clone()
+                });
             }
         }
         out

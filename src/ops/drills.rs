@@ -13,6 +13,7 @@
 //!   ended, and queries per service and pool during the drill.
 
 use super::overrides::{Override, forced};
+use crate::counters::AnswerKey;
 use crate::gslb::Force;
 use crate::gslb::HealthView;
 use crate::gslb::Target;
@@ -20,8 +21,8 @@ use crate::gslb::{Client, Gslb, RegionMatch, decide};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-/// Answer counts: (service, client region, pool) → queries answered so far.
-pub type Counts = Vec<(String, String, String, u64)>;
+/// GSLB answers so far, by service, client region and first pool.
+pub type Counts = BTreeMap<AnswerKey, u64>;
 
 /// A drill.
 #[derive(Debug, Clone)]
@@ -47,7 +48,7 @@ pub struct Drill {
     /// (service, region, from pool, to pool) the preview predicted.
     pub moves: Vec<(String, String, String, String)>,
     /// Counts at the start.
-    pub baseline: BTreeMap<(String, String, String), u64>,
+    pub baseline: Counts,
 }
 
 impl Drill {
@@ -92,12 +93,13 @@ impl Drill {
     /// Update the timeline from the answer counters.
     pub fn observe(&mut self, counts: &Counts, now: SystemTime) {
         let mut per_pool: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        for (svc, region, pool, n) in counts {
-            let base = self
-                .baseline
-                .get(&(svc.clone(), region.clone(), pool.clone()))
-                .copied()
-                .unwrap_or(0);
+        for (key, n) in counts {
+            let AnswerKey {
+                service: svc,
+                region,
+                pool,
+            } = key;
+            let base = self.baseline.get(key).copied().unwrap_or(0);
             let delta = n.saturating_sub(base);
             *per_pool
                 .entry(svc.clone())
@@ -179,8 +181,8 @@ pub fn preview(
         let name = svc.name.to_string();
         let mut now_c: BTreeMap<String, f64> = BTreeMap::new();
         let mut dur_c: BTreeMap<String, f64> = BTreeMap::new();
-        for (s, region, pool, n) in counts.iter().filter(|c| c.0 == name) {
-            let _ = s;
+        for (AnswerKey { region, pool, .. }, n) in counts.iter().filter(|(k, _)| k.service == name)
+        {
             *now_c.entry(pool.clone()).or_default() += *n as f64;
             let to = rows
                 .iter()

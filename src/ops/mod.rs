@@ -320,10 +320,7 @@ impl Ops {
                         ))
                     })
                     .collect(),
-                baseline: counts
-                    .into_iter()
-                    .map(|(s, r, p, n)| ((s, r, p), n))
-                    .collect(),
+                baseline: counts,
             };
             inner
                 .store
