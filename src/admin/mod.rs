@@ -6,6 +6,13 @@
 //!   overrides, the active drill, recent transitions, the traffic split, the last reload.
 //! - overrides, drills, explain, reload, audit: see `ops_api.rs`; `GET /metrics`: [`metrics`].
 //!
+//! - `GET /api/v1/history` — the last hour of QPS, answers per pool and pool health, with
+//!   events ([`history`]).
+//! - `GET /healthz`, `GET /readyz` — liveness and readiness, without a token ([`ready`]).
+//!
+//! With `[admin] metrics_listen`, a second listener serves only `GET /metrics`, without a
+//! token (for a Prometheus that should not reach the API).
+//!
 //! The dashboard's static files (`/`, `/dashboard.js`, `/dashboard.css`) need no token (the
 //! page asks for one and sends it with its API calls).
 //!
@@ -18,8 +25,10 @@
 
 pub mod auth;
 mod dashboard;
+pub mod history;
 pub mod metrics;
 mod ops_api;
+mod ready;
 pub mod reports;
 mod status;
 
@@ -50,6 +59,8 @@ pub struct AdminState {
     pub reloader: Arc<crate::reload::Reloader>,
     /// The clock (a test clock can be moved with `POST /api/v1/test/clock`).
     pub clock: crate::clock::Clock,
+    /// The last hour of traffic and health (sampled by [`serve`]).
+    pub history: Arc<history::Recorder>,
     /// Requests per second per client address.
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
@@ -208,6 +219,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/explain", get(ops_api::explain))
         .route("/api/v1/reload", post(ops_api::reload))
         .route("/api/v1/audit", get(ops_api::audit))
+        .route("/api/v1/history", get(history::get))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
@@ -215,6 +227,9 @@ pub fn router(state: AdminState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit))
         // The dashboard's static files: outside the token layer (the page asks for a token).
         .merge(dashboard::router())
+        // Liveness and readiness: outside the token layer (load balancers send none).
+        .route("/healthz", get(ready::healthz))
+        .route("/readyz", get(ready::readyz))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit,
@@ -235,12 +250,39 @@ pub async fn bind(addr: SocketAddr, tokens: &Tokens) -> anyhow::Result<tokio::ne
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the admin API: {e}"))
 }
 
-/// Serve until `shutdown`.
+/// Bind the metrics-only listener (`[admin] metrics_listen`; an error names the address).
+pub async fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))
+}
+
+/// Serve `GET /metrics` (no token) and nothing else until `shutdown`.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AdminState,
+    shutdown: CancellationToken,
+) {
+    let app = Router::new()
+        .route("/metrics", axum::routing::get(metrics::handler))
+        .with_state(state);
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+}
+
+/// Serve until `shutdown` (and sample the history meanwhile).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AdminState,
     shutdown: CancellationToken,
 ) {
+    tokio::spawn(history::run(
+        state.history.clone(),
+        state.snapshot.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let app = router(state);
     let _ = axum::serve(
         listener,

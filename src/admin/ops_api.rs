@@ -197,6 +197,7 @@ pub(super) async fn advance_clock(
     };
     st.ops.tick().await;
     st.health.tick().await;
+    st.history.sample(&st.snapshot, now, false);
     Json(ClockReply {
         now,
         offset_s: st.clock.offset().as_secs_f64(),

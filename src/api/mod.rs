@@ -2,7 +2,9 @@
 //! by `ayadns ctl` and `ayadns probe`, and by the tests. Inside the server everything is by
 //! dense id; names appear only here, at the edge.
 
+mod history;
 mod ops;
+mod ready;
 mod reports;
 mod status;
 
@@ -10,6 +12,8 @@ pub use ops::{
     ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillRequest, ExplainReply,
     NewOverride, Override, OverrideList, Preview, PreviewRow, ReloadReply, Removed,
 };
+pub use history::{History, HistoryEvent, Sample};
+pub use ready::{ReadyCheck, Readiness};
 pub use reports::{ProbeReports, ProbeResult};
 pub use status::{
     ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,
