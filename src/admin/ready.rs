@@ -8,7 +8,7 @@
 //!   from `initial` guesses rather than measurements.
 
 use super::AdminState;
-use crate::api::{ReadyCheck, Readiness};
+use crate::api::{Readiness, ReadyCheck};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

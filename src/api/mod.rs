@@ -8,12 +8,12 @@ mod ready;
 mod reports;
 mod status;
 
+pub use history::{History, HistoryEvent, Sample};
 pub use ops::{
     ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillRequest, ExplainReply,
     NewOverride, Override, OverrideList, Preview, PreviewRow, ReloadReply, Removed,
 };
-pub use history::{History, HistoryEvent, Sample};
-pub use ready::{ReadyCheck, Readiness};
+pub use ready::{Readiness, ReadyCheck};
 pub use reports::{ProbeReports, ProbeResult};
 pub use status::{
     ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,

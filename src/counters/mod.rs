@@ -20,9 +20,11 @@
 //!
 //! The exposition (names, help, types) is the admin API's: `crate::admin::metrics`.
 
+mod probes;
 mod striped;
 mod table;
 
+pub use probes::{PROBE_BOUNDS_S, PROBE_REASONS, ProbeReadings, probes};
 pub use table::Totals;
 
 use crate::gslb::{PoolId, RegionId, ServiceId};
@@ -179,7 +181,8 @@ struct Tables {
 pub struct Metrics {
     /// Per-query counters that do not depend on the model.
     hot: Striped,
-    transitions: AtomicU64,
+    /// Endpoint changes to down, to up.
+    transitions: [AtomicU64; 2],
     overrides_active: AtomicU64,
     drills_active: AtomicU64,
     reloads_ok: AtomicU64,
@@ -199,7 +202,7 @@ impl Metrics {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             hot: Striped::new(HOT_LEN),
-            transitions: AtomicU64::new(0),
+            transitions: [AtomicU64::new(0), AtomicU64::new(0)],
             overrides_active: AtomicU64::new(0),
             drills_active: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
@@ -233,9 +236,9 @@ impl Metrics {
         self.hot.add(HOT_LATENCY_SUM, ns);
     }
 
-    /// An endpoint changed state (up ↔ down).
-    pub fn transition(&self) {
-        self.transitions.fetch_add(1, Relaxed);
+    /// An endpoint changed state: to up (`to_up`) or to down.
+    pub fn transition(&self, to_up: bool) {
+        self.transitions[usize::from(to_up)].fetch_add(1, Relaxed);
     }
 
     /// How many operator overrides are in force.
@@ -288,7 +291,10 @@ impl Metrics {
             latency: (0..=LATENCY_BOUNDS_NS.len())
                 .map(|b| self.hot.get(HOT_LATENCY + b))
                 .collect(),
-            transitions: self.transitions.load(Relaxed),
+            transitions: [
+                self.transitions[0].load(Relaxed),
+                self.transitions[1].load(Relaxed),
+            ],
             overrides_active: self.overrides_active.load(Relaxed),
             drills_active: self.drills_active.load(Relaxed),
             reloads: [
@@ -323,8 +329,8 @@ pub struct Readings {
     pub latency: Vec<u64>,
     /// Sum of query latencies, seconds.
     pub latency_sum: f64,
-    /// Endpoint up/down changes.
-    pub transitions: u64,
+    /// Endpoint changes to down, to up.
+    pub transitions: [u64; 2],
     /// Overrides in force.
     pub overrides_active: u64,
     /// Drills running.
