@@ -155,3 +155,126 @@ fn start_up_warns_without_a_token_and_logs_what_it_loaded() {
     assert!(log.contains("sample.mmdb"), "{log}");
     a.stop();
 }
+
+#[test]
+fn check_explain_and_geoip_speak_json() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    // A config with a typo and a zone file with a bad record: both listed with lines.
+    std::fs::write(
+        dir.path().join("z.zone"),
+        "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 999.1.1.1\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nlisen = 1\n[[zone]]\nfile = \"z.zone\"\norigin = \"example.\"\n",
+    )
+    .unwrap();
+    let (st, out, _) = run_ayadns(
+        None,
+        &["check", "--config", bad.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(st.code(), Some(1));
+    let r: ayadns::api::CheckReport =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(!r.ok);
+    let typo = r
+        .errors
+        .iter()
+        .find(|e| e.message.contains("lisen"))
+        .expect("the typo");
+    assert_eq!(
+        (typo.line, typo.file.ends_with("bad.toml")),
+        (Some(2), true),
+        "{typo:?}"
+    );
+    assert!(typo.column.is_some(), "{typo:?}");
+    let rec = r
+        .errors
+        .iter()
+        .find(|e| e.file.ends_with("z.zone"))
+        .expect("the record");
+    assert_eq!(rec.line, Some(4), "{rec:?}");
+    // The example is valid.
+    let example = repo.join("config.example.toml");
+    let (st, out, _) = run_ayadns(
+        Some(repo),
+        &["--json", "check", "--config", example.to_str().unwrap()],
+    );
+    assert!(st.success(), "{out}");
+    let r: ayadns::api::CheckReport = serde_json::from_str(&out).unwrap();
+    assert!(
+        r.ok && r.zones == 1 && r.records > 0 && r.errors.is_empty(),
+        "{r:?}"
+    );
+    // explain --json: the same body as `ctl explain --json`.
+    let (st, out, err) = run_ayadns(
+        Some(repo),
+        &[
+            "explain",
+            "www.gslb.example.com",
+            "A",
+            "--client",
+            "81.2.69.0/24",
+            "--config",
+            "config.example.toml",
+            "--json",
+        ],
+    );
+    assert!(st.success(), "{err}");
+    let e: ayadns::api::ExplainReply = serde_json::from_str(&out).unwrap();
+    assert!(e.trace.contains("198.51.100.10"), "{}", e.trace);
+    // geoip lookup --json, found and not.
+    let (st, out, _) = run_ayadns(
+        Some(repo),
+        &[
+            "geoip",
+            "lookup",
+            "--json",
+            "81.2.69.142",
+            "geoip/sample.mmdb",
+        ],
+    );
+    assert!(st.success());
+    let l: ayadns::api::GeoipLookup = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (l.country.as_deref(), l.city.as_deref()),
+        (Some("GB"), Some("London"))
+    );
+    assert_eq!(l.network.as_deref(), Some("81.2.69.0/24"));
+    let (st, out, _) = run_ayadns(
+        Some(repo),
+        &[
+            "geoip",
+            "lookup",
+            "--json",
+            "192.0.2.1",
+            "geoip/sample.mmdb",
+        ],
+    );
+    assert_eq!(st.code(), Some(1));
+    assert!(
+        !serde_json::from_str::<ayadns::api::GeoipLookup>(&out)
+            .unwrap()
+            .found
+    );
+    // geoip build: a readable summary, not a debug struct.
+    let out_db = dir.path().join("s.mmdb");
+    let (st, out, err) = run_ayadns(
+        Some(repo),
+        &[
+            "geoip",
+            "build",
+            "geoip/sample.csv",
+            "-o",
+            out_db.to_str().unwrap(),
+        ],
+    );
+    assert!(st.success(), "{err}");
+    assert!(
+        out.starts_with("wrote ") && out.contains("IPv4") && !out.contains("BuildReport"),
+        "{out}"
+    );
+}

@@ -441,3 +441,129 @@ fn the_admin_api_refuses_a_non_loopback_address_without_tokens() {
         "{err}"
     );
 }
+
+/// `ctl` with only `--config`: the admin address and the token come from the server's config;
+/// `--json` is accepted after the subcommand; every API action has a command.
+#[test]
+fn ctl_reads_server_and_token_from_the_config_and_covers_every_action() {
+    let s = Setup::new(50);
+    let _a = s.start();
+    let cfg = s.cfg.to_str().unwrap().to_string();
+    let ctl = |args: &[&str]| {
+        let mut all = vec!["ctl", "--config", &cfg];
+        all.extend_from_slice(args);
+        run_ayadns(None, &all)
+    };
+    let json = |out: &str| serde_json::from_str::<Value>(out).unwrap_or(Value::Null);
+    // `--json` at the end, no --server, no token file.
+    let (st, out, err) = ctl(&["status", "--json"]);
+    assert!(st.success(), "{err}");
+    assert!(json(&out)["pools"].is_array(), "{out}");
+    // down / up / overrides / remove.
+    let (st, out, err) = ctl(&[
+        "down",
+        "pool:eu-west",
+        "--reason",
+        "maintenance",
+        "--for",
+        "5m",
+    ]);
+    assert!(st.success(), "{err}");
+    assert!(s.london().starts_with("192.0.2."), "{out}");
+    let down_id = out.split_whitespace().nth(1).unwrap().to_string();
+    let (st, out, err) = ctl(&["up", "endpoint:us-east-a", "--reason", "pin"]);
+    assert!(st.success(), "{err}");
+    let up_id = out.split_whitespace().nth(1).unwrap().to_string();
+    let (st, out, _) = ctl(&["overrides"]);
+    assert!(st.success());
+    assert!(out.contains(&down_id) && out.contains(&up_id), "{out}");
+    assert!(
+        out.contains("down") && out.contains("pool:eu-west") && out.contains("maintenance"),
+        "{out}"
+    );
+    let (st, out, _) = ctl(&["--json", "overrides"]);
+    assert!(st.success());
+    assert_eq!(
+        json(&out)["overrides"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    for id in [&down_id, &up_id] {
+        let (st, _, err) = ctl(&["remove", id]);
+        assert!(st.success(), "{err}");
+    }
+    assert!(s.london().starts_with("198.51.100."));
+    // A drill: start, show (timeline), stop.
+    let (st, out, err) = ctl(&[
+        "--json",
+        "drill",
+        "start",
+        "--fail",
+        "pool:eu-west",
+        "--for",
+        "10m",
+        "--reason",
+        "dr",
+    ]);
+    assert!(st.success(), "{err}");
+    let drill = json(&out)["id"].as_str().unwrap().to_string();
+    s.london();
+    let (st, out, err) = ctl(&["drill", "show", &drill]);
+    assert!(st.success(), "{err}");
+    assert!(
+        out.contains(&drill) && out.contains("started") && out.contains("ends"),
+        "{out}"
+    );
+    let (st, _, err) = ctl(&["drill", "stop", &drill]);
+    assert!(st.success(), "{err}");
+    let (st, out, _) = ctl(&["drill", "show", &drill, "--json"]);
+    assert!(st.success());
+    assert!(json(&out)["ended_at"].is_number(), "{out}");
+    // Explain takes the type as `ayadns explain` does: positional.
+    let (st, out, err) = ctl(&[
+        "explain",
+        "www.gslb.example.com",
+        "A",
+        "--client",
+        "81.2.69.0/24",
+    ]);
+    assert!(st.success() && out.contains("region  eu"), "{out}{err}");
+    let (st, _, err) = ctl(&[
+        "explain",
+        "www.gslb.example.com",
+        "NOTATYPE",
+        "--client",
+        "81.2.69.0/24",
+    ]);
+    assert_eq!(st.code(), Some(1));
+    assert!(err.contains("NOTATYPE"), "{err}");
+    // Transitions, history, audit, ready.
+    let (st, out, _) = ctl(&["transitions", "--json"]);
+    assert!(st.success());
+    assert!(json(&out)["transitions"].is_array(), "{out}");
+    let (st, out, _) = ctl(&["history", "--json"]);
+    assert!(st.success());
+    let h = json(&out);
+    assert_eq!(h["interval_s"].as_f64(), Some(10.0), "{out}");
+    assert!(
+        h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "drill"),
+        "the drill is an event: {out}"
+    );
+    let (st, out, _) = ctl(&["audit", "--limit", "5"]);
+    assert!(st.success() && out.contains("/api/v1/drills"), "{out}");
+    let (st, _, err) = ctl(&["audit", "--limit", "0"]);
+    assert!(!st.success() && err.contains("limit"), "{err}");
+    let (st, out, _) = ctl(&["ready"]);
+    assert!(out.contains("zones"), "{out}");
+    assert!(st.code() == Some(0) || st.code() == Some(1));
+    // A config without an admin API: a clear refusal, exit 1.
+    let bare = s.path().join("bare.toml");
+    fs::write(&bare, "[server]\nlisten = [\"127.0.0.1:5353\"]\n").unwrap();
+    let (st, _, err) = run_ayadns(None, &["ctl", "--config", bare.to_str().unwrap(), "status"]);
+    assert_eq!(st.code(), Some(1));
+    assert!(err.contains("no [admin] listen"), "{err}");
+}

@@ -4,6 +4,7 @@
 //!   token); they count as the agent's region's votes, exactly like a local region's.
 //! - `GET /api/v1/status` — zones, services, pools, endpoints with per-region health and RTT,
 //!   overrides, the active drill, recent transitions, the traffic split, the last reload.
+//! - `GET /api/v1/transitions?limit=N` — health transitions from the state file.
 //! - overrides, drills, explain, reload, audit: see `ops_api.rs`; `GET /metrics`: [`metrics`].
 //!
 //! - `GET /api/v1/history` — the last hour of QPS, answers per pool and pool health, with
@@ -220,6 +221,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/reload", post(ops_api::reload))
         .route("/api/v1/audit", get(ops_api::audit))
         .route("/api/v1/history", get(history::get))
+        .route("/api/v1/transitions", get(status::list_transitions))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,

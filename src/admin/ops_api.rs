@@ -171,7 +171,7 @@ pub(super) async fn reload(State(st): State<AdminState>) -> Response {
 #[derive(Deserialize)]
 pub(super) struct Limit {
     #[serde(default)]
-    limit: Option<usize>,
+    pub(super) limit: Option<usize>,
 }
 
 pub(super) async fn audit(State(st): State<AdminState>, Query(l): Query<Limit>) -> Response {

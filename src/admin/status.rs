@@ -92,19 +92,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
             .entry(k.pool)
             .or_default() += n;
     }
-    let transitions = st
-        .ops
-        .transitions(50)
-        .into_iter()
-        .map(|t| TransitionInfo {
-            endpoint: t.endpoint,
-            region: t.region,
-            from_up: t.from_up,
-            to_up: t.to_up,
-            at: t.at,
-            reason: t.reason,
-        })
-        .collect();
+    let transitions = transitions(&st, 50);
     let loaded_at = snap.model.loaded_at;
     let version = loaded_at
         .duration_since(std::time::UNIX_EPOCH)
@@ -122,5 +110,30 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         services,
         pools,
         endpoints,
+    })
+}
+
+fn transitions(st: &AdminState, limit: usize) -> Vec<TransitionInfo> {
+    st.ops
+        .transitions(limit)
+        .into_iter()
+        .map(|t| TransitionInfo {
+            endpoint: t.endpoint,
+            region: t.region,
+            from_up: t.from_up,
+            to_up: t.to_up,
+            at: t.at,
+            reason: t.reason,
+        })
+        .collect()
+}
+
+/// `GET /api/v1/transitions?limit=N` (default 100, at most 10,000).
+pub(super) async fn list_transitions(
+    State(st): State<AdminState>,
+    axum::extract::Query(l): axum::extract::Query<super::ops_api::Limit>,
+) -> Json<crate::api::TransitionList> {
+    Json(crate::api::TransitionList {
+        transitions: transitions(&st, l.limit.unwrap_or(100).clamp(1, 10_000)),
     })
 }

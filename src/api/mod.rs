@@ -2,12 +2,14 @@
 //! by `ayadns ctl` and `ayadns probe`, and by the tests. Inside the server everything is by
 //! dense id; names appear only here, at the edge.
 
+mod cli;
 mod history;
 mod ops;
 mod ready;
 mod reports;
 mod status;
 
+pub use cli::{CheckReport, GeoipBuilt, GeoipLookup, Problem};
 pub use history::{History, HistoryEvent, Sample};
 pub use ops::{
     ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillRequest, ExplainReply,
@@ -17,7 +19,7 @@ pub use ready::{Readiness, ReadyCheck};
 pub use reports::{ProbeReports, ProbeResult};
 pub use status::{
     ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,
-    Status, TransitionInfo, Vantage, ZoneInfo,
+    Status, TransitionInfo, TransitionList, Vantage, ZoneInfo,
 };
 
 /// Unix seconds (with fraction) in JSON.

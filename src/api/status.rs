@@ -81,6 +81,13 @@ pub struct TransitionInfo {
     pub reason: String,
 }
 
+/// `GET /api/v1/transitions?limit=N`: health transitions from the state file, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransitionList {
+    /// Newest first.
+    pub transitions: Vec<TransitionInfo>,
+}
+
 /// A zone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ZoneInfo {
