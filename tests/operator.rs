@@ -278,3 +278,28 @@ fn check_explain_and_geoip_speak_json() {
         "{out}"
     );
 }
+
+#[test]
+fn the_state_file_goes_to_the_state_directory_systemd_names() {
+    let site = Site::new();
+    let cfg = site.config("probers = []", &pools());
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("state_file = \"state.db\"\n", "");
+    std::fs::write(&cfg, text).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut a = Ayadns::start_with(
+        Some(site.path()),
+        &["serve", "--config", cfg.to_str().unwrap()],
+        &[("STATE_DIRECTORY", state.path().to_str().unwrap())],
+    );
+    a.wait_for_dns(site.dns, Duration::from_secs(2));
+    assert!(state.path().join("ayadns.db").exists());
+    assert!(!site.path().join("data").exists());
+    a.stop();
+    // Without it (from a checkout): data/ next to the config.
+    let mut a = Ayadns::start_in(site.path(), &["serve", "--config", cfg.to_str().unwrap()]);
+    a.wait_for_dns(site.dns, Duration::from_secs(2));
+    assert!(site.path().join("data/ayadns.db").exists());
+    a.stop();
+}
