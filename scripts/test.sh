@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or an old one:
-#   1. installs what the tests need when it is missing (Debian packages: knot, knot-dnsutils);
+#   1. installs what the tests need when it is missing (scripts/test-deps.sh: Debian packages
+#      knot, knot-dnsutils, nsd, bind9-utils, chromium, nodejs/npm; playwright-core from npm;
+#      needs root or sudo when something is missing);
 #   2. checks formatting and lints (a warning fails the run);
 #   3. runs every unit and black-box test (the real binary over real sockets on 127.0.0.x).
 # Usage: scripts/test.sh [extra cargo test arguments]
