@@ -122,6 +122,18 @@ fn report_health(admin: SocketAddr) {
     }
 }
 
+/// Move the server's test clock 10 s forward: the history takes a sample.
+fn ten_seconds_later(admin: SocketAddr) {
+    let (code, text) = http(
+        admin,
+        "POST",
+        "/api/v1/test/clock",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"advance":"10s"}"#),
+    );
+    assert_eq!(code, 200, "{text}");
+}
+
 fn status(admin: SocketAddr) -> serde_json::Value {
     let (code, body) = http(admin, "GET", "/api/v1/status", Some(READ_TOKEN), None);
     assert_eq!(code, 200, "GET /api/v1/status: {body}");
@@ -294,14 +306,7 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
                 assert!(!r.answers.is_empty(), "no answer for {client}");
             }
         }
-        let (code, text) = http(
-            admin,
-            "POST",
-            "/api/v1/test/clock",
-            Some(ADMIN_TOKEN),
-            Some(r#"{"advance":"10s"}"#),
-        );
-        assert_eq!(code, 200, "{text}");
+        ten_seconds_later(admin);
     }
     // The failover is an event once the state writer has stored it (every 200 ms).
     let history = || {
@@ -483,14 +488,7 @@ fn the_dashboard_reads_only_fields_the_api_sends() {
     let (_, body) = http(admin, "GET", "/api/v1/audit", Some(READ_TOKEN), None);
     keys(&serde_json::from_str(&body).unwrap(), &mut sent);
     // The history (charts), with a sample: 10 s on the server's clock.
-    let (code, body) = http(
-        admin,
-        "POST",
-        "/api/v1/test/clock",
-        Some(ADMIN_TOKEN),
-        Some(r#"{"advance":"10s"}"#),
-    );
-    assert_eq!(code, 200, "{body}");
+    ten_seconds_later(admin);
     let (code, body) = http(admin, "GET", "/api/v1/history", Some(READ_TOKEN), None);
     assert_eq!(code, 200, "{body}");
     let hist: ayadns::api::History = serde_json::from_str(&body).expect("history is api::History");
