@@ -8,7 +8,7 @@
 //! holds it.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 
 /// Refuse, with a message naming the address (and its holder when known), when another
 /// socket already serves one of `addrs` over UDP or TCP. Port 0 (any free port) is skipped.
@@ -70,14 +70,13 @@ fn holder(proto: Proto, addr: SocketAddr) -> Option<(u32, String)> {
         .skip(1)
         .filter_map(|line| {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            let local = cols.get(1)?;
-            let (_, port) = local.split_once(':')?;
-            let port = u16::from_str_radix(port, 16).ok()?;
+            let (ip, port) = local_address(cols.get(1)?)?;
             // TCP: only listening sockets (state 0A).
             if matches!(proto, Proto::Tcp) && cols.get(3) != Some(&"0A") {
                 return None;
             }
-            (port == addr.port()).then(|| cols.get(9).map(|s| s.to_string()))?
+            let overlaps = ip == addr.ip() || ip.is_unspecified() || addr.ip().is_unspecified();
+            (port == addr.port() && overlaps).then(|| cols.get(9).map(|s| s.to_string()))?
         })
         .collect();
     if inodes.is_empty() {
@@ -120,6 +119,24 @@ fn holder(proto: Proto, addr: SocketAddr) -> Option<(u32, String)> {
     None
 }
 
+/// A `/proc/net/{udp,tcp}{,6}` local address: hex words of the address as they lie in memory,
+/// `:`, the port in hex.
+fn local_address(field: &str) -> Option<(IpAddr, u16)> {
+    let (ip, port) = field.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let mut bytes = Vec::with_capacity(16);
+    for i in (0..ip.len()).step_by(8) {
+        let word = u32::from_str_radix(ip.get(i..i + 8)?, 16).ok()?;
+        bytes.extend_from_slice(&word.to_ne_bytes());
+    }
+    let ip = match bytes.len() {
+        4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
+        16 => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
+        _ => return None,
+    };
+    Some((ip, port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +151,24 @@ mod tests {
         drop(taken);
         // Free again (TCP on the same port may be taken by someone else: only check UDP's).
         assert!(UdpSocket::bind(addr).is_ok());
+    }
+
+    #[test]
+    fn proc_addresses_read_as_the_kernel_writes_them() {
+        let word = |b: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(b));
+        let v4 = format!("{}:0035", word([127, 0, 0, 53]));
+        assert_eq!(
+            local_address(&v4),
+            Some(("127.0.0.53".parse().unwrap(), 53))
+        );
+        let v6 = format!(
+            "{}{}{}{}:14E9",
+            word([0; 4]),
+            word([0; 4]),
+            word([0; 4]),
+            word([0, 0, 0, 1])
+        );
+        assert_eq!(local_address(&v6), Some(("::1".parse().unwrap(), 5353)));
+        assert_eq!(local_address("zz:1"), None);
     }
 }

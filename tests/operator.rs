@@ -303,3 +303,31 @@ fn the_state_file_goes_to_the_state_directory_systemd_names() {
     assert!(site.path().join("data/ayadns.db").exists());
     a.stop();
 }
+
+#[test]
+fn quick_mode_refuses_an_address_another_program_holds() {
+    // Any program's socket counts, not only another ayadns: here this test's own.
+    let held = std::net::UdpSocket::bind(unique_addr()).unwrap();
+    let addr = held.local_addr().unwrap();
+    let zones = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    let (st, _, err) = run_ayadns(
+        None,
+        &[
+            "serve",
+            "--zones",
+            zones.to_str().unwrap(),
+            "--listen",
+            &addr.to_string(),
+        ],
+    );
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{addr} (UDP) is already in use")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("process {}", std::process::id())),
+        "{err}"
+    );
+    drop(held);
+}
