@@ -102,15 +102,15 @@ fn report_health(admin: SocketAddr) {
             for suffix in ["a", "b"] {
                 let ep = format!("{name}-{suffix}");
                 let ok = ep != DOWN;
-                results.push(serde_json::json!({
-                    "target": format!("http://127.0.0.1:9/{ep}"),
-                    "ok": ok,
-                    "rtt_ms": if ok { Some(rtt[r]) } else { None },
-                    "error": if ok { None } else { Some("HTTP 503") },
-                }));
+                results.push(ayadns::api::ProbeResult {
+                    target: format!("http://127.0.0.1:9/{ep}"),
+                    ok,
+                    rtt_ms: ok.then_some(rtt[r]),
+                    error: (!ok).then(|| "HTTP 503".to_string()),
+                });
             }
         }
-        let body = serde_json::json!({ "region": region, "results": results }).to_string();
+        let body = common::site::report_body(region, results);
         let (code, text) = http(
             admin,
             "POST",

@@ -95,6 +95,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
     let transitions = st
         .ops
         .transitions(50)
+        .await
         .into_iter()
         .map(|t| TransitionInfo {
             endpoint: t.endpoint,

@@ -10,7 +10,7 @@ pub use ops::{
     ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillRequest, ExplainReply,
     NewOverride, Override, OverrideList, Preview, PreviewRow, ReloadReply, Removed,
 };
-pub use reports::{ProbeReports, ProbeResult};
+pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};
 pub use status::{
     ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,
     Status, TransitionInfo, Vantage, ZoneInfo,
