@@ -84,6 +84,10 @@ enum Command {
         /// A file holding the agent's token.
         #[arg(long)]
         token_file: PathBuf,
+        /// For servers whose admin API speaks TLS: the CA certificate (PEM) to verify them
+        /// with (https:// URLs are verified against the system's roots without it).
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
     /// Talk to a running server's admin API: status, drains, drills, explain, reload, audit.
     ///
@@ -221,6 +225,7 @@ fn probe(
     region: &str,
     servers: &[String],
     token_file: &std::path::Path,
+    ca: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let token = std::fs::read_to_string(token_file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read token: {e}", token_file.display()))?;
@@ -245,15 +250,13 @@ fn probe(
             }
             stop.cancel();
         });
-        ayadns::health::agent::run(
-            &model.gslb,
-            &config.health,
-            region,
-            servers,
-            &token,
-            shutdown,
-        )
-        .await
+        let agent = ayadns::health::agent::Agent {
+            region: region.to_string(),
+            servers: servers.to_vec(),
+            token,
+            ca: ca.map(|p| p.to_path_buf()),
+        };
+        ayadns::health::agent::run(&model.gslb, &config.health, &agent, shutdown).await
     })
 }
 
@@ -405,7 +408,8 @@ fn main() -> ExitCode {
             region,
             report_to,
             token_file,
-        } => match probe(config, &region, &report_to, &token_file) {
+            ca,
+        } => match probe(config, &region, &report_to, &token_file, ca.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

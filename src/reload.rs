@@ -129,6 +129,7 @@ impl Reloader {
                     keep.log = old.log.clone();
                     keep.admin.listen = old.admin.listen.clone();
                     keep.admin.rate_limit = old.admin.rate_limit;
+                    keep.admin.header_timeout = old.admin.header_timeout;
                     keep.admin.tls_cert = old.admin.tls_cert.clone();
                     keep.admin.tls_key = old.admin.tls_key.clone();
                     keep.health.state_file = old.health.state_file.clone();

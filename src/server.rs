@@ -210,7 +210,13 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                 limiter: Arc::new(governor::RateLimiter::keyed(quota)),
                 clock: clock.clone(),
             };
-            tokio::spawn(admin::serve::serve(l, state, tls, shutdown.clone()));
+            tokio::spawn(admin::serve::serve(
+                l,
+                state,
+                tls,
+                config.admin.header_timeout,
+                shutdown.clone(),
+            ));
             tracing::info!(listen = %addr, "admin API ready");
         }
         tracing::info!(

@@ -4,7 +4,7 @@
 //! An admin port is reachable by agents on other machines, so it must survive being abused:
 //! - at most [`MAX_CONNECTIONS`] connections, and [`MAX_PER_SOURCE`] from one address (a
 //!   slowloris from one host cannot take every slot; other clients still connect);
-//! - request headers must arrive within [`HEADER_TIMEOUT`] (also between keep-alive
+//! - request headers must arrive within `[admin] header_timeout` (also between keep-alive
 //!   requests), a TLS handshake within [`HANDSHAKE_TIMEOUT`], a body within
 //!   [`BODY_TIMEOUT`], and a whole request is answered within [`REQUEST_TIMEOUT`];
 //! - accept errors (such as running out of file descriptors) back off instead of spinning.
@@ -27,8 +27,6 @@ use tower::ServiceExt;
 pub const MAX_CONNECTIONS: usize = 512;
 /// Connections open at once from one address.
 pub const MAX_PER_SOURCE: usize = 32;
-/// Time allowed for a request's headers (and between keep-alive requests).
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed for a TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed for a request's body.
@@ -103,8 +101,10 @@ pub async fn serve(
     listener: TcpListener,
     state: AdminState,
     tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
     shutdown: CancellationToken,
 ) {
+    let header_timeout = header_timeout.max(Duration::from_millis(100));
     let prune = state.limiter.clone();
     let app: Router = super::router(state);
     let slots: Arc<Mutex<Slots>> = Arc::default();
@@ -150,7 +150,7 @@ pub async fn serve(
             );
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(header_timeout)
                 .max_buf_size(64 * 1024);
             match tls {
                 None => {

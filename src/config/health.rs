@@ -414,6 +414,10 @@ pub struct AdminConfig {
     /// TLS for the admin API: the private key (PEM).
     #[serde(default)]
     pub tls_key: Option<Spanned<PathBuf>>,
+    /// Time a client has to send a request's headers (and to start the next one on a kept-alive
+    /// connection) before the connection is closed.
+    #[serde(default = "d_header_timeout", with = "super::duration")]
+    pub header_timeout: Duration,
     /// Requests per second per client address (bursts of twice that), 1 to 100000.
     #[serde(
         default = "d_rate",
@@ -433,6 +437,9 @@ pub struct AdminConfig {
 
 fn d_rate() -> u32 {
     50
+}
+fn d_header_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 fn d_audit_age() -> Duration {
     Duration::from_secs(90 * 24 * 3600)

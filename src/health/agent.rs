@@ -20,15 +20,27 @@ use tokio_util::sync::CancellationToken;
 /// The endpoint path reports go to, appended to a server's base URL.
 pub const REPORTS_PATH: &str = "/api/v1/probe-reports";
 
-/// Probe from `region` and report to `servers` until `shutdown`.
+/// Who the agent is and where it reports.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// The region it probes from.
+    pub region: String,
+    /// The servers' admin API base URLs.
+    pub servers: Vec<String>,
+    /// Its token (bound to `region` on the servers).
+    pub token: String,
+    /// A CA certificate (PEM) to verify `https://` servers with.
+    pub ca: Option<std::path::PathBuf>,
+}
+
+/// Probe from the agent's region and report to its servers until `shutdown`.
 pub async fn run(
     gslb: &Gslb,
     cfg: &HealthConfig,
-    region: &str,
-    servers: &[String],
-    token: &str,
+    agent: &Agent,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let (region, servers, token) = (agent.region.as_str(), &agent.servers, &agent.token);
     let region_id = gslb
         .region_id(region)
         .ok_or_else(|| anyhow::anyhow!("region `{region}` is not a [[region]] of this config"))?;
@@ -47,10 +59,18 @@ pub async fn run(
             }
         })
         .collect();
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()?;
+        .timeout(Duration::from_secs(5));
+    if let Some(ca) = &agent.ca {
+        let pem = std::fs::read(ca).map_err(|e| {
+            anyhow::anyhow!("{}: cannot read the CA certificate: {e}", ca.display())
+        })?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: not a PEM certificate: {e}", ca.display()))?;
+        builder = builder.tls_certs_only([cert]);
+    }
+    let client = builder.build()?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
     let slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
     prober::spawn(
