@@ -83,6 +83,10 @@ enum Command {
         /// A file holding the agent's token.
         #[arg(long)]
         token_file: PathBuf,
+        /// For servers whose admin API speaks TLS: the CA certificate (PEM) to verify them
+        /// with (https:// URLs are verified against the system's roots without it).
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
     /// Talk to a running server's admin API: status, overrides, drills, explain, reload,
     /// transitions, audit, history, readiness.
@@ -149,8 +153,8 @@ enum CtlCommand {
     Reload,
     /// The audit trail, newest first.
     Audit {
-        /// How many entries (1–10000).
-        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=10000))]
+        /// How many entries (1–1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
         limit: u16,
     },
     /// Health transitions from the state file, newest first.
@@ -261,6 +265,7 @@ fn probe(
     region: &str,
     servers: &[String],
     token_file: &std::path::Path,
+    ca: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let token = std::fs::read_to_string(token_file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read token: {e}", token_file.display()))?;
@@ -285,15 +290,13 @@ fn probe(
             }
             stop.cancel();
         });
-        ayadns::health::agent::run(
-            &model.gslb,
-            &config.health,
-            region,
-            servers,
-            &token,
-            shutdown,
-        )
-        .await
+        let agent = ayadns::health::agent::Agent {
+            region: region.to_string(),
+            servers: servers.to_vec(),
+            token,
+            ca: ca.map(|p| p.to_path_buf()),
+        };
+        ayadns::health::agent::run(&model.gslb, &config.health, &agent, shutdown).await
     })
 }
 
@@ -552,7 +555,8 @@ fn main() -> ExitCode {
             region,
             report_to,
             token_file,
-        } => match probe(config, &region, &report_to, &token_file) {
+            ca,
+        } => match probe(config, &region, &report_to, &token_file, ca.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

@@ -8,6 +8,7 @@
 //! data keeps serving.
 
 use crate::api::ReloadInfo as ReloadResult;
+use crate::config::Config;
 use crate::counters::Metrics;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::geo::Watcher;
@@ -18,9 +19,24 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
+/// A check of the new configuration by a part of the server that holds settings of its own
+/// (the admin API's tokens): `Err` rejects the reload; `Ok` gives what to do once the new
+/// model serves.
+pub type Hook = Box<dyn Fn(&Config) -> Result<Box<dyn FnOnce() + Send>, Diagnostics> + Send + Sync>;
+
+/// What a reload that was accepted did not apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Settings that changed but need new sockets or threads: they apply at the next start.
+    pub needs_restart: Vec<String>,
+}
+
 /// The one way to reload.
 pub struct Reloader {
     source: Source,
+    /// The configuration being served (to tell what changed).
+    config: Mutex<Config>,
+    hooks: Vec<Hook>,
     publisher: Arc<Publisher>,
     health: HealthHandle,
     metrics: Arc<Metrics>,
@@ -37,6 +53,8 @@ impl Reloader {
     /// watcher of that model.
     pub fn new(
         source: Source,
+        config: Config,
+        hooks: Vec<Hook>,
         publisher: Arc<Publisher>,
         health: HealthHandle,
         shutdown: CancellationToken,
@@ -45,6 +63,8 @@ impl Reloader {
         let geo_watch = Mutex::new(watch_geo(&publisher, &shutdown));
         Arc::new(Self {
             source,
+            config: Mutex::new(config),
+            hooks,
             publisher,
             health,
             metrics,
@@ -60,23 +80,62 @@ impl Reloader {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Reload now (after any reload in progress). `Err` with every problem when the new
-    /// configuration is rejected; the old data keeps serving.
-    pub async fn reload(&self) -> Result<(), Diagnostics> {
+    /// Reload now (after any reload in progress): zones, GSLB model, GeoIP, `[health]`, and
+    /// whatever the hooks own (tokens). `Err` with every problem when the new configuration is
+    /// rejected; the old data keeps serving. Settings that need a restart are named in the
+    /// result (and the log), not silently kept.
+    pub async fn reload(&self) -> Result<Reloaded, Diagnostics> {
         let _one_at_a_time = self.running.lock().await;
         let src = self.source.clone();
         let loaded = tokio::task::spawn_blocking(move || src.load())
             .await
             .unwrap_or_else(|e| Err(Diagnostic::file("<reload>", e.to_string()).into()));
-        let result = match loaded {
-            Ok((_, model)) => {
+        let prepared = loaded.and_then(|(config, model)| {
+            let mut problems = Diagnostics::default();
+            let mut then = Vec::new();
+            for hook in &self.hooks {
+                match hook(&config) {
+                    Ok(f) => then.push(f),
+                    Err(p) => problems.0.extend(p.0),
+                }
+            }
+            problems.into_result((config, model, then))
+        });
+        let result = match prepared {
+            Ok((config, model, then)) => {
                 let summary = summary(&model);
-                self.health.set_model(model).await;
+                let needs_restart = {
+                    let old = self.config.lock().unwrap_or_else(|e| e.into_inner());
+                    needs_restart(&old, &config)
+                };
+                self.health.set_model(model, config.health.clone()).await;
+                for f in then {
+                    f();
+                }
                 let mut watch = self.geo_watch.lock().unwrap_or_else(|e| e.into_inner());
                 watch.cancel();
                 *watch = watch_geo(&self.publisher, &self.shutdown);
-                tracing::info!(%summary, "reload ok: new data serving");
-                Ok(())
+                drop(watch);
+                if needs_restart.is_empty() {
+                    tracing::info!(%summary, "reload ok: new data serving");
+                } else {
+                    tracing::warn!(%summary, needs_restart = %needs_restart.join(", "), "reload ok: new data serving; some settings apply only after a restart");
+                }
+                // What is running keeps the settings that need a restart: compare with those.
+                let mut keep = config;
+                {
+                    let old = self.config.lock().unwrap_or_else(|e| e.into_inner());
+                    keep.server = old.server.clone();
+                    keep.log = old.log.clone();
+                    keep.admin.listen = old.admin.listen.clone();
+                    keep.admin.rate_limit = old.admin.rate_limit;
+                    keep.admin.header_timeout = old.admin.header_timeout;
+                    keep.admin.tls_cert = old.admin.tls_cert.clone();
+                    keep.admin.tls_key = old.admin.tls_key.clone();
+                    keep.health.state_file = old.health.state_file.clone();
+                }
+                *self.config.lock().unwrap_or_else(|e| e.into_inner()) = keep;
+                Ok(Reloaded { needs_restart })
             }
             Err(problems) => {
                 tracing::error!(
@@ -115,6 +174,44 @@ fn watch_geo(publisher: &Arc<Publisher>, shutdown: &CancellationToken) -> Cancel
         p.set_geo(db);
     }));
     stop
+}
+
+/// The settings that differ between `old` and `new` but apply only at start-up.
+pub fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |changed: bool, what: &str| {
+        if changed {
+            out.push(what.to_string());
+        }
+    };
+    let listen = |c: &Config| -> Vec<std::net::SocketAddr> {
+        c.server.listen.iter().map(|a| *a.get_ref()).collect()
+    };
+    check(listen(old) != listen(new), "[server] listen");
+    check(old.server.threads != new.server.threads, "[server] threads");
+    check(
+        old.server.tcp_max_connections != new.server.tcp_max_connections
+            || old.server.tcp_idle_timeout != new.server.tcp_idle_timeout,
+        "[server] TCP limits",
+    );
+    check(
+        old.admin.listen.as_ref().map(|a| *a.get_ref())
+            != new.admin.listen.as_ref().map(|a| *a.get_ref()),
+        "[admin] listen",
+    );
+    check(
+        old.admin.rate_limit != new.admin.rate_limit,
+        "[admin] rate_limit",
+    );
+    check(
+        old.log.level != new.log.level || old.log.format != new.log.format,
+        "[log]",
+    );
+    check(
+        old.health.state_file != new.health.state_file,
+        "[health] state_file",
+    );
+    out
 }
 
 /// One line about a model: zones with their serials, services.

@@ -105,15 +105,12 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             int: signal(SignalKind::interrupt())?,
         }
     };
-    let tokens = Tokens::load(
-        config
-            .admin
-            .tokens_file
-            .as_ref()
-            .map(|t| t.get_ref().as_path()),
-        config.admin.admin_token_env.as_deref(),
-    )
-    .map_err(|d| anyhow::anyhow!("{d}"))?;
+    let tokens = load_tokens(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let tls = match (&config.admin.tls_cert, &config.admin.tls_key) {
+        (Some(cert), Some(key)) => Some(admin::serve::tls_acceptor(cert.get_ref(), key.get_ref())?),
+        (None, None) => None,
+        _ => anyhow::bail!("[admin] tls_cert and tls_key go together"),
+    };
     let admin_listener = match &config.admin.listen {
         Some(addr) => Some(rt.block_on(admin::bind(*addr.get_ref(), &tokens))?),
         None => None,
@@ -158,8 +155,25 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             clock.clone(),
             shutdown.clone(),
         );
+        // Tokens are the admin API's: a reload reads them anew (a bad tokens file rejects
+        // the reload; a revoked token fails from the next request).
+        let tokens = Arc::new(arc_swap::ArcSwap::from_pointee(tokens));
+        let swap = tokens.clone();
+        let token_hook: crate::reload::Hook = Box::new(move |c: &crate::config::Config| {
+            let fresh = load_tokens(c)?;
+            let swap = swap.clone();
+            Ok(Box::new(move || swap.store(Arc::new(fresh))) as Box<dyn FnOnce() + Send>)
+        });
+        let health_cfg = Arc::new(arc_swap::ArcSwap::from_pointee(config.health.clone()));
+        let swap = health_cfg.clone();
+        let health_hook: crate::reload::Hook = Box::new(move |c: &crate::config::Config| {
+            let (fresh, swap) = (c.health.clone(), swap.clone());
+            Ok(Box::new(move || swap.store(Arc::new(fresh))) as Box<dyn FnOnce() + Send>)
+        });
         let reloader = Reloader::new(
             source.clone(),
+            config.clone(),
+            vec![token_hook, health_hook],
             publisher.clone(),
             health.clone(),
             shutdown.clone(),
@@ -169,8 +183,13 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             Source::ConfigFile(_) => {
                 let metrics = publisher.current().metrics.process().clone();
                 let counts: crate::ops::CountsFn = Arc::new(move || metrics.answers_by_region());
+                let retention = crate::ops::audit::Retention {
+                    max_age: config.admin.audit_max_age,
+                    max_rows: config.admin.audit_max_rows,
+                };
                 let ops = Ops::open(
                     &config.health.state_file,
+                    retention,
                     health.clone(),
                     publisher.shared(),
                     counts,
@@ -203,7 +222,9 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             let state = AdminState {
                 snapshot: publisher.shared(),
                 health: health.clone(),
-                tokens: Arc::new(tokens),
+                tokens,
+                health_cfg,
+                reports_seen: Default::default(),
                 ops,
                 reloader: reloader.clone(),
                 history: Default::default(),
@@ -215,7 +236,19 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                 tokio::spawn(admin::serve_metrics(m, state.clone(), shutdown.clone()));
                 tracing::info!(listen = %maddr, "metrics (no token) ready");
             }
-            tokio::spawn(admin::serve(l, state, shutdown.clone()));
+            tokio::spawn(admin::history::run(
+                state.history.clone(),
+                state.snapshot.clone(),
+                state.clock.clone(),
+                shutdown.clone(),
+            ));
+            tokio::spawn(admin::serve::serve(
+                l,
+                state,
+                tls,
+                config.admin.header_timeout,
+                shutdown.clone(),
+            ));
             tracing::info!(listen = %addr, "admin API ready");
         }
         tracing::info!(
@@ -296,6 +329,19 @@ fn load_logged(
             source.load()
         }
     }
+}
+
+/// The admin API's tokens named by `config` (file and environment).
+fn load_tokens(config: &crate::config::Config) -> Result<Tokens, Diagnostics> {
+    Tokens::load(
+        config
+            .admin
+            .tokens_file
+            .as_ref()
+            .map(|t| t.get_ref().as_path()),
+        config.admin.admin_token_env.as_deref(),
+    )
+    .map_err(Diagnostics::from)
 }
 
 fn startup_error(problems: &Diagnostics) -> anyhow::Error {

@@ -102,15 +102,15 @@ fn report_health(admin: SocketAddr) {
             for suffix in ["a", "b"] {
                 let ep = format!("{name}-{suffix}");
                 let ok = ep != DOWN;
-                results.push(serde_json::json!({
-                    "target": format!("http://127.0.0.1:9/{ep}"),
-                    "ok": ok,
-                    "rtt_ms": if ok { Some(rtt[r]) } else { None },
-                    "error": if ok { None } else { Some("HTTP 503") },
-                }));
+                results.push(ayadns::api::ProbeResult {
+                    target: format!("http://127.0.0.1:9/{ep}"),
+                    ok,
+                    rtt_ms: ok.then_some(rtt[r]),
+                    error: (!ok).then(|| "HTTP 503".to_string()),
+                });
             }
         }
-        let body = serde_json::json!({ "region": region, "results": results }).to_string();
+        let body = common::site::report_body(region, results);
         let (code, text) = http(
             admin,
             "POST",
@@ -369,7 +369,8 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
     assert!(explained.contains("region eu (continent EU"), "{explained}");
     assert!(explained.contains("198.51.100.10"), "{explained}");
     let audit = check.expect("audit", Duration::from_secs(15));
-    assert!(audit.contains("/api/v1/test/clock"), "{audit}");
+    // The refused call without a token, above, is in the audit trail.
+    assert!(audit.contains("/api/v1/status"), "{audit}");
     let preview = check.expect("preview", Duration::from_secs(15));
     assert!(
         preview.contains("eu:eu-west->") && !preview.contains("eu:eu-west->eu-west"),

@@ -52,8 +52,14 @@ fn healthz_and_readyz_answer_without_a_token_and_readyz_waits_for_health() {
     assert!(!health.ok && health.detail.contains("0 of 1"), "{health:?}");
     assert!(r.checks.iter().any(|c| c.name == "zones" && c.ok));
     // The agent reports: ready.
-    let report = format!(
-        r#"{{"region":"eu","results":[{{"target":"{CHECKED}","ok":true,"rtt_ms":1.0,"error":null}}]}}"#
+    let report = common::site::report_body(
+        "eu",
+        vec![ayadns::api::ProbeResult {
+            target: CHECKED.into(),
+            ok: true,
+            rtt_ms: Some(1.0),
+            error: None,
+        }],
     );
     let (code, body) = http(
         site.admin,

@@ -136,6 +136,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<History> {
     let mut events: Vec<HistoryEvent> = st
         .ops
         .transitions(500)
+        .await
         .into_iter()
         .filter(|t| t.at >= since && t.region == crate::state::AGGREGATE_REGION)
         .map(|t| HistoryEvent {
@@ -149,7 +150,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<History> {
             ),
         })
         .collect();
-    for a in st.ops.audit_log(500) {
+    for a in st.ops.audit_page(None, 500).await.unwrap_or_default() {
         if a.at < since || a.method == "GET" || !(200..300).contains(&a.status) {
             continue;
         }

@@ -31,6 +31,7 @@ pub mod metrics;
 mod ops_api;
 mod ready;
 pub mod reports;
+pub mod serve;
 mod status;
 
 use crate::health::engine::HealthHandle;
@@ -43,7 +44,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -52,8 +52,12 @@ pub struct AdminState {
     pub snapshot: SharedSnapshot,
     /// The health engine (reports in, status out).
     pub health: HealthHandle,
-    /// Known tokens.
-    pub tokens: Arc<Tokens>,
+    /// `[health]` as served (swapped by a reload): limits for probe reports.
+    pub health_cfg: Arc<arc_swap::ArcSwap<crate::config::health::HealthConfig>>,
+    /// Per agent region: the last report's `seq` (replays are refused).
+    pub reports_seen: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+    /// Known tokens (swapped by a reload).
+    pub tokens: Arc<arc_swap::ArcSwap<Tokens>>,
     /// Overrides, drills, audit.
     pub ops: Arc<crate::ops::Ops>,
     /// Reloads (shared with SIGHUP).
@@ -71,6 +75,8 @@ pub struct AdminState {
 pub struct Caller {
     /// Token name.
     pub name: String,
+    /// For an agent token: the regions it may report for.
+    pub regions: Vec<String>,
 }
 
 /// A JSON error response.
@@ -93,7 +99,8 @@ async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let Some(token) = presented.and_then(|p| st.tokens.find(p)) else {
+    let tokens = st.tokens.load();
+    let Some(token) = presented.and_then(|p| tokens.find(p)) else {
         let mut r = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         r.headers_mut().insert(
             axum::http::header::WWW_AUTHENTICATE,
@@ -118,11 +125,13 @@ async fn authenticate(
         );
         r.extensions_mut().insert(Caller {
             name: token.name.clone(),
+            regions: Vec::new(),
         });
         return r;
     }
     let caller = Caller {
         name: token.name.clone(),
+        regions: token.regions.clone(),
     };
     req.extensions_mut().insert(caller.clone());
     let mut resp = next.run(req).await;
@@ -152,7 +161,8 @@ async fn rate_limit(
     next.run(req).await
 }
 
-/// Record every mutation (and every rejected attempt) in the audit trail.
+/// Record refused requests in the audit trail — metadata only, never the body (actions that
+/// were carried out are recorded by `ops`, in the same transaction as the change).
 async fn audit(
     axum::extract::State(st): axum::extract::State<AdminState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
@@ -160,41 +170,50 @@ async fn audit(
     next: Next,
 ) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let mutation = method != axum::http::Method::GET && path != "/api/v1/probe-reports";
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let request_text = String::from_utf8_lossy(&bytes).to_string();
-    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let path = crate::ops::audit::cap(req.uri().path(), 256);
+    let mutation = method != axum::http::Method::GET;
     let resp = next.run(req).await;
     let status = resp.status();
-    let rejected = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
-    if !mutation && !rejected {
-        return resp;
+    let refused = matches!(
+        status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+    ) || (mutation && (status.is_client_error() || status.is_server_error()));
+    if refused {
+        let token = resp
+            .extensions()
+            .get::<Caller>()
+            .map_or("-".to_string(), |c| c.name.clone());
+        st.ops
+            .refused(crate::ops::audit::AuditEntry {
+                id: 0,
+                at: st.clock.now(),
+                token,
+                source: peer.ip().to_string(),
+                method: method.to_string(),
+                path,
+                request: String::new(),
+                status: status.as_u16(),
+                result: String::new(),
+            })
+            .await;
     }
-    let token = resp
-        .extensions()
-        .get::<Caller>()
-        .map_or("-".to_string(), |c| c.name.clone());
-    let (parts, body) = resp.into_parts();
-    let out = axum::body::to_bytes(body, 1 << 20)
-        .await
+    resp
+}
+
+/// The largest request body, but for probe reports.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The largest probe report (10,000 check targets with their errors fit).
+pub const MAX_REPORT_BODY: usize = 8 << 20;
+
+/// A handler panicked: log it, answer 500.
+fn panicked(why: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = why
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| why.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
-    let mut result = String::from_utf8_lossy(&out).to_string();
-    result.truncate(2000);
-    st.ops.audit(crate::ops::audit::AuditEntry {
-        at: st.clock.now(),
-        token,
-        source: peer.ip().to_string(),
-        method: method.to_string(),
-        path,
-        request: request_text,
-        status: status.as_u16(),
-        result,
-    });
-    Response::from_parts(parts, axum::body::Body::from(out))
+    tracing::error!(panic = %msg, "admin API handler panicked");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error (logged)")
 }
 
 /// The router.
@@ -205,8 +224,7 @@ pub fn router(state: AdminState) -> Router {
         // Only on a server started with `--test-clock`: tests move time instead of sleeping.
         api = api.route("/api/v1/test/clock", post(ops_api::advance_clock));
     }
-    api.route("/api/v1/probe-reports", post(reports::post))
-        .route("/api/v1/status", get(status::get))
+    api.route("/api/v1/status", get(status::get))
         .route("/metrics", axum::routing::get(metrics::handler)) // Prometheus (read token)
         .route(
             "/api/v1/overrides",
@@ -222,11 +240,22 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/audit", get(ops_api::audit))
         .route("/api/v1/history", get(history::get))
         .route("/api/v1/transitions", get(status::list_transitions))
+        // Bodies: small, but a big deployment's probe report may be large.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .route(
+            "/api/v1/probe-reports",
+            post(reports::post).layer(axum::extract::DefaultBodyLimit::max(MAX_REPORT_BODY)),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit))
+        // API answers are never cached by a browser or a proxy.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
         // The dashboard's static files: outside the token layer (the page asks for a token).
         .merge(dashboard::router())
         // Liveness and readiness: outside the token layer (load balancers send none).
@@ -236,6 +265,15 @@ pub fn router(state: AdminState) -> Router {
             state.clone(),
             rate_limit,
         ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            serve::BODY_TIMEOUT,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serve::REQUEST_TIMEOUT,
+        ))
+        // A bug in a handler answers 500 and is logged; it never takes the server down.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
 }
 
@@ -263,7 +301,7 @@ pub async fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpLis
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     state: AdminState,
-    shutdown: CancellationToken,
+    shutdown: tokio_util::sync::CancellationToken,
 ) {
     let app = Router::new()
         .route("/metrics", axum::routing::get(metrics::handler))
@@ -271,25 +309,4 @@ pub async fn serve_metrics(
     let _ = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
-}
-
-/// Serve until `shutdown` (and sample the history meanwhile).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AdminState,
-    shutdown: CancellationToken,
-) {
-    tokio::spawn(history::run(
-        state.history.clone(),
-        state.snapshot.clone(),
-        state.clock.clone(),
-        shutdown.clone(),
-    ));
-    let app = router(state);
-    let _ = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await;
 }

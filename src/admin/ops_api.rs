@@ -19,8 +19,9 @@ use crate::api::{
     ReloadReply, Removed,
 };
 use crate::ops::OpsError;
+use crate::ops::audit::Actor;
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -30,18 +31,52 @@ fn ops_error(e: OpsError) -> Response {
         OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
         OpsError::NotFound(_) => StatusCode::NOT_FOUND,
         OpsError::Conflict(_) => StatusCode::CONFLICT,
+        OpsError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         OpsError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, e.to_string())
 }
 
+/// A duration from a request: humantime (`10m`, `2h`), at most a year.
 fn duration(s: &str) -> Result<std::time::Duration, Box<Response>> {
-    humantime::parse_duration(s).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            format!("bad duration `{s}`: {e}"),
-        ))
-    })
+    let bad = |why: String| Box::new(error(StatusCode::BAD_REQUEST, why));
+    let d = humantime::parse_duration(s).map_err(|e| bad(format!("bad duration `{s}`: {e}")))?;
+    if d > crate::ops::MAX_DURATION {
+        return Err(bad(format!(
+            "duration `{s}` is longer than {}",
+            humantime::format_duration(crate::ops::MAX_DURATION)
+        )));
+    }
+    Ok(d)
+}
+
+/// Who is acting: the caller's token name, address, method and path (the handler adds the
+/// request body), for the audit entry committed with the action.
+pub(super) struct Acting(pub(super) Actor);
+
+impl axum::extract::FromRequestParts<AdminState> for Acting {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .extensions
+            .get::<Caller>()
+            .map_or("-".to_string(), |c| c.name.clone());
+        let source = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or("-".to_string(), |c| c.0.ip().to_string());
+        Ok(Acting(Actor {
+            token,
+            source,
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            request: String::new(),
+        }))
+    }
 }
 
 pub(super) async fn list_overrides(State(st): State<AdminState>) -> Response {
@@ -53,9 +88,10 @@ pub(super) async fn list_overrides(State(st): State<AdminState>) -> Response {
 
 pub(super) async fn add_override(
     State(st): State<AdminState>,
-    Extension(caller): Extension<Caller>,
+    Acting(mut actor): Acting,
     Json(b): Json<NewOverride>,
 ) -> Response {
+    actor.request = serde_json::to_string(&b).unwrap_or_default();
     let expires = match b.expires_in.as_deref().map(duration) {
         Some(Ok(d)) => Some(d),
         Some(Err(r)) => return *r,
@@ -66,7 +102,7 @@ pub(super) async fn add_override(
     }
     match st
         .ops
-        .add_override(&b.target, &b.action, &b.reason, expires, &caller.name)
+        .add_override(&b.target, &b.action, &b.reason, expires, &actor)
         .await
     {
         Ok(o) => (StatusCode::CREATED, Json(o)).into_response(),
@@ -76,9 +112,10 @@ pub(super) async fn add_override(
 
 pub(super) async fn delete_override(
     State(st): State<AdminState>,
+    Acting(actor): Acting,
     Path(id): Path<String>,
 ) -> Response {
-    match st.ops.remove_override(&id).await {
+    match st.ops.remove_override(&id, &actor).await {
         Ok(o) => Json(Removed { removed: o }).into_response(),
         Err(e) => ops_error(e),
     }
@@ -93,9 +130,10 @@ pub(super) async fn preview(State(st): State<AdminState>, Json(b): Json<DrillReq
 
 pub(super) async fn start_drill(
     State(st): State<AdminState>,
-    Extension(caller): Extension<Caller>,
+    Acting(mut actor): Acting,
     Json(b): Json<DrillRequest>,
 ) -> Response {
+    actor.request = serde_json::to_string(&b).unwrap_or_default();
     let d = match duration(b.duration.as_deref().unwrap_or("15m")) {
         Ok(d) => d,
         Err(r) => return *r,
@@ -103,18 +141,18 @@ pub(super) async fn start_drill(
     if b.reason.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "a reason is required");
     }
-    match st
-        .ops
-        .start_drill(&b.fail, &b.reason, d, &caller.name)
-        .await
-    {
+    match st.ops.start_drill(&b.fail, &b.reason, d, &actor).await {
         Ok(d) => (StatusCode::CREATED, Json(d.api())).into_response(),
         Err(e) => ops_error(e),
     }
 }
 
-pub(super) async fn stop_drill(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
-    match st.ops.stop_drill(&id).await {
+pub(super) async fn stop_drill(
+    State(st): State<AdminState>,
+    Acting(actor): Acting,
+    Path(id): Path<String>,
+) -> Response {
+    match st.ops.stop_drill(&id, &actor).await {
         Ok(d) => Json(d.api()).into_response(),
         Err(e) => ops_error(e),
     }
@@ -150,35 +188,63 @@ pub(super) async fn explain(
     }
 }
 
-pub(super) async fn reload(State(st): State<AdminState>) -> Response {
-    match st.reloader.reload().await {
-        Ok(()) => Json(ReloadReply {
-            ok: true,
-            errors: Vec::new(),
-        })
-        .into_response(),
-        Err(p) => {
-            let errors: Vec<String> = p.0.iter().map(|d| d.to_string()).collect();
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(ReloadReply { ok: false, errors }),
-            )
-                .into_response()
-        }
-    }
+pub(super) async fn reload(State(st): State<AdminState>, Acting(actor): Acting) -> Response {
+    let outcome = st.reloader.reload().await;
+    let now = st.clock.now();
+    let (status, reply) = match outcome {
+        Ok(done) => (
+            StatusCode::OK,
+            ReloadReply {
+                ok: true,
+                errors: Vec::new(),
+                needs_restart: done.needs_restart,
+            },
+        ),
+        Err(p) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ReloadReply {
+                ok: false,
+                errors: p.0.iter().map(|d| d.to_string()).collect(),
+                needs_restart: Vec::new(),
+            },
+        ),
+    };
+    let result = serde_json::to_string(&reply).unwrap_or_default();
+    st.ops
+        .record(actor.entry(now, status.as_u16(), &result))
+        .await;
+    (status, Json(reply)).into_response()
 }
 
 #[derive(Deserialize)]
-pub(super) struct Limit {
+#[serde(deny_unknown_fields)]
+pub(super) struct Page {
     #[serde(default)]
     pub(super) limit: Option<usize>,
+    #[serde(default)]
+    before: Option<i64>,
 }
 
-pub(super) async fn audit(State(st): State<AdminState>, Query(l): Query<Limit>) -> Response {
-    Json(AuditList {
-        audit: st.ops.audit_log(l.limit.unwrap_or(100).min(10_000)),
-    })
-    .into_response()
+/// The most audit entries one page holds.
+const MAX_PAGE: usize = 1000;
+
+pub(super) async fn audit(State(st): State<AdminState>, Query(p): Query<Page>) -> Response {
+    let limit = p.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        );
+    }
+    match st.ops.audit_page(p.before, limit).await {
+        Ok(audit) => {
+            let next_before = (audit.len() == limit)
+                .then(|| audit.last().map(|e| e.id))
+                .flatten();
+            Json(AuditList { audit, next_before }).into_response()
+        }
+        Err(e) => ops_error(e),
+    }
 }
 
 /// `POST /api/v1/test/clock` (test clock only): move the clock forward, then run what is due

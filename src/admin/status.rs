@@ -92,7 +92,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
             .entry(k.pool)
             .or_default() += n;
     }
-    let transitions = transitions(&st, 50);
+    let transitions = transitions(&st, 50).await;
     let loaded_at = snap.model.loaded_at;
     let version = loaded_at
         .duration_since(std::time::UNIX_EPOCH)
@@ -113,9 +113,10 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
     })
 }
 
-fn transitions(st: &AdminState, limit: usize) -> Vec<TransitionInfo> {
+async fn transitions(st: &AdminState, limit: usize) -> Vec<TransitionInfo> {
     st.ops
         .transitions(limit)
+        .await
         .into_iter()
         .map(|t| TransitionInfo {
             endpoint: t.endpoint,
@@ -131,9 +132,9 @@ fn transitions(st: &AdminState, limit: usize) -> Vec<TransitionInfo> {
 /// `GET /api/v1/transitions?limit=N` (default 100, at most 10,000).
 pub(super) async fn list_transitions(
     State(st): State<AdminState>,
-    axum::extract::Query(l): axum::extract::Query<super::ops_api::Limit>,
+    axum::extract::Query(l): axum::extract::Query<super::ops_api::Page>,
 ) -> Json<crate::api::TransitionList> {
     Json(crate::api::TransitionList {
-        transitions: transitions(&st, l.limit.unwrap_or(100).clamp(1, 10_000)),
+        transitions: transitions(&st, l.limit.unwrap_or(100).clamp(1, 10_000)).await,
     })
 }

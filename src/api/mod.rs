@@ -16,7 +16,7 @@ pub use ops::{
     NewOverride, Override, OverrideList, Preview, PreviewRow, ReloadReply, Removed,
 };
 pub use ready::{Readiness, ReadyCheck};
-pub use reports::{ProbeReports, ProbeResult};
+pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};
 pub use status::{
     ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,
     Status, TransitionInfo, TransitionList, Vantage, ZoneInfo,

@@ -132,6 +132,9 @@ pub struct Preview {
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// Its number (newer entries have larger ones; 0 before it is stored).
+    #[serde(default)]
+    pub id: i64,
     /// When.
     #[serde(with = "unix_secs")]
     pub at: SystemTime,
@@ -151,11 +154,13 @@ pub struct AuditEntry {
     pub result: String,
 }
 
-/// `GET /api/v1/audit`.
+/// `GET /api/v1/audit?limit=N&before=ID`: a page of the trail, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditList {
     /// Newest first.
     pub audit: Vec<AuditEntry>,
+    /// The `before` of the next (older) page, when there may be one.
+    pub next_before: Option<i64>,
 }
 
 /// `GET /api/v1/explain`.
@@ -172,6 +177,9 @@ pub struct ReloadReply {
     pub ok: bool,
     /// Every problem, when rejected.
     pub errors: Vec<String>,
+    /// Settings that changed but take effect only after a restart (new sockets).
+    #[serde(default)]
+    pub needs_restart: Vec<String>,
 }
 
 /// Any refusal: 4xx/5xx answers carry this body.

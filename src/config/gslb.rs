@@ -146,7 +146,10 @@ pub struct ServiceConfig {
     #[serde(default = "default_types")]
     pub types: Spanned<Vec<String>>,
     /// TTL of answers.
-    #[serde(default = "default_ttl")]
+    #[serde(
+        default = "default_ttl",
+        deserialize_with = "super::duration::within::<_, u32, 0, 604800>"
+    )]
     pub ttl: u32,
     /// Candidate pools, in the operator's order of preference.
     pub pools: Spanned<Vec<String>>,
@@ -154,7 +157,10 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub chain: Option<Spanned<Vec<String>>>,
     /// Addresses per answer.
-    #[serde(default = "default_answers")]
+    #[serde(
+        default = "default_answers",
+        deserialize_with = "super::duration::within::<_, usize, 1, 64>"
+    )]
     pub answers: usize,
     /// What to answer when nothing is healthy (`fail_open`, `fallback`, `empty`); compiled
     /// by `src/gslb/all_down.rs`.

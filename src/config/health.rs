@@ -62,13 +62,22 @@ pub struct HealthConfig {
     #[serde(default = "d_timeout", with = "super::duration")]
     pub timeout: Duration,
     /// Successes in a row to come up.
-    #[serde(default = "d_rise")]
+    #[serde(
+        default = "d_rise",
+        deserialize_with = "super::duration::within::<_, u32, 1, 100>"
+    )]
     pub rise: u32,
     /// Failures in a row to go down.
-    #[serde(default = "d_fall")]
+    #[serde(
+        default = "d_fall",
+        deserialize_with = "super::duration::within::<_, u32, 1, 100>"
+    )]
     pub fall: u32,
     /// Regions that must agree on "up"; 0 = a majority of the fresh ones.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::within::<_, usize, 0, 1000>"
+    )]
     pub quorum: usize,
     /// Results older than this do not vote (default 3 × interval).
     #[serde(default, deserialize_with = "opt_duration")]
@@ -86,10 +95,16 @@ pub struct HealthConfig {
     #[serde(default = "d_history_age", with = "super::duration")]
     pub history_max_age: Duration,
     /// History retention by rows.
-    #[serde(default = "d_history_rows")]
+    #[serde(
+        default = "d_history_rows",
+        deserialize_with = "super::duration::within::<_, usize, 1, 1000000000>"
+    )]
     pub history_max_rows: usize,
     /// Probes in flight at once.
-    #[serde(default = "d_concurrent")]
+    #[serde(
+        default = "d_concurrent",
+        deserialize_with = "super::duration::within::<_, usize, 1, 100000>"
+    )]
     pub max_concurrent: usize,
 }
 
@@ -174,10 +189,16 @@ pub struct CheckSpec {
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
     /// Rise override.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::within_opt::<_, u32, 1, 100>"
+    )]
     pub rise: Option<u32>,
     /// Fall override.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::within_opt::<_, u32, 1, 100>"
+    )]
     pub fall: Option<u32>,
 }
 
@@ -393,13 +414,44 @@ pub struct AdminConfig {
     /// network the admin API should not be reachable from); absent = none.
     #[serde(default)]
     pub metrics_listen: Option<Spanned<SocketAddr>>,
-    /// Requests per second per client address (bursts of twice that).
-    #[serde(default = "d_rate")]
+    /// TLS for the admin API: the certificate chain (PEM), with `tls_key`.
+    #[serde(default)]
+    pub tls_cert: Option<Spanned<PathBuf>>,
+    /// TLS for the admin API: the private key (PEM).
+    #[serde(default)]
+    pub tls_key: Option<Spanned<PathBuf>>,
+    /// Time a client has to send a request's headers (and to start the next one on a kept-alive
+    /// connection) before the connection is closed.
+    #[serde(default = "d_header_timeout", with = "super::duration")]
+    pub header_timeout: Duration,
+    /// Requests per second per client address (bursts of twice that), 1 to 100000.
+    #[serde(
+        default = "d_rate",
+        deserialize_with = "super::duration::within::<_, u32, 1, 100000>"
+    )]
     pub rate_limit: u32,
+    /// Audit entries older than this are deleted.
+    #[serde(default = "d_audit_age", with = "super::duration")]
+    pub audit_max_age: Duration,
+    /// At most this many audit entries are kept (the oldest go first).
+    #[serde(
+        default = "d_audit_rows",
+        deserialize_with = "super::duration::within::<_, u64, 100, 1000000000>"
+    )]
+    pub audit_max_rows: u64,
 }
 
 fn d_rate() -> u32 {
     50
+}
+fn d_header_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn d_audit_age() -> Duration {
+    Duration::from_secs(90 * 24 * 3600)
+}
+fn d_audit_rows() -> u64 {
+    100_000
 }
 
 impl Default for AdminConfig {

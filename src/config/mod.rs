@@ -150,7 +150,14 @@ impl Config {
             self.health.state_file = dir.join("ayadns.db");
         }
         self.health.state_file = base.join(&self.health.state_file);
-        if let Some(t) = &mut self.admin.tokens_file {
+        for t in [
+            &mut self.admin.tokens_file,
+            &mut self.admin.tls_cert,
+            &mut self.admin.tls_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
             let resolved = base.join(t.get_ref());
             *t.get_mut() = resolved;
         }

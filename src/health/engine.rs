@@ -40,7 +40,11 @@ pub type StatusDetail = HashMap<
 >;
 
 enum Msg {
-    NewModel(Box<Model>, tokio::sync::oneshot::Sender<()>),
+    NewModel(
+        Box<Model>,
+        Box<HealthConfig>,
+        tokio::sync::oneshot::Sender<()>,
+    ),
     Forced(Vec<(Target, Force)>, tokio::sync::oneshot::Sender<()>),
     Status(tokio::sync::oneshot::Sender<StatusDetail>),
     Tick(tokio::sync::oneshot::Sender<()>),
@@ -61,6 +65,11 @@ impl HealthHandle {
         rx.await.unwrap_or_default()
     }
 
+    /// Is the engine running? (When it is not, nothing can change what is served.)
+    pub fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// Set the overrides in force; returns once the snapshot with them is published.
     pub async fn set_forced(&self, list: Vec<(Target, Force)>) {
         let (done, wait) = tokio::sync::oneshot::channel();
@@ -79,9 +88,13 @@ impl HealthHandle {
 
     /// Swap in a reloaded model: health state carries over by endpoint name; the new model
     /// and its health view are published together. Returns once published.
-    pub async fn set_model(&self, model: Model) {
+    pub async fn set_model(&self, model: Model, cfg: HealthConfig) {
         let (done, wait) = tokio::sync::oneshot::channel();
-        if self.tx.send(Msg::NewModel(Box::new(model), done)).is_ok() {
+        if self
+            .tx
+            .send(Msg::NewModel(Box::new(model), Box::new(cfg), done))
+            .is_ok()
+        {
             let _ = wait.await;
         }
     }
@@ -128,7 +141,8 @@ pub fn start(
 ) -> HealthHandle {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (rtx, mut rrx) = mpsc::unbounded_channel::<Report>();
-    let slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
+    let mut slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
+    let mut cfg = cfg;
     let model = publisher.current().model;
     let Initial { targets, agg } = init;
     let mut run = Running::new(model, targets, agg, &slots, &rtx, &clock, &shutdown);
@@ -136,7 +150,8 @@ pub fn start(
         tx,
         reports: rtx.clone(),
     };
-    tokio::spawn(async move {
+    let stopping = shutdown.clone();
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut latency_pending = false;
         let mut forced: Vec<(Target, Force)> = initial_forced;
@@ -154,7 +169,11 @@ pub fn start(
                 }
                 Some(msg) = rx.recv() => {
                     match msg {
-                        Msg::NewModel(model, done) => {
+                        Msg::NewModel(model, new_cfg, done) => {
+                            if new_cfg.max_concurrent != cfg.max_concurrent {
+                                slots = Arc::new(Semaphore::new(new_cfg.max_concurrent.max(1)));
+                            }
+                            cfg = *new_cfg;
                             let now = clock.now();
                             let carried = run.agg.take_all_states(&run.model.gslb, now);
                             run.probers.cancel();
@@ -230,6 +249,28 @@ pub fn start(
         run.probers.cancel();
         if let Some(w) = writer {
             w.flush();
+        }
+    });
+    // Supervision: the engine ends only at shutdown. If it ever ends otherwise, say why; the
+    // handle then reports it dead, so actions answer 503 instead of being accepted in vain.
+    tokio::spawn(async move {
+        let how = task.await;
+        if stopping.is_cancelled() {
+            return;
+        }
+        match how {
+            Err(e) if e.is_panic() => {
+                let why = e.into_panic();
+                let msg = why
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| why.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                tracing::error!(panic = %msg, "the health engine panicked: health is frozen and operator actions are refused until a restart");
+            }
+            _ => tracing::error!(
+                "the health engine stopped: health is frozen and operator actions are refused until a restart"
+            ),
         }
     });
     handle
