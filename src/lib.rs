@@ -11,6 +11,7 @@
 //! - [`health`]: the health view the chain reads.
 //! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
 //! - [`ops`]: overrides, DR drills, the audit trail.
+//! - `cluster` (feature `cluster`): several nodes sharing state through etcd.
 //! - [`ctl`]: `ayadns ctl`, the admin API from the command line.
 //! - [`explain`]: the decision trace for a name and a client.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`): lock-free counters on the query path.
@@ -18,6 +19,8 @@
 //! - [`diag`]: errors that name `file:line`.
 
 pub mod admin;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 pub mod ctl;
 pub mod diag;
