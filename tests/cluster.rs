@@ -77,10 +77,16 @@ async fn cluster_commit_writes_state_and_audit_together() {
     let mut rx = a.subscribe();
 
     let ops = [
-        ControlOp::put("overrides/o1", &json!({"target": "pool:eu-west", "action": "drain"}))
-            .unwrap(),
-        ControlOp::put("overrides/o2", &json!({"target": "endpoint:web1", "action": "down"}))
-            .unwrap(),
+        ControlOp::put(
+            "overrides/o1",
+            &json!({"target": "pool:eu-west", "action": "drain"}),
+        )
+        .unwrap(),
+        ControlOp::put(
+            "overrides/o2",
+            &json!({"target": "endpoint:web1", "action": "down"}),
+        )
+        .unwrap(),
     ];
     let rev = a
         .commit(&ops, &json!({"op": "drain", "by": "alice"}), &Guard::Always)
@@ -92,14 +98,24 @@ async fn cluster_commit_writes_state_and_audit_together() {
     })
     .await;
     assert_eq!(v.control()["overrides/o1"].value["action"], "drain");
-    assert_eq!(v.control()["overrides/o1"].mod_revision, rev, "one revision for all");
+    assert_eq!(
+        v.control()["overrides/o1"].mod_revision,
+        rev,
+        "one revision for all"
+    );
     assert_eq!(v.control()["overrides/o2"].mod_revision, rev);
     let trail = a.audit_trail(10).await.unwrap();
     assert_eq!(trail.len(), 1);
-    assert_eq!(trail[0].revision, rev, "the audit entry is in the same transaction");
+    assert_eq!(
+        trail[0].revision, rev,
+        "the audit entry is in the same transaction"
+    );
     assert_eq!(trail[0].node, "ns1");
     assert_eq!(trail[0].entry["by"], "alice");
-    assert!(v.raw().keys().all(|k| !k.starts_with("audit/")), "no audit in the view");
+    assert!(
+        v.raw().keys().all(|k| !k.starts_with("audit/")),
+        "no audit in the view"
+    );
 
     // A failed guard writes neither the state nor the audit entry.
     let e = a
@@ -120,13 +136,25 @@ async fn cluster_commit_writes_state_and_audit_together() {
             .unwrap_err();
         assert!(matches!(e, ClusterError::Invalid(_)), "{bad:?}: {e}");
     }
-    let too_many: Vec<_> = (0..101).map(|i| ControlOp::delete(format!("k{i}"))).collect();
-    let e = a.commit(&too_many, &json!({}), &Guard::Always).await.unwrap_err();
+    let too_many: Vec<_> = (0..101)
+        .map(|i| ControlOp::delete(format!("k{i}")))
+        .collect();
+    let e = a
+        .commit(&too_many, &json!({}), &Guard::Always)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("at most 100"), "{e}");
     let big = ControlOp::put("big", &"x".repeat(1_100_000)).unwrap();
-    let e = a.commit(&[big], &json!({}), &Guard::Always).await.unwrap_err();
+    let e = a
+        .commit(&[big], &json!({}), &Guard::Always)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ClusterError::Invalid(_)), "{e}");
-    assert_eq!(a.audit_trail(10).await.unwrap().len(), 1, "nothing else committed");
+    assert_eq!(
+        a.audit_trail(10).await.unwrap().len(),
+        1,
+        "nothing else committed"
+    );
 
     // A delete and a put in one commit land together.
     let rev2 = a
@@ -158,11 +186,18 @@ async fn cluster_racing_commits_have_one_winner() {
     let a = start(settings(&etcd, "ns1", "eu"));
     let b = start(settings(&etcd, "ns2", "us"));
     let base = a
-        .commit(&[ControlOp::put("x", &0).unwrap()], &json!({}), &Guard::Always)
+        .commit(
+            &[ControlOp::put("x", &0).unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
         .await
         .unwrap();
     for round in 0..10 {
-        let since = a.commit(&[], &json!({"round": round}), &Guard::Always).await.unwrap();
+        let since = a
+            .commit(&[], &json!({"round": round}), &Guard::Always)
+            .await
+            .unwrap();
         let op_a = [ControlOp::put("x", &format!("a{round}")).unwrap()];
         let op_b = [ControlOp::put("x", &format!("b{round}")).unwrap()];
         let ja = json!({"by": "a"});
@@ -184,7 +219,11 @@ async fn cluster_racing_commits_have_one_winner() {
     let pb = [ControlOp::put("drills/d", &"b").unwrap()];
     let empty = json!({});
     let (ra, rb) = tokio::join!(a.commit(&pa, &empty, &guard), b.commit(&pb, &empty, &guard));
-    assert_eq!([&ra, &rb].iter().filter(|r| r.is_ok()).count(), 1, "{ra:?} {rb:?}");
+    assert_eq!(
+        [&ra, &rb].iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{ra:?} {rb:?}"
+    );
     // 10 rounds × (1 marker + 1 winner) + the base + the drill.
     assert_eq!(a.audit_trail(100).await.unwrap().len(), 22);
     assert!(base > 0);
@@ -224,10 +263,16 @@ async fn cluster_expiry_happens_once() {
     assert_eq!(expiries, 1, "one audit entry for one expiry");
     // Too late, or changed since: no-op.
     assert_eq!(
-        nodes[1].delete_if_unchanged("overrides/o", rev, &audit).await.unwrap(),
+        nodes[1]
+            .delete_if_unchanged("overrides/o", rev, &audit)
+            .await
+            .unwrap(),
         None
     );
-    let e = nodes[1].delete_if_unchanged("overrides/o", 0, &audit).await.unwrap_err();
+    let e = nodes[1]
+        .delete_if_unchanged("overrides/o", 0, &audit)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ClusterError::Invalid(_)), "{e}");
     for n in &nodes {
         n.shutdown().await;
@@ -240,15 +285,25 @@ async fn cluster_watcher_sees_another_nodes_commit_fast() {
     let a = start(settings(&etcd, "ns1", "eu"));
     let b = start(settings(&etcd, "ns2", "us"));
     let mut rx = b.subscribe();
-    wait_view(&mut rx, Duration::from_secs(5), "both nodes", |v| v.nodes().len() == 2).await;
-    wait_until(Duration::from_secs(3), "connected", || b.counters().connected()).await;
+    wait_view(&mut rx, Duration::from_secs(5), "both nodes", |v| {
+        v.nodes().len() == 2
+    })
+    .await;
+    wait_until(Duration::from_secs(3), "connected", || {
+        b.counters().connected()
+    })
+    .await;
 
     let mut worst = Duration::ZERO;
     for i in 0..5 {
         let key = format!("overrides/fast{i}");
         let t0 = Instant::now();
         let rev = a
-            .commit(&[ControlOp::put(key.as_str(), &i).unwrap()], &json!({}), &Guard::Always)
+            .commit(
+                &[ControlOp::put(key.as_str(), &i).unwrap()],
+                &json!({}),
+                &Guard::Always,
+            )
             .await
             .unwrap();
         let v = wait_view(&mut rx, Duration::from_secs(2), &key, |v| has(v, &key)).await;
@@ -257,7 +312,10 @@ async fn cluster_watcher_sees_another_nodes_commit_fast() {
         assert_eq!(b.counters().revision(), rev);
     }
     eprintln!("commit on ns1 → view on ns2: worst {worst:?}");
-    assert!(worst < Duration::from_millis(300), "propagation took {worst:?}");
+    assert!(
+        worst < Duration::from_millis(300),
+        "propagation took {worst:?}"
+    );
     assert!(b.counters().sync_age().unwrap() < Duration::from_secs(2));
     a.shutdown().await;
     b.shutdown().await;
@@ -272,7 +330,11 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     let mut rx = a.subscribe();
     for k in ["keep", "gone", "changed"] {
         writer
-            .commit(&[ControlOp::put(k, &1).unwrap()], &json!({}), &Guard::Always)
+            .commit(
+                &[ControlOp::put(k, &1).unwrap()],
+                &json!({}),
+                &Guard::Always,
+            )
             .await
             .unwrap();
     }
@@ -286,7 +348,10 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     // 1. Resume: changes while away, deletes included, arrive from revision + 1.
     writer
         .commit(
-            &[ControlOp::delete("gone"), ControlOp::put("changed", &2).unwrap()],
+            &[
+                ControlOp::delete("gone"),
+                ControlOp::put("changed", &2).unwrap(),
+            ],
             &json!({}),
             &Guard::Always,
         )
@@ -297,7 +362,11 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
         synced_at_ms: 1,
     };
     let a2 = Cluster::start(s.clone(), Some(restored)).unwrap();
-    assert_eq!(a2.view().revision(), seen.revision(), "serves the old view at once");
+    assert_eq!(
+        a2.view().revision(),
+        seen.revision(),
+        "serves the old view at once"
+    );
     let mut rx2 = a2.subscribe();
     let v = wait_view(&mut rx2, Duration::from_secs(3), "the changes", |v| {
         !has(v, "gone") && v.control().get("changed").is_some_and(|e| e.value == 2)
@@ -310,14 +379,22 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     // 2. Compaction past the view: the resumed watch fails, the watcher lists again.
     writer
         .commit(
-            &[ControlOp::delete("keep"), ControlOp::put("new", &3).unwrap()],
+            &[
+                ControlOp::delete("keep"),
+                ControlOp::put("new", &3).unwrap(),
+            ],
             &json!({}),
             &Guard::Always,
         )
         .await
         .unwrap();
-    let top = writer.commit(&[], &json!({}), &Guard::Always).await.unwrap();
-    let mut raw = etcd_client::Client::connect(etcd.endpoints(), None).await.unwrap();
+    let top = writer
+        .commit(&[], &json!({}), &Guard::Always)
+        .await
+        .unwrap();
+    let mut raw = etcd_client::Client::connect(etcd.endpoints(), None)
+        .await
+        .unwrap();
     raw.compact(top, None).await.unwrap();
     let a3 = Cluster::start(
         s.clone(),
@@ -328,22 +405,39 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     )
     .unwrap();
     let mut rx3 = a3.subscribe();
-    let v = wait_view(&mut rx3, Duration::from_secs(3), "the state after compaction", |v| {
-        v.revision() >= top
-    })
+    let v = wait_view(
+        &mut rx3,
+        Duration::from_secs(3),
+        "the state after compaction",
+        |v| v.revision() >= top,
+    )
     .await;
-    assert!(!has(&v, "keep") && !has(&v, "gone") && has(&v, "new"), "{:?}", v.control());
+    assert!(
+        !has(&v, "keep") && !has(&v, "gone") && has(&v, "new"),
+        "{:?}",
+        v.control()
+    );
     // It equals what a fresh node lists.
     let fresh = start(settings(&etcd, "fresh", "eu"));
     let mut rxf = fresh.subscribe();
-    let f = wait_view(&mut rxf, Duration::from_secs(3), "a listing", |v| v.revision() >= top).await;
+    let f = wait_view(&mut rxf, Duration::from_secs(3), "a listing", |v| {
+        v.revision() >= top
+    })
+    .await;
     assert_eq!(f.control(), v.control());
     // And it keeps watching.
     let rev = writer
-        .commit(&[ControlOp::put("after", &4).unwrap()], &json!({}), &Guard::Always)
+        .commit(
+            &[ControlOp::put("after", &4).unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
         .await
         .unwrap();
-    wait_view(&mut rx3, Duration::from_secs(2), "a later commit", |v| v.revision() >= rev).await;
+    wait_view(&mut rx3, Duration::from_secs(2), "a later commit", |v| {
+        v.revision() >= rev
+    })
+    .await;
     for c in [&writer, &a3, &fresh] {
         c.shutdown().await;
     }
@@ -356,26 +450,49 @@ async fn cluster_survives_etcd_down_and_converges_when_back() {
     let b = start(settings(&etcd, "ns2", "us"));
     let mut rxb = b.subscribe();
     let rev = a
-        .commit(&[ControlOp::put("overrides/o", &"drain").unwrap()], &json!({}), &Guard::Always)
+        .commit(
+            &[ControlOp::put("overrides/o", &"drain").unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
         .await
         .unwrap();
-    wait_view(&mut rxb, Duration::from_secs(3), "the override", |v| v.revision() >= rev).await;
-    wait_view(&mut rxb, Duration::from_secs(3), "both nodes", |v| v.nodes().len() == 2).await;
+    wait_view(&mut rxb, Duration::from_secs(3), "the override", |v| {
+        v.revision() >= rev
+    })
+    .await;
+    wait_view(&mut rxb, Duration::from_secs(3), "both nodes", |v| {
+        v.nodes().len() == 2
+    })
+    .await;
     let before = b.view();
 
     etcd.kill_all();
     let t0 = Instant::now();
     let e = a
-        .commit(&[ControlOp::put("overrides/p", &1).unwrap()], &json!({}), &Guard::Always)
+        .commit(
+            &[ControlOp::put("overrides/p", &1).unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
         .await
         .unwrap_err();
     let took = t0.elapsed();
     assert!(e.is_unavailable(), "{e}");
     assert!(e.to_string().starts_with("etcd is unreachable ("), "{e}");
-    assert!(took < Duration::from_millis(1500), "commit failed after {took:?}");
-    let e = b.publish_vote("web1", "us", Verdict::Down).await.unwrap_err();
+    assert!(
+        took < Duration::from_millis(1500),
+        "commit failed after {took:?}"
+    );
+    let e = b
+        .publish_vote("web1", "us", Verdict::Down)
+        .await
+        .unwrap_err();
     assert!(e.is_unavailable(), "{e}");
-    wait_until(Duration::from_secs(5), "disconnected", || !b.counters().connected()).await;
+    wait_until(Duration::from_secs(5), "disconnected", || {
+        !b.counters().connected()
+    })
+    .await;
     // The last view stays.
     let v = b.view();
     assert_eq!(*v, *before);
@@ -389,15 +506,27 @@ async fn cluster_survives_etcd_down_and_converges_when_back() {
     .await;
     // The vote kept while etcd was down is written now; a commit goes through and reaches b.
     let rev2 = a
-        .commit(&[ControlOp::put("overrides/p", &2).unwrap()], &json!({}), &Guard::Always)
+        .commit(
+            &[ControlOp::put("overrides/p", &2).unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
         .await
         .unwrap();
-    let v = wait_view(&mut rxb, Duration::from_secs(3), "the vote and the commit", |v| {
-        v.revision() >= rev2 && v.votes_for("web1").any(|x| x.node == "ns2")
-    })
+    let v = wait_view(
+        &mut rxb,
+        Duration::from_secs(3),
+        "the vote and the commit",
+        |v| v.revision() >= rev2 && v.votes_for("web1").any(|x| x.node == "ns2"),
+    )
     .await;
     assert!(has(&v, "overrides/p"));
-    assert_eq!(v.nodes().len(), 2, "both still registered: {:?}", v.nodes().keys());
+    assert_eq!(
+        v.nodes().len(),
+        2,
+        "both still registered: {:?}",
+        v.nodes().keys()
+    );
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -415,16 +544,30 @@ async fn cluster_votes_live_on_the_lease() {
     .await;
     let target = "http://127.0.0.1:8080/health host=www";
     assert!(a.publish_vote(target, "eu", Verdict::Down).await.unwrap());
-    assert!(!a.publish_vote(target, "eu", Verdict::Down).await.unwrap(), "unchanged");
+    assert!(
+        !a.publish_vote(target, "eu", Verdict::Down).await.unwrap(),
+        "unchanged"
+    );
     assert!(b.publish_vote(target, "eu", Verdict::Up).await.unwrap());
-    assert!(a.publish_vote(target, "agent-ap", Verdict::Up).await.unwrap(), "relayed");
+    assert!(
+        a.publish_vote(target, "agent-ap", Verdict::Up)
+            .await
+            .unwrap(),
+        "relayed"
+    );
     let v = wait_view(&mut rx, Duration::from_secs(3), "three votes", |v| {
         v.votes_for(target).count() == 3 && v.nodes().len() == 3
     })
     .await;
-    let down: Vec<_> = v.votes_for(target).filter(|x| x.verdict == Verdict::Down).collect();
+    let down: Vec<_> = v
+        .votes_for(target)
+        .filter(|x| x.verdict == Verdict::Down)
+        .collect();
     assert_eq!(down.len(), 1);
-    assert_eq!((down[0].node.as_str(), down[0].vantage.as_str()), ("ns1", "eu"));
+    assert_eq!(
+        (down[0].node.as_str(), down[0].vantage.as_str()),
+        ("ns1", "eu")
+    );
     assert_eq!(v.members("eu"), ["ns1", "ns2"]);
     let owners: Vec<_> = (0..50)
         .map(|i| rendezvous::owner(&v.members("eu"), &format!("t{i}")).unwrap())
@@ -439,7 +582,10 @@ async fn cluster_votes_live_on_the_lease() {
     })
     .await;
     let took = t0.elapsed();
-    assert!(took >= Duration::from_millis(1000), "expired after {took:?}, before the lease");
+    assert!(
+        took >= Duration::from_millis(1000),
+        "expired after {took:?}, before the lease"
+    );
     assert_eq!(v.votes_for(target).count(), 1);
     assert_eq!(v.members("eu"), ["ns2"]);
     // Every target now belongs to the one member left.
@@ -448,7 +594,10 @@ async fn cluster_votes_live_on_the_lease() {
     // A clean shutdown removes votes at once.
     let t0 = Instant::now();
     b.shutdown().await;
-    wait_view(&mut rx, Duration::from_secs(1), "ns2 gone", |v| v.votes().count() == 0).await;
+    wait_view(&mut rx, Duration::from_secs(1), "ns2 gone", |v| {
+        v.votes().count() == 0
+    })
+    .await;
     assert!(t0.elapsed() < Duration::from_secs(1));
     c.shutdown().await;
 }
@@ -462,9 +611,18 @@ async fn cluster_latency_is_published_coarsely() {
     let mut rx = a.subscribe();
     wait_until(Duration::from_secs(3), "a lease", || a.lease_id().is_some()).await;
     let ms = Duration::from_millis;
-    assert!(a.publish_latency("eu-west", "eu", ms(100)).await.unwrap(), "first");
-    assert!(!a.publish_latency("eu-west", "eu", ms(105)).await.unwrap(), "5 %: not worth it");
-    assert!(!a.publish_latency("eu-west", "eu", ms(150)).await.unwrap(), "too soon");
+    assert!(
+        a.publish_latency("eu-west", "eu", ms(100)).await.unwrap(),
+        "first"
+    );
+    assert!(
+        !a.publish_latency("eu-west", "eu", ms(105)).await.unwrap(),
+        "5 %: not worth it"
+    );
+    assert!(
+        !a.publish_latency("eu-west", "eu", ms(150)).await.unwrap(),
+        "too soon"
+    );
     let v = wait_view(&mut rx, Duration::from_secs(2), "the first report", |v| {
         v.latency().count() == 1
     })
@@ -478,7 +636,10 @@ async fn cluster_latency_is_published_coarsely() {
     .await;
     assert!(t0.elapsed() >= ms(400), "rate limit not kept");
     assert_eq!(v.latency().count(), 1);
-    let e = a.publish_latency("eu-west", "eu", Duration::from_secs(7200)).await.unwrap_err();
+    let e = a
+        .publish_latency("eu-west", "eu", Duration::from_secs(7200))
+        .await
+        .unwrap_err();
     assert!(matches!(e, ClusterError::Invalid(_)), "{e}");
     a.shutdown().await;
 }
@@ -490,10 +651,15 @@ async fn cluster_restart_while_etcd_is_down_serves_the_cached_view() {
     let db = dir.path().join("state.db");
     let s = settings(&etcd, "ns1", "eu");
     let a = start(s.clone());
-    let writer = LocalCache::open(&db, &s.prefix).unwrap().spawn_writer(a.subscribe());
+    let writer = LocalCache::open(&db, &s.prefix)
+        .unwrap()
+        .spawn_writer(a.subscribe());
     let rev = a
-        .commit(&[ControlOp::put("drills/d1", &json!({"fail": ["pool:eu-west"]})).unwrap()],
-            &json!({}), &Guard::Always)
+        .commit(
+            &[ControlOp::put("drills/d1", &json!({"fail": ["pool:eu-west"]})).unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
         .await
         .unwrap();
     let reader = LocalCache::open(&db, &s.prefix).unwrap();
@@ -509,7 +675,11 @@ async fn cluster_restart_while_etcd_is_down_serves_the_cached_view() {
     writer.await.unwrap();
 
     etcd.kill_all();
-    let restored = LocalCache::open(&db, &s.prefix).unwrap().load().unwrap().unwrap();
+    let restored = LocalCache::open(&db, &s.prefix)
+        .unwrap()
+        .load()
+        .unwrap()
+        .unwrap();
     let a = Cluster::start(s.clone(), Some(restored)).unwrap();
     // From the first look, before etcd is reachable: the drill is there.
     let v = a.view();
@@ -520,7 +690,10 @@ async fn cluster_restart_while_etcd_is_down_serves_the_cached_view() {
     assert!(a.counters().sync_age().is_some());
 
     etcd.restart_all();
-    wait_until(Duration::from_secs(8), "reconnected", || a.counters().connected()).await;
+    wait_until(Duration::from_secs(8), "reconnected", || {
+        a.counters().connected()
+    })
+    .await;
     let mut rx = a.subscribe();
     let v = wait_view(&mut rx, Duration::from_secs(3), "registered again", |v| {
         v.nodes().contains_key("ns1")

@@ -50,9 +50,7 @@ async fn etcd34_txn_watch_resume_compaction_progress_lease() {
     let now = stale.header().unwrap().revision();
     let range_ok = c
         .txn(
-            Txn::new().when([
-                Compare::mod_revision("/t/", CompareOp::Less, now + 1).with_prefix()
-            ]),
+            Txn::new().when([Compare::mod_revision("/t/", CompareOp::Less, now + 1).with_prefix()]),
         )
         .await
         .unwrap();
@@ -62,11 +60,7 @@ async fn etcd34_txn_watch_resume_compaction_progress_lease() {
     let mut w = c
         .watch(
             "/t/",
-            Some(
-                WatchOptions::new()
-                    .with_prefix()
-                    .with_start_revision(rev_a),
-            ),
+            Some(WatchOptions::new().with_prefix().with_start_revision(rev_a)),
         )
         .await
         .unwrap();
@@ -92,7 +86,13 @@ async fn etcd34_txn_watch_resume_compaction_progress_lease() {
 
     // Compaction: a watch from below the compacted revision is cancelled with the revision.
     c.put("/t/c", "y", None).await.unwrap();
-    let top = c.put("/t/c", "z", None).await.unwrap().header().unwrap().revision();
+    let top = c
+        .put("/t/c", "z", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
     c.compact(top, None).await.unwrap();
     let mut w2 = c
         .watch(
@@ -109,7 +109,11 @@ async fn etcd34_txn_watch_resume_compaction_progress_lease() {
             break;
         }
     }
-    assert_eq!(compacted, Some((true, top)), "watch below compaction is cancelled");
+    assert_eq!(
+        compacted,
+        Some((true, top)),
+        "watch below compaction is cancelled"
+    );
     // Reading at a compacted revision fails too.
     let e = c
         .get("/t/a", Some(GetOptions::new().with_revision(rev_a)))

@@ -69,7 +69,8 @@ impl LocalCache {
             std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
         }
         let conn = Connection::open(path).map_err(|e| err(&e))?;
-        conn.busy_timeout(Duration::from_secs(2)).map_err(|e| err(&e))?;
+        conn.busy_timeout(Duration::from_secs(2))
+            .map_err(|e| err(&e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| err(&e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -142,7 +143,10 @@ impl LocalCache {
             detail: e.to_string(),
         })?;
         let r = (|| {
-            tx.execute("DELETE FROM cluster_entries WHERE prefix = ?1", [&self.prefix])?;
+            tx.execute(
+                "DELETE FROM cluster_entries WHERE prefix = ?1",
+                [&self.prefix],
+            )?;
             {
                 let mut ins = tx.prepare(
                     "INSERT INTO cluster_entries
@@ -239,15 +243,21 @@ mod tests {
         assert_eq!(r.view, v2, "the last save replaced the first whole");
         assert!(r.synced_at_ms > 0);
         let other = LocalCache::open(&path, "/b/").unwrap();
-        assert!(other.load().unwrap().is_none(), "another prefix sees nothing");
+        assert!(
+            other.load().unwrap().is_none(),
+            "another prefix sees nothing"
+        );
     }
 
     #[test]
     fn cluster_cache_unusable_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("not-a-db");
-        std::fs::write(&path, b"this is not sqlite, just text that is long enough to matter")
-            .unwrap();
+        std::fs::write(
+            &path,
+            b"this is not sqlite, just text that is long enough to matter",
+        )
+        .unwrap();
         let e = LocalCache::open(&path, "/a/").unwrap_err();
         assert!(e.to_string().contains("not-a-db"), "{e}");
     }

@@ -129,7 +129,8 @@ impl Cluster {
             entry: serde_json::to_value(audit).map_err(|e| ClusterError::Invalid(e.to_string()))?,
             revision: 0,
         };
-        let record = serde_json::to_vec(&record).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+        let record =
+            serde_json::to_vec(&record).map_err(|e| ClusterError::Invalid(e.to_string()))?;
         size += record.len();
         if size > MAX_COMMIT_BYTES {
             return Err(ClusterError::Invalid(format!(
@@ -143,8 +144,9 @@ impl Cluster {
             inner.settings.node
         ));
         then.push(TxnOp::put(audit_key, record, None));
-        let meta = serde_json::to_vec(&serde_json::json!({ "node": inner.settings.node, "at_ms": now }))
-            .map_err(|e| ClusterError::Invalid(e.to_string()))?;
+        let meta =
+            serde_json::to_vec(&serde_json::json!({ "node": inner.settings.node, "at_ms": now }))
+                .map_err(|e| ClusterError::Invalid(e.to_string()))?;
         then.push(TxnOp::put(inner.key(keys::META_CONTROL), meta, None));
 
         let when = match guard {

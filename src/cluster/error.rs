@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// The guard failed: someone else changed the state first. Nothing was written.
-    #[error("conflict: the cluster state changed since it was read; nothing was written (reload and retry)")]
+    #[error(
+        "conflict: the cluster state changed since it was read; nothing was written (reload and retry)"
+    )]
     Conflict,
     /// etcd could not be reached or did not answer in time.
     #[error("etcd is unreachable ({endpoints}): {detail}")]

@@ -73,7 +73,8 @@ pub fn check_control_key(key: &str) -> Result<(), ClusterError> {
         return bad("has an empty segment");
     }
     if let Some(c) = key.chars().find(|c| {
-        !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '=' | '+' | '%' | '/'))
+        !(c.is_ascii_alphanumeric()
+            || matches!(c, '.' | '_' | '-' | ':' | '@' | '=' | '+' | '%' | '/'))
     }) {
         return bad(&format!("contains {c:?}"));
     }

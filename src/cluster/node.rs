@@ -161,7 +161,9 @@ impl Cluster {
         if id != 0 {
             let r = self
                 .inner
-                .call("revoke the lease", |mut c| async move { c.lease_revoke(id).await })
+                .call("revoke the lease", |mut c| async move {
+                    c.lease_revoke(id).await
+                })
                 .await;
             if let Err(e) = r {
                 tracing::warn!(error = %e, "cluster: lease not revoked; it expires by itself");
@@ -178,7 +180,8 @@ impl Cluster {
 
     async fn stop_tasks(&self) {
         self.inner.cancel.cancel();
-        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for t in tasks {
             let _ = t.await;
         }
@@ -245,7 +248,9 @@ impl Inner {
     async fn grant_and_register(&self) -> Result<i64, ClusterError> {
         let ttl = self.settings.lease_secs();
         let grant = self
-            .call("grant a lease", |mut c| async move { c.lease_grant(ttl, None).await })
+            .call("grant a lease", |mut c| async move {
+                c.lease_grant(ttl, None).await
+            })
             .await?;
         let id = grant.id();
         let info = NodeInfo {
@@ -257,7 +262,8 @@ impl Inner {
         let value = serde_json::to_vec(&info).map_err(|e| ClusterError::Invalid(e.to_string()))?;
         let key = self.key(&format!("{}{}", keys::NODES, self.settings.node));
         self.call("register this node", |mut c| async move {
-            c.put(key, value, Some(PutOptions::new().with_lease(id))).await
+            c.put(key, value, Some(PutOptions::new().with_lease(id)))
+                .await
         })
         .await?;
         self.lease.store(id, Ordering::Relaxed);
@@ -270,7 +276,9 @@ impl Inner {
     /// Keeps lease `id` alive until it is lost, etcd stops answering, or shutdown.
     async fn keep_alive(&self, id: i64) -> KeepAlive {
         let opened = self
-            .call("keep the lease alive", |mut c| async move { c.lease_keep_alive(id).await })
+            .call("keep the lease alive", |mut c| async move {
+                c.lease_keep_alive(id).await
+            })
             .await;
         let (mut keeper, mut stream) = match opened {
             Ok(ks) => ks,

@@ -150,7 +150,9 @@ impl Cluster {
         }
         let key = self.inner.key(&rel);
         self.inner
-            .call("withdraw a vote", |mut c| async move { c.delete(key, None).await })
+            .call("withdraw a vote", |mut c| async move {
+                c.delete(key, None).await
+            })
             .await
             .map(|_| ())
     }
@@ -167,7 +169,13 @@ impl Inner {
                 st.desired.insert(key.clone(), Item { kind, bytes });
             }
             let s = &self.settings;
-            st.due(&key, lease, Instant::now(), s.latency_interval, s.latency_change)
+            st.due(
+                &key,
+                lease,
+                Instant::now(),
+                s.latency_interval,
+                s.latency_change,
+            )
         };
         if !due {
             return Ok(false);

@@ -41,7 +41,9 @@ mod tests {
     use std::collections::HashMap;
 
     fn targets(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("http://10.0.{}.{}/health", i / 250, i % 250)).collect()
+        (0..n)
+            .map(|i| format!("http://10.0.{}.{}/health", i / 250, i % 250))
+            .collect()
     }
 
     #[test]
@@ -55,7 +57,10 @@ mod tests {
         for t in targets(200) {
             assert_eq!(owner(&["a", "b", "c"], &t), owner(&["c", "a", "b"], &t));
             assert_eq!(ranked(&["a", "b", "c"], &t), ranked(&["b", "c", "a"], &t));
-            assert_eq!(ranked(&["a", "b", "c"], &t)[0], owner(&["a", "b", "c"], &t).unwrap());
+            assert_eq!(
+                ranked(&["a", "b", "c"], &t)[0],
+                owner(&["a", "b", "c"], &t).unwrap()
+            );
         }
     }
 

@@ -97,7 +97,9 @@ impl Settings {
 
     /// The lease TTL in etcd's whole seconds (at least 1).
     pub fn lease_secs(&self) -> i64 {
-        i64::try_from(self.lease.as_secs()).unwrap_or(i64::MAX).max(1)
+        i64::try_from(self.lease.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1)
     }
 
     /// The etcd client options: timeouts, HTTP/2 keep-alive (a silent member is noticed),
@@ -111,12 +113,15 @@ impl Settings {
             .with_keep_alive_while_idle(true)
             .with_require_leader(true);
         if let Some((u, p)) = &self.user {
-            o = o.with_user(u.clone(), p.clone()).with_auto_token_refresh(true);
+            o = o
+                .with_user(u.clone(), p.clone())
+                .with_auto_token_refresh(true);
         }
         if self.ca.is_some() || self.identity.is_some() {
             let mut tls = TlsOptions::new();
             if let Some(ca) = &self.ca {
-                tls = tls.ca_certificate(Certificate::from_pem(read(ca, "the etcd CA certificate")?));
+                tls =
+                    tls.ca_certificate(Certificate::from_pem(read(ca, "the etcd CA certificate")?));
             }
             if let Some((cert, key)) = &self.identity {
                 tls = tls.identity(Identity::from_pem(

@@ -111,7 +111,10 @@ pub struct ClusterView {
 
 impl ClusterView {
     /// A view of `entries` (keys relative to the prefix) at `revision`.
-    pub fn from_entries(revision: i64, entries: impl IntoIterator<Item = (String, RawEntry)>) -> Self {
+    pub fn from_entries(
+        revision: i64,
+        entries: impl IntoIterator<Item = (String, RawEntry)>,
+    ) -> Self {
         let mut v = ClusterView {
             revision,
             ..Default::default()
@@ -231,7 +234,10 @@ impl ClusterView {
         } else if let Some(k) = key.strip_prefix(keys::NODES) {
             let n: NodeInfo = serde_json::from_slice(&e.value).map_err(|err| err.to_string())?;
             if n.node != k {
-                return Err(format!("registration of `{}` under the key of `{k}`", n.node));
+                return Err(format!(
+                    "registration of `{}` under the key of `{k}`",
+                    n.node
+                ));
             }
             self.nodes.insert(k.to_string(), n);
         } else if key.starts_with(keys::VOTES) {
@@ -272,7 +278,10 @@ mod tests {
                 ("control/drills/d".to_string(), raw("[]", 4)),
                 (
                     "nodes/ns1".to_string(),
-                    raw(r#"{"node":"ns1","region":"eu","started_at_ms":1,"version":"0"}"#, 5),
+                    raw(
+                        r#"{"node":"ns1","region":"eu","started_at_ms":1,"version":"0"}"#,
+                        5,
+                    ),
                 ),
                 (
                     "votes/web/eu/ns1".to_string(),

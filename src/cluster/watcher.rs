@@ -46,7 +46,11 @@ pub(crate) async fn run(inner: Arc<Inner>, mut view: ClusterView) {
         if relist {
             match list(&inner).await {
                 Ok(v) => {
-                    tracing::debug!(revision = v.revision(), keys = v.raw().len(), "cluster: listed");
+                    tracing::debug!(
+                        revision = v.revision(),
+                        keys = v.raw().len(),
+                        "cluster: listed"
+                    );
                     view = v;
                     publish(&inner, &view);
                     relist = false;
@@ -112,7 +116,14 @@ async fn list(inner: &Inner) -> Result<ClusterView, ClusterError> {
     let audit = inner.key(keys::AUDIT).into_bytes();
     let mut entries = Vec::new();
     let rev = range(inner, prefix.to_vec(), audit.clone(), 0, &mut entries).await?;
-    range(inner, keys::range_end(&audit), keys::range_end(prefix), rev, &mut entries).await?;
+    range(
+        inner,
+        keys::range_end(&audit),
+        keys::range_end(prefix),
+        rev,
+        &mut entries,
+    )
+    .await?;
     Ok(ClusterView::from_entries(rev, entries))
 }
 
@@ -160,9 +171,7 @@ async fn session(inner: &Inner, view: &mut ClusterView, backoff: &mut Backoff) -
     let prefix = inner.settings.prefix.clone();
     let opened = inner
         .call("watch", |mut c| async move {
-            let opts = WatchOptions::new()
-                .with_prefix()
-                .with_start_revision(start);
+            let opts = WatchOptions::new().with_prefix().with_start_revision(start);
             c.watch(prefix, Some(opts)).await
         })
         .await;

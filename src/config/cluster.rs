@@ -102,12 +102,19 @@ impl ClusterConfig {
 
     /// The etcd endpoints as plain strings.
     pub fn endpoints(&self) -> Vec<String> {
-        self.etcd.get_ref().iter().map(|e| e.get_ref().clone()).collect()
+        self.etcd
+            .get_ref()
+            .iter()
+            .map(|e| e.get_ref().clone())
+            .collect()
     }
 
     /// Make the TLS file paths relative to `base` (the config file's folder).
     pub fn resolve_paths(&mut self, base: &Path) {
-        for p in [&mut self.ca, &mut self.cert, &mut self.key].into_iter().flatten() {
+        for p in [&mut self.ca, &mut self.cert, &mut self.key]
+            .into_iter()
+            .flatten()
+        {
             let resolved = base.join(p.get_ref());
             *p.get_mut() = resolved;
         }
@@ -219,14 +226,8 @@ impl ClusterConfig {
         }
 
         match (&self.username, &self.password) {
-            (Some(u), None) => bad(
-                u.span(),
-                "cluster.username needs cluster.password".into(),
-            ),
-            (None, Some(p)) => bad(
-                p.span(),
-                "cluster.password needs cluster.username".into(),
-            ),
+            (Some(u), None) => bad(u.span(), "cluster.username needs cluster.password".into()),
+            (None, Some(p)) => bad(p.span(), "cluster.password needs cluster.username".into()),
             (Some(u), Some(_)) if u.get_ref().is_empty() || u.get_ref().len() > 256 => bad(
                 u.span(),
                 "cluster.username must be 1 to 256 characters".into(),
@@ -270,7 +271,9 @@ fn check_endpoint(s: &str) -> Result<(), String> {
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let Some((host, port)) = rest.rsplit_once(':') else {
-        return Err(format!("`{s}` has no port (etcd listens on 2379 by default)"));
+        return Err(format!(
+            "`{s}` has no port (etcd listens on 2379 by default)"
+        ));
     };
     let host_ok = !host.is_empty()
         && !host.contains(['/', '@', '?', '#', ' '])
@@ -287,13 +290,17 @@ fn check_endpoint(s: &str) -> Result<(), String> {
 /// A key prefix: starts and ends with `/`, printable ASCII without spaces, no empty segment.
 fn check_prefix(s: &str) -> Result<(), String> {
     if !s.starts_with('/') || !s.ends_with('/') {
-        return Err(format!("`{s}` must start and end with '/' (like \"/ayadns/prod/\")"));
+        return Err(format!(
+            "`{s}` must start and end with '/' (like \"/ayadns/prod/\")"
+        ));
     }
     if s.len() > MAX_PREFIX {
         return Err(format!("`{s}` is longer than {MAX_PREFIX} characters"));
     }
     if s.chars().any(|c| !c.is_ascii_graphic()) {
-        return Err(format!("`{s}` may hold only printable ASCII without spaces"));
+        return Err(format!(
+            "`{s}` may hold only printable ASCII without spaces"
+        ));
     }
     if s.len() > 1 && s.contains("//") {
         return Err(format!("`{s}` has an empty segment (`//`)"));
@@ -318,7 +325,8 @@ mod tests {
         }
     }
 
-    const GOOD: &str = "[cluster]\nnode = \"ns1\"\netcd = [\"http://127.0.0.1:2379\"]\nregion = \"eu\"\n";
+    const GOOD: &str =
+        "[cluster]\nnode = \"ns1\"\netcd = [\"http://127.0.0.1:2379\"]\nregion = \"eu\"\n";
 
     #[cfg(feature = "cluster")]
     #[test]
@@ -354,10 +362,22 @@ mod tests {
             ("c.toml:7:", "`127.0.0.1:2379` is not an etcd client URL"),
             ("c.toml:7:", "invalid port `0`"),
             ("c.toml:7:", "mixes http:// and https://"),
-            ("c.toml:7:", "cluster.ca/cert/key are set but the etcd endpoints are http://"),
-            ("c.toml:8:", "cluster.prefix: `ayadns` must start and end with '/'"),
-            ("c.toml:9:", "cluster.region `us` is not a declared [[region]] (known: eu)"),
-            ("c.toml:10:", "cluster.lease 1s is out of range: between 2s and 5m"),
+            (
+                "c.toml:7:",
+                "cluster.ca/cert/key are set but the etcd endpoints are http://",
+            ),
+            (
+                "c.toml:8:",
+                "cluster.prefix: `ayadns` must start and end with '/'",
+            ),
+            (
+                "c.toml:9:",
+                "cluster.region `us` is not a declared [[region]] (known: eu)",
+            ),
+            (
+                "c.toml:10:",
+                "cluster.lease 1s is out of range: between 2s and 5m",
+            ),
             ("c.toml:11:", "cluster.cert needs cluster.key"),
             ("c.toml:12:", "cluster.username needs cluster.password"),
             ("c.toml:13:", "unknown key `cluster.colour`"),
@@ -375,7 +395,10 @@ mod tests {
     #[test]
     fn cluster_config_bad_values_are_errors_not_panics() {
         for (text, needle) in [
-            ("[cluster]\nnode = \"n\"\netcd = []\nregion = \"r\"\n", "cluster.etcd is empty"),
+            (
+                "[cluster]\nnode = \"n\"\netcd = []\nregion = \"r\"\n",
+                "cluster.etcd is empty",
+            ),
             (
                 "[cluster]\nnode = \"n\"\netcd = [\"http://h:1\"]\nregion = \"r\"\nlease = \"2.5s\"\n",
                 "not whole seconds",
@@ -396,12 +419,19 @@ mod tests {
                 "[cluster]\nnode = \"n\"\netcd = [\"http://h:1\"]\nregion = \"r\"\nprefix = \"/a//b/\"\n",
                 "empty segment",
             ),
-            ("[cluster]\nnode = \"n\"\nregion = \"r\"\n", "missing field `etcd`"),
-            ("[cluster]\nnode = \"n\"\netcd = [\"http://h:1\"]\n", "missing field `region`"),
+            (
+                "[cluster]\nnode = \"n\"\nregion = \"r\"\n",
+                "missing field `etcd`",
+            ),
+            (
+                "[cluster]\nnode = \"n\"\netcd = [\"http://h:1\"]\n",
+                "missing field `region`",
+            ),
         ] {
             let p = problems(text);
             assert!(
-                p.iter().any(|d| d.contains(needle) && d.starts_with("c.toml:")),
+                p.iter()
+                    .any(|d| d.contains(needle) && d.starts_with("c.toml:")),
                 "{text}: want {needle} in {p:#?}"
             );
         }

@@ -169,7 +169,11 @@ fn check_cluster(
         problems.push(at(span, cluster::NOT_BUILT.to_string()));
         return;
     }
-    let regions: Vec<&str> = config.regions.iter().map(|r| r.name.get_ref().as_str()).collect();
+    let regions: Vec<&str> = config
+        .regions
+        .iter()
+        .map(|r| r.name.get_ref().as_str())
+        .collect();
     problems.0.extend(section.validate(&regions, &at));
 }
 

@@ -94,9 +94,8 @@ impl EtcdCluster {
     /// Panics when etcd is not installed or does not become healthy within [`READY_TIMEOUT`].
     pub fn start(n: usize) -> EtcdCluster {
         assert!(n == 1 || n == 3, "an etcd test cluster has 1 or 3 members");
-        let program = etcd_program().expect(
-            "etcd is not installed: run scripts/test-deps.sh (Debian package etcd-server)",
-        );
+        let program = etcd_program()
+            .expect("etcd is not installed: run scripts/test-deps.sh (Debian package etcd-server)");
         let base = if Path::new("/dev/shm").is_dir() {
             tempfile::Builder::new()
                 .prefix("ayadns-etcd-")
