@@ -7,6 +7,10 @@
 #   node, npm    (packages nodejs, npm, only when node is missing)
 #   playwright-core (npm, pinned in tests/dashboard/package-lock.json) into
 #                tests/dashboard/node_modules: drives chromium; downloads no browser
+#   protoc       (package protobuf-compiler)  the etcd client's build (feature `cluster`)
+#   google/protobuf/*.proto (package libprotobuf-dev)  well-known types that build imports;
+#                Debian's protobuf-compiler does not ship them
+#   etcd         (package etcd-server)  the real etcd members of tests/cluster*.rs
 #
 # Needs root (or sudo) and Debian/Ubuntu's apt-get. Does nothing when everything is present.
 set -euo pipefail
@@ -20,9 +24,12 @@ command -v knotc >/dev/null 2>&1 || missing+=(knot)
 command -v kdig  >/dev/null 2>&1 || missing+=(knot-dnsutils)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node  >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
+command -v etcd  >/dev/null 2>&1 || missing+=(etcd-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "test-deps: knotd, knotc, kdig, chromium and node are present"
+    echo "test-deps: knotd, knotc, kdig, chromium, node, protoc and etcd are present"
 else
     # de-duplicate the package list
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -44,6 +51,10 @@ else
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet knot 2>/dev/null; then
         $sudo systemctl stop knot || true
     fi
+    # Likewise etcd-server may start a system etcd on 2379; the tests run their own members.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+        $sudo systemctl stop etcd || true
+    fi
 fi
 
 # playwright-core for tests/dashboard.rs, at the version package-lock.json pins (no browser
@@ -59,4 +70,5 @@ else
 fi
 
 command -v knotd >/dev/null && command -v kdig >/dev/null && [ -x /usr/bin/chromium ] && command -v node >/dev/null
+command -v protoc >/dev/null && [ -f /usr/include/google/protobuf/descriptor.proto ] && command -v etcd >/dev/null
 echo "test-deps: done"
