@@ -702,3 +702,48 @@ async fn cluster_restart_while_etcd_is_down_serves_the_cached_view() {
     assert!(has(&v, "drills/d1"));
     a.shutdown().await;
 }
+
+#[tokio::test]
+async fn cluster_one_paused_member_does_not_stop_the_cluster() {
+    let mut etcd = EtcdCluster::start(3);
+    let a = start(settings(&etcd, "ns1", "eu"));
+    let b = start(settings(&etcd, "ns2", "us"));
+    let mut rxb = b.subscribe();
+    wait_view(&mut rxb, Duration::from_secs(3), "both nodes", |v| {
+        v.nodes().len() == 2
+    })
+    .await;
+    for victim in 0..3 {
+        etcd.pause(victim);
+        let t0 = Instant::now();
+        let mut failures = 0;
+        for i in 0..5 {
+            let key = format!("k{victim}-{i}");
+            let op = [ControlOp::put(key.as_str(), &i).unwrap()];
+            let rev = loop {
+                match a.commit(&op, &json!({}), &Guard::Always).await {
+                    Ok(rev) => break rev,
+                    Err(e) => {
+                        assert!(e.is_unavailable(), "{e}");
+                        failures += 1;
+                        assert!(
+                            t0.elapsed() < Duration::from_secs(10),
+                            "no commit with member {victim} paused"
+                        );
+                    }
+                }
+            };
+            wait_view(&mut rxb, Duration::from_secs(5), &key, |v| {
+                v.revision() >= rev
+            })
+            .await;
+        }
+        eprintln!(
+            "member {victim} paused: 5 commits seen by ns2 in {:?}, {failures} failed tries",
+            t0.elapsed()
+        );
+        etcd.resume(victim);
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -4,7 +4,9 @@
 //! operators racing on the same state cannot both win: the second one's guard fails and it
 //! gets [`ClusterError::Conflict`] with nothing written.
 
-use etcd_client::{Compare, CompareOp, GetOptions, SortOrder, SortTarget, Txn, TxnOp};
+use etcd_client::{
+    Compare, CompareOp, GetOptions, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 
@@ -143,7 +145,7 @@ impl Cluster {
             keys::AUDIT,
             inner.settings.node
         ));
-        then.push(TxnOp::put(audit_key, record, None));
+        then.push(TxnOp::put(audit_key.clone(), record, None));
         let meta =
             serde_json::to_vec(&serde_json::json!({ "node": inner.settings.node, "at_ms": now }))
                 .map_err(|e| ClusterError::Invalid(e.to_string()))?;
@@ -169,14 +171,36 @@ impl Cluster {
                 v
             }
         };
-        let txn = Txn::new().when(when).and_then(then);
+        // The audit key is new to this commit: requiring it absent makes a retry of the same
+        // commit (after a timeout on another endpoint) a no-op, and the else branch reads it
+        // to tell "applied by the earlier try" from "the guard failed".
+        let mut when = when;
+        when.push(Compare::create_revision(
+            audit_key.clone(),
+            CompareOp::Equal,
+            0,
+        ));
+        let txn = Txn::new()
+            .when(when)
+            .and_then(then)
+            .or_else([TxnOp::get(audit_key, None)]);
         let resp = inner
-            .call("commit", |mut c| async move { c.txn(txn).await })
+            .call("commit", |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
             .await?;
-        if !resp.succeeded() {
-            return Err(ClusterError::Conflict);
+        if resp.succeeded() {
+            return Ok(resp.header().map_or(0, |h| h.revision()));
         }
-        Ok(resp.header().map_or(0, |h| h.revision()))
+        for r in resp.op_responses() {
+            if let TxnOpResponse::Get(g) = r
+                && let Some(kv) = g.kvs().first()
+            {
+                return Ok(kv.mod_revision());
+            }
+        }
+        Err(ClusterError::Conflict)
     }
 
     /// Deletes control `key` if it is still at `mod_revision`, with `audit` — the exactly-once
@@ -207,12 +231,15 @@ impl Cluster {
         let key = self.inner.key(keys::AUDIT);
         let resp = self
             .inner
-            .call("read the audit trail", |mut c| async move {
-                let opts = GetOptions::new()
-                    .with_prefix()
-                    .with_sort(SortTarget::Key, SortOrder::Descend)
-                    .with_limit(limit as i64);
-                c.get(key, Some(opts)).await
+            .call("read the audit trail", |mut c| {
+                let key = key.clone();
+                async move {
+                    let opts = GetOptions::new()
+                        .with_prefix()
+                        .with_sort(SortTarget::Key, SortOrder::Descend)
+                        .with_limit(limit as i64);
+                    c.get(key, Some(opts)).await
+                }
             })
             .await?;
         let mut out = Vec::with_capacity(resp.kvs().len());

@@ -1,9 +1,17 @@
 //! [`Cluster`]: this node's membership — the etcd client, the lease that keeps
 //! `nodes/<node>` and the node's votes alive, and the background tasks (lease keeper, vote
 //! flusher, watcher). Everything else in the module hangs off this handle.
+//!
+//! **One endpoint at a time, failing over.** There is one client per etcd endpoint and every
+//! request goes to the active one; a request that finds it unreachable or silent (a crashed,
+//! paused or partitioned member) makes the next endpoint active and is tried there, each
+//! endpoint at most once and within twice the request timeout. A single client balancing over
+//! all endpoints would keep sending a share of the requests to a paused member, each waiting
+//! out the timeout. Retrying is safe: reads, lease calls and vote writes are idempotent, and a
+//! commit carries a guard that makes a replay a no-op (see `control.rs`).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,7 +41,10 @@ pub struct Cluster {
 
 pub(crate) struct Inner {
     pub(crate) settings: Settings,
-    client: OnceCell<Client>,
+    /// One lazily connected client per endpoint.
+    clients: Vec<OnceCell<Client>>,
+    /// The endpoint requests go to.
+    active: AtomicUsize,
     options: etcd_client::ConnectOptions,
     pub(crate) counters: Arc<ClusterCounters>,
     pub(crate) view_tx: watch::Sender<Arc<ClusterView>>,
@@ -96,10 +107,14 @@ impl Cluster {
             }
             None => ClusterView::default(),
         };
+        if settings.endpoints.is_empty() {
+            return Err(ClusterError::Invalid("no etcd endpoint given".into()));
+        }
         let (view_tx, _) = watch::channel(Arc::new(view.clone()));
         let inner = Arc::new(Inner {
+            clients: settings.endpoints.iter().map(|_| OnceCell::new()).collect(),
+            active: AtomicUsize::new(0),
             settings,
-            client: OnceCell::new(),
             options,
             counters,
             view_tx,
@@ -203,45 +218,98 @@ impl Inner {
         ClusterError::unavailable(&self.settings.endpoints, detail)
     }
 
-    /// The etcd client, connected on first use (connecting talks to etcd only when a user is
-    /// set, to authenticate).
-    async fn client(&self) -> Result<Client, ClusterError> {
-        let eps = &self.settings.endpoints;
-        let c = self
-            .client
+    /// The client of endpoint `idx`, connected on first use (connecting talks to etcd only
+    /// when a user is set, to authenticate).
+    async fn client(&self, idx: usize) -> Result<Client, ClusterError> {
+        let ep = &self.settings.endpoints[idx..=idx];
+        let c = self.clients[idx]
             .get_or_try_init(|| async {
                 match tokio::time::timeout(
                     self.settings.request_timeout,
-                    Client::connect(eps, Some(self.options.clone())),
+                    Client::connect(ep, Some(self.options.clone())),
                 )
                 .await
                 {
-                    Ok(r) => r.map_err(|e| ClusterError::from_etcd(eps, e)),
-                    Err(_) => Err(self.unavailable(format!(
-                        "no answer within {} to connect",
-                        humantime::format_duration(self.settings.request_timeout)
-                    ))),
+                    Ok(r) => r.map_err(|e| ClusterError::from_etcd(ep, e)),
+                    Err(_) => Err(ClusterError::unavailable(
+                        ep,
+                        format!(
+                            "no answer within {} to connect",
+                            humantime::format_duration(self.settings.request_timeout)
+                        ),
+                    )),
                 }
             })
             .await?;
         Ok(c.clone())
     }
 
-    /// One etcd request, bounded by the request timeout; errors mapped to [`ClusterError`].
+    /// Endpoint `idx` failed: the next one becomes active (unless another request moved on
+    /// already).
+    pub(crate) fn failed(&self, idx: usize) {
+        let next = (idx + 1) % self.clients.len();
+        let _ = self
+            .active
+            .compare_exchange(idx, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// One etcd request, bounded by the request timeout per try, failing over to the next
+    /// endpoint when one is unreachable; errors mapped to [`ClusterError`].
     pub(crate) async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ClusterError>
     where
-        F: FnOnce(Client) -> Fut,
+        F: FnMut(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let client = self.client().await?;
-        match tokio::time::timeout(self.settings.request_timeout, f(client)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(ClusterError::from_etcd(&self.settings.endpoints, e)),
-            Err(_) => Err(self.unavailable(format!(
-                "no answer within {} to {what}",
-                humantime::format_duration(self.settings.request_timeout)
-            ))),
+        self.call_at(what, f).await.map(|(_, v)| v)
+    }
+
+    /// [`Inner::call`], also saying which endpoint answered (a stream that fails later marks
+    /// that endpoint [`Inner::failed`]).
+    pub(crate) async fn call_at<T, F, Fut>(
+        &self,
+        what: &str,
+        mut f: F,
+    ) -> Result<(usize, T), ClusterError>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let timeout = self.settings.request_timeout;
+        let started = tokio::time::Instant::now();
+        let n = self.clients.len();
+        let mut last = None;
+        for _ in 0..n {
+            let idx = self.active.load(Ordering::Relaxed) % n;
+            let ep = &self.settings.endpoints[idx..=idx];
+            let e = match self.client(idx).await {
+                Ok(client) => match tokio::time::timeout(timeout, f(client)).await {
+                    Ok(Ok(v)) => return Ok((idx, v)),
+                    Ok(Err(e)) => ClusterError::from_etcd(ep, e),
+                    Err(_) => ClusterError::unavailable(
+                        ep,
+                        format!(
+                            "no answer within {} to {what}",
+                            humantime::format_duration(timeout)
+                        ),
+                    ),
+                },
+                Err(e) => e,
+            };
+            if !e.is_unavailable() {
+                return Err(e);
+            }
+            tracing::debug!(endpoint = %ep[0], error = %e, "cluster: endpoint failed; trying the next");
+            self.failed(idx);
+            last = Some(e);
+            if started.elapsed() >= timeout * 2 {
+                break;
+            }
         }
+        Err(match last {
+            Some(ClusterError::Unavailable { detail, .. }) => self.unavailable(detail),
+            Some(e) => e,
+            None => self.unavailable("no endpoint"),
+        })
     }
 
     /// Grants a lease and registers `nodes/<node>` under it.
@@ -261,9 +329,12 @@ impl Inner {
         };
         let value = serde_json::to_vec(&info).map_err(|e| ClusterError::Invalid(e.to_string()))?;
         let key = self.key(&format!("{}{}", keys::NODES, self.settings.node));
-        self.call("register this node", |mut c| async move {
-            c.put(key, value, Some(PutOptions::new().with_lease(id)))
-                .await
+        self.call("register this node", |mut c| {
+            let (key, value) = (key.clone(), value.clone());
+            async move {
+                c.put(key, value, Some(PutOptions::new().with_lease(id)))
+                    .await
+            }
         })
         .await?;
         self.lease.store(id, Ordering::Relaxed);
@@ -276,26 +347,30 @@ impl Inner {
     /// Keeps lease `id` alive until it is lost, etcd stops answering, or shutdown.
     async fn keep_alive(&self, id: i64) -> KeepAlive {
         let opened = self
-            .call("keep the lease alive", |mut c| async move {
+            .call_at("keep the lease alive", |mut c| async move {
                 c.lease_keep_alive(id).await
             })
             .await;
-        let (mut keeper, mut stream) = match opened {
+        let (idx, (mut keeper, mut stream)) = match opened {
             Ok(ks) => ks,
             Err(e) if e.is_lease_gone() => return KeepAlive::Lost,
             Err(e) => return KeepAlive::Error(e.to_string()),
         };
+        let broken = |why: String| {
+            self.failed(idx);
+            KeepAlive::Error(why)
+        };
         let period = (self.settings.lease / 3).max(Duration::from_millis(300));
         loop {
             if let Err(e) = keeper.keep_alive().await {
-                return KeepAlive::Error(e.to_string());
+                return broken(e.to_string());
             }
             match tokio::time::timeout(self.settings.request_timeout, stream.message()).await {
                 Ok(Ok(Some(r))) if r.ttl() <= 0 => return KeepAlive::Lost,
                 Ok(Ok(Some(_))) => {}
-                Ok(Ok(None)) => return KeepAlive::Error("keep-alive stream closed".into()),
-                Ok(Err(e)) => return KeepAlive::Error(e.to_string()),
-                Err(_) => return KeepAlive::Error("no keep-alive answer in time".into()),
+                Ok(Ok(None)) => return broken("keep-alive stream closed".into()),
+                Ok(Err(e)) => return broken(e.to_string()),
+                Err(_) => return broken("no keep-alive answer in time".into()),
             }
             tokio::select! {
                 _ = self.cancel.cancelled() => return KeepAlive::Cancelled,

@@ -150,8 +150,9 @@ impl Cluster {
         }
         let key = self.inner.key(&rel);
         self.inner
-            .call("withdraw a vote", |mut c| async move {
-                c.delete(key, None).await
+            .call("withdraw a vote", |mut c| {
+                let key = key.clone();
+                async move { c.delete(key, None).await }
             })
             .await
             .map(|_| ())
@@ -204,9 +205,12 @@ impl Inner {
         let full = self.key(key);
         let bytes = item.bytes;
         let r = self
-            .call("publish", |mut c| async move {
-                c.put(full, bytes, Some(PutOptions::new().with_lease(lease)))
-                    .await
+            .call("publish", |mut c| {
+                let (full, bytes) = (full.clone(), bytes.clone());
+                async move {
+                    c.put(full, bytes, Some(PutOptions::new().with_lease(lease)))
+                        .await
+                }
             })
             .await;
         match r {

@@ -143,8 +143,9 @@ async fn range(
             .with_revision(rev);
         let key = from.clone();
         let resp = inner
-            .call("list the cluster state", |mut c| async move {
-                c.get(key, Some(opts)).await
+            .call("list the cluster state", |mut c| {
+                let (key, opts) = (key.clone(), opts.clone());
+                async move { c.get(key, Some(opts)).await }
             })
             .await?;
         if rev == 0 {
@@ -170,14 +171,22 @@ async fn session(inner: &Inner, view: &mut ClusterView, backoff: &mut Backoff) -
     let start = view.revision() + 1;
     let prefix = inner.settings.prefix.clone();
     let opened = inner
-        .call("watch", |mut c| async move {
-            let opts = WatchOptions::new().with_prefix().with_start_revision(start);
-            c.watch(prefix, Some(opts)).await
+        .call_at("watch", |mut c| {
+            let prefix = prefix.clone();
+            async move {
+                let opts = WatchOptions::new().with_prefix().with_start_revision(start);
+                c.watch(prefix, Some(opts)).await
+            }
         })
         .await;
-    let mut stream = match opened {
+    let (idx, mut stream) = match opened {
         Ok(s) => s,
         Err(e) => return End::Lost(e.to_string()),
+    };
+    // A watch that breaks moves this node to the next endpoint.
+    let lost = |why: String| {
+        inner.failed(idx);
+        End::Lost(why)
     };
     let audit = keys::AUDIT;
     let mut heard = Instant::now();
@@ -189,20 +198,20 @@ async fn session(inner: &Inner, view: &mut ClusterView, backoff: &mut Backoff) -
             _ = inner.cancel.cancelled() => return End::Cancelled,
             _ = tick.tick() => {
                 if heard.elapsed() > SILENCE {
-                    return End::Lost(format!(
+                    return lost(format!(
                         "no answer on the watch for {}",
                         humantime::format_duration(SILENCE)
                     ));
                 }
                 if created && let Err(e) = stream.request_progress().await {
-                    return End::Lost(e.to_string());
+                    return lost(e.to_string());
                 }
             }
             msg = stream.message() => {
                 let resp = match msg {
                     Ok(Some(r)) => r,
-                    Ok(None) => return End::Lost("the watch stream closed".into()),
-                    Err(e) => return End::Lost(ClusterError::from_etcd(&inner.settings.endpoints, e).to_string()),
+                    Ok(None) => return lost("the watch stream closed".into()),
+                    Err(e) => return lost(ClusterError::from_etcd(&inner.settings.endpoints, e).to_string()),
                 };
                 heard = Instant::now();
                 if resp.compact_revision() > 0 {
@@ -213,7 +222,7 @@ async fn session(inner: &Inner, view: &mut ClusterView, backoff: &mut Backoff) -
                     ));
                 }
                 if resp.canceled() {
-                    return End::Lost(format!("etcd cancelled the watch: {}", resp.cancel_reason()));
+                    return lost(format!("etcd cancelled the watch: {}", resp.cancel_reason()));
                 }
                 let etcd_rev = resp.header().map_or(0, |h| h.revision());
                 if resp.created() {
