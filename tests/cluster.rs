@@ -705,6 +705,8 @@ async fn cluster_restart_while_etcd_is_down_serves_the_cached_view() {
 
 #[tokio::test]
 async fn cluster_one_paused_member_does_not_stop_the_cluster() {
+    // SIGSTOP keeps the member's sockets open and answers nothing: the worst kind of failure
+    // for a client (no error, just silence). Each member in turn, the leader included.
     let mut etcd = EtcdCluster::start(3);
     let a = start(settings(&etcd, "ns1", "eu"));
     let b = start(settings(&etcd, "ns2", "us"));
@@ -741,6 +743,12 @@ async fn cluster_one_paused_member_does_not_stop_the_cluster() {
         eprintln!(
             "member {victim} paused: 5 commits seen by ns2 in {:?}, {failures} failed tries",
             t0.elapsed()
+        );
+        // Requests fail over to a live member; only a commit that meets the election after a
+        // paused leader may fail once.
+        assert!(
+            failures <= 1,
+            "{failures} commits failed with member {victim} paused"
         );
         etcd.resume(victim);
     }
