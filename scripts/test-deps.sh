@@ -11,6 +11,7 @@
 #   google/protobuf/*.proto (package libprotobuf-dev)  well-known types that build imports;
 #                Debian's protobuf-compiler does not ship them
 #   etcd         (package etcd-server)  the real etcd members of tests/cluster*.rs
+#   openssl      (package openssl)  test certificates for etcd over TLS (tests/cluster.rs)
 #
 # Needs root (or sudo) and Debian/Ubuntu's apt-get. Does nothing when everything is present.
 set -euo pipefail
@@ -27,9 +28,10 @@ command -v node  >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v etcd  >/dev/null 2>&1 || missing+=(etcd-server)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "test-deps: knotd, knotc, kdig, chromium, node, protoc and etcd are present"
+    echo "test-deps: knotd, knotc, kdig, chromium, node, protoc, etcd and openssl are present"
 else
     # de-duplicate the package list
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -71,4 +73,5 @@ fi
 
 command -v knotd >/dev/null && command -v kdig >/dev/null && [ -x /usr/bin/chromium ] && command -v node >/dev/null
 command -v protoc >/dev/null && [ -f /usr/include/google/protobuf/descriptor.proto ] && command -v etcd >/dev/null
+command -v openssl >/dev/null
 echo "test-deps: done"

@@ -755,3 +755,101 @@ async fn cluster_one_paused_member_does_not_stop_the_cluster() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn cluster_over_tls_with_a_client_certificate() {
+    let pki = etcd::TestPki::new();
+    let etcd = EtcdCluster::start_tls(1, &pki.server);
+    assert!(etcd.endpoints()[0].starts_with("https://"));
+    let mut s = settings(&etcd, "ns1", "eu");
+    s.ca = Some(pki.ca.clone());
+    s.identity = Some((pki.client_cert.clone(), pki.client_key.clone()));
+    let a = start(s.clone());
+    let rev = a
+        .commit(
+            &[ControlOp::put("k", &1).unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
+        .await
+        .unwrap();
+    let mut rx = a.subscribe();
+    wait_view(
+        &mut rx,
+        Duration::from_secs(3),
+        "the commit over TLS",
+        |v| v.revision() >= rev && v.nodes().contains_key("ns1"),
+    )
+    .await;
+    a.shutdown().await;
+
+    // Without the client certificate etcd refuses the handshake: unreachable, not a panic.
+    let mut no_cert = s.clone();
+    no_cert.identity = None;
+    let b = start(no_cert);
+    let e = b.commit(&[], &json!({}), &Guard::Always).await.unwrap_err();
+    assert!(e.is_unavailable(), "{e}");
+    b.shutdown().await;
+
+    // A missing CA file is an error at start, naming the file.
+    let mut missing = s.clone();
+    missing.ca = Some(pki.ca.with_file_name("nope.pem"));
+    let e = Cluster::start(missing, None).unwrap_err();
+    assert!(e.to_string().contains("nope.pem"), "{e}");
+}
+
+#[tokio::test]
+async fn cluster_with_etcd_authentication() {
+    let etcd = EtcdCluster::start(1);
+    let mut root = etcd_client::Client::connect(etcd.endpoints(), None)
+        .await
+        .unwrap();
+    root.user_add("root", "rootpw", None).await.unwrap();
+    root.user_grant_role("root", "root").await.unwrap();
+    root.user_add("ayadns", "s3cret", None).await.unwrap();
+    root.role_add("ayadns").await.unwrap();
+    root.role_grant_permission(
+        "ayadns",
+        etcd_client::Permission::read_write("/ayadns/test/").with_prefix(),
+    )
+    .await
+    .unwrap();
+    root.user_grant_role("ayadns", "ayadns").await.unwrap();
+    root.auth_enable().await.unwrap();
+
+    let mut s = settings(&etcd, "ns1", "eu");
+    s.user = Some(("ayadns".into(), "s3cret".into()));
+    let a = start(s.clone());
+    let rev = a
+        .commit(
+            &[ControlOp::put("k", &1).unwrap()],
+            &json!({}),
+            &Guard::Always,
+        )
+        .await
+        .unwrap();
+    let mut rx = a.subscribe();
+    wait_view(
+        &mut rx,
+        Duration::from_secs(3),
+        "the commit with a user",
+        |v| v.revision() >= rev && v.nodes().contains_key("ns1"),
+    )
+    .await;
+    assert!(format!("{s:?}").contains("ayadns") && !format!("{s:?}").contains("s3cret"));
+    a.shutdown().await;
+
+    // A wrong password is refused, and says so.
+    s.user = Some(("ayadns".into(), "wrong".into()));
+    let b = start(s.clone());
+    let e = b.commit(&[], &json!({}), &Guard::Always).await.unwrap_err();
+    assert!(matches!(e, ClusterError::Refused(_)), "{e}");
+    assert!(e.to_string().contains("authentication failed"), "{e}");
+    b.shutdown().await;
+    // Without a user: no permission.
+    s.user = None;
+    let c = start(s);
+    let e = c.commit(&[], &json!({}), &Guard::Always).await.unwrap_err();
+    assert!(matches!(e, ClusterError::Refused(_)), "{e}");
+    c.shutdown().await;
+}

@@ -408,7 +408,13 @@ async fn lease_task(inner: Arc<Inner>) {
                 }
             },
         };
-        match inner.keep_alive(id).await {
+        let since = tokio::time::Instant::now();
+        let ended = inner.keep_alive(id).await;
+        if since.elapsed() > inner.settings.lease {
+            // It ran well for a while: retry soon, whatever failed before.
+            backoff.reset();
+        }
+        match ended {
             KeepAlive::Cancelled => return,
             KeepAlive::Lost => {
                 tracing::warn!(lease = id, "cluster: lease expired; registering again");

@@ -8,6 +8,10 @@
 //! every member it started and waits for them, so no process outlives a test, even one that
 //! panics.
 //!
+//! [`EtcdCluster::start_tls`] serves clients over TLS with client certificates required
+//! (certificates made by [`TestPki`] with the `openssl` command). Readiness is always polled on
+//! a plain-HTTP metrics listener (`/health`), so it works the same with and without TLS.
+//!
 //! Self-contained (std, libc, tempfile): include it with `#[path = "common/etcd.rs"] mod etcd;`
 //! or as `pub mod etcd;` from `common/mod.rs`.
 #![allow(dead_code)]
@@ -37,6 +41,10 @@ pub struct Member {
     pub name: String,
     pub client: SocketAddr,
     pub peer: SocketAddr,
+    /// Plain-HTTP `/health` and `/metrics`.
+    pub metrics: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
     child: Option<Child>,
@@ -44,9 +52,9 @@ pub struct Member {
 }
 
 impl Member {
-    /// `http://IP:PORT`, the client URL.
+    /// `http://IP:PORT` (or https), the client URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.client)
+        format!("{}://{}", self.scheme, self.client)
     }
 
     /// The PID while the member runs.
@@ -63,6 +71,7 @@ impl Member {
 /// A 1- or 3-member etcd cluster on loopback.
 pub struct EtcdCluster {
     pub members: Vec<Member>,
+    tls: Option<ServerTls>,
     initial_cluster: String,
     token: String,
     program: PathBuf,
@@ -79,20 +88,130 @@ fn next_ip() -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, x)
 }
 
-/// Two TCP ports that were free on `ip` a moment ago.
-fn free_ports(ip: Ipv4Addr) -> (u16, u16) {
-    let a = TcpListener::bind((ip, 0)).expect("bind a loopback port");
-    let b = TcpListener::bind((ip, 0)).expect("bind a loopback port");
-    (
-        a.local_addr().expect("local addr").port(),
-        b.local_addr().expect("local addr").port(),
-    )
+/// Three TCP ports that were free on `ip` a moment ago.
+fn free_ports(ip: Ipv4Addr) -> [u16; 3] {
+    let l: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind((ip, 0)).expect("bind a loopback port"))
+        .collect();
+    [0, 1, 2].map(|i| l[i].local_addr().expect("local addr").port())
+}
+
+/// The server side of TLS: etcd's certificate and key, and the CA its clients must present
+/// certificates from.
+#[derive(Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+/// A throw-away CA with a server certificate valid for every 127.0.0.x and a client
+/// certificate, made with the `openssl` command in a temp folder.
+pub struct TestPki {
+    pub ca: PathBuf,
+    pub server: ServerTls,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestPki {
+    /// Makes the files; panics with openssl's output when it fails.
+    pub fn new() -> TestPki {
+        let dir = tempfile::Builder::new()
+            .prefix("ayadns-pki-")
+            .tempdir()
+            .expect("create the PKI folder");
+        let d = dir.path();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("run openssl (scripts/test-deps.sh installs it)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=ayadns test CA"];
+        ca.extend(ec);
+        ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+        run(&ca);
+        let sans: Vec<String> = (1..=254).map(|x| format!("IP:127.0.0.{x}")).collect();
+        fs::write(
+            d.join("server.ext"),
+            format!(
+                "subjectAltName={}\nextendedKeyUsage=serverAuth,clientAuth\n",
+                sans.join(",")
+            ),
+        )
+        .expect("write server.ext");
+        fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("write client.ext");
+        for (name, cn) in [("server", "etcd"), ("client", "ayadns")] {
+            let subj = format!("/CN={cn}");
+            let key = format!("{name}.key");
+            let csr = format!("{name}.csr");
+            let mut req = vec!["req", "-subj", subj.as_str()];
+            req.extend(ec);
+            req.extend(["-keyout", key.as_str(), "-out", csr.as_str()]);
+            run(&req);
+            let pem = format!("{name}.pem");
+            let ext = format!("{name}.ext");
+            run(&[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
+            ]);
+        }
+        TestPki {
+            ca: d.join("ca.pem"),
+            server: ServerTls {
+                cert: d.join("server.pem"),
+                key: d.join("server.key"),
+                ca: d.join("ca.pem"),
+            },
+            client_cert: d.join("client.pem"),
+            client_key: d.join("client.key"),
+            _dir: dir,
+        }
+    }
 }
 
 impl EtcdCluster {
     /// Starts `n` members (1 or 3) and waits until the cluster answers `/health` with a leader.
     /// Panics when etcd is not installed or does not become healthy within [`READY_TIMEOUT`].
     pub fn start(n: usize) -> EtcdCluster {
+        Self::start_with(n, None)
+    }
+
+    /// Like [`EtcdCluster::start`], with clients served over TLS (client certificates
+    /// required); the endpoints are `https://`.
+    pub fn start_tls(n: usize, tls: &ServerTls) -> EtcdCluster {
+        Self::start_with(n, Some(tls.clone()))
+    }
+
+    fn start_with(n: usize, tls: Option<ServerTls>) -> EtcdCluster {
         assert!(n == 1 || n == 3, "an etcd test cluster has 1 or 3 members");
         let program = etcd_program()
             .expect("etcd is not installed: run scripts/test-deps.sh (Debian package etcd-server)");
@@ -107,11 +226,13 @@ impl EtcdCluster {
         let mut members = Vec::new();
         for i in 0..n {
             let ip = next_ip();
-            let (cp, pp) = free_ports(ip);
+            let [cp, pp, mp] = free_ports(ip);
             let name = format!("m{i}");
             members.push(Member {
                 client: SocketAddr::from((ip, cp)),
                 peer: SocketAddr::from((ip, pp)),
+                metrics: SocketAddr::from((ip, mp)),
+                scheme: if tls.is_some() { "https" } else { "http" },
                 data_dir: base.path().join(format!("{name}.etcd")),
                 log_path: base.path().join(format!("{name}.log")),
                 name,
@@ -131,6 +252,7 @@ impl EtcdCluster {
         );
         let mut cluster = EtcdCluster {
             members,
+            tls,
             initial_cluster,
             token,
             program,
@@ -152,10 +274,26 @@ impl EtcdCluster {
             .open(&m.log_path)
             .expect("open the etcd log");
         let log2 = log.try_clone().expect("clone the log handle");
-        let client = format!("http://{}", m.client);
+        let client = m.url();
         let peer = format!("http://{}", m.peer);
+        let metrics = format!("http://{}", m.metrics);
+        let mut tls_args: Vec<String> = Vec::new();
+        if let Some(t) = &self.tls {
+            for (flag, path) in [
+                ("--cert-file", &t.cert),
+                ("--key-file", &t.key),
+                ("--trusted-ca-file", &t.ca),
+            ] {
+                tls_args.push(flag.into());
+                tls_args.push(path.to_string_lossy().into_owned());
+            }
+            tls_args.push("--client-cert-auth".into());
+        }
         let child = Command::new(&self.program)
+            .args(&tls_args)
             .args([
+                "--listen-metrics-urls",
+                &metrics,
                 "--name",
                 &m.name,
                 "--data-dir",
@@ -272,7 +410,7 @@ impl EtcdCluster {
                     );
                 }
                 let m = &self.members[i];
-                if m.child.is_some() && !m.paused && healthy(m.client) {
+                if m.child.is_some() && !m.paused && healthy(m.metrics) {
                     return;
                 }
             }
