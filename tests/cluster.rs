@@ -28,6 +28,26 @@ fn settings(etcd: &EtcdCluster, node: &str, region: &str) -> Settings {
     s
 }
 
+/// A put of `value` at control `key`.
+fn put(key: &str, value: impl serde::Serialize) -> ControlOp {
+    ControlOp::put(key, &value).expect("serializable")
+}
+
+/// Commits `ops` unconditionally with an empty audit entry.
+async fn commit(c: &Cluster, ops: &[ControlOp]) -> Result<i64, ClusterError> {
+    c.commit(ops, &json!({}), &Guard::Always).await
+}
+
+/// A commit goes through and comes back in the node's own view, its registration with it.
+async fn round_trip(c: &Cluster, what: &str) {
+    let rev = commit(c, &[put("k", 1)]).await.unwrap();
+    let mut rx = c.subscribe();
+    wait_view(&mut rx, Duration::from_secs(3), what, |v| {
+        v.revision() >= rev && v.nodes().contains_key(c.node())
+    })
+    .await;
+}
+
 fn start(s: Settings) -> Cluster {
     Cluster::start(s, None).expect("start the cluster handle")
 }
@@ -77,16 +97,14 @@ async fn cluster_commit_writes_state_and_audit_together() {
     let mut rx = a.subscribe();
 
     let ops = [
-        ControlOp::put(
+        put(
             "overrides/o1",
-            &json!({"target": "pool:eu-west", "action": "drain"}),
-        )
-        .unwrap(),
-        ControlOp::put(
+            json!({"target": "pool:eu-west", "action": "drain"}),
+        ),
+        put(
             "overrides/o2",
-            &json!({"target": "endpoint:web1", "action": "down"}),
-        )
-        .unwrap(),
+            json!({"target": "endpoint:web1", "action": "down"}),
+        ),
     ];
     let rev = a
         .commit(&ops, &json!({"op": "drain", "by": "alice"}), &Guard::Always)
@@ -130,25 +148,16 @@ async fn cluster_commit_writes_state_and_audit_together() {
     assert_eq!(a.audit_trail(10).await.unwrap().len(), 1);
     // Bad input is refused before anything is sent.
     for bad in ["", "a//b", "with space"] {
-        let e = a
-            .commit(&[ControlOp::delete(bad)], &json!({}), &Guard::Always)
-            .await
-            .unwrap_err();
+        let e = commit(&a, &[ControlOp::delete(bad)]).await.unwrap_err();
         assert!(matches!(e, ClusterError::Invalid(_)), "{bad:?}: {e}");
     }
     let too_many: Vec<_> = (0..101)
         .map(|i| ControlOp::delete(format!("k{i}")))
         .collect();
-    let e = a
-        .commit(&too_many, &json!({}), &Guard::Always)
-        .await
-        .unwrap_err();
+    let e = commit(&a, &too_many).await.unwrap_err();
     assert!(e.to_string().contains("at most 100"), "{e}");
-    let big = ControlOp::put("big", &"x".repeat(1_100_000)).unwrap();
-    let e = a
-        .commit(&[big], &json!({}), &Guard::Always)
-        .await
-        .unwrap_err();
+    let big = put("big", "x".repeat(1_100_000));
+    let e = commit(&a, &[big]).await.unwrap_err();
     assert!(matches!(e, ClusterError::Invalid(_)), "{e}");
     assert_eq!(
         a.audit_trail(10).await.unwrap().len(),
@@ -161,7 +170,7 @@ async fn cluster_commit_writes_state_and_audit_together() {
         .commit(
             &[
                 ControlOp::delete("overrides/o1"),
-                ControlOp::put("drills/d1", &json!({"fail": ["pool:eu-west"]})).unwrap(),
+                put("drills/d1", json!({"fail": ["pool:eu-west"]})),
             ],
             &json!({"op": "drill"}),
             &Guard::UnchangedSince(rev),
@@ -185,21 +194,14 @@ async fn cluster_racing_commits_have_one_winner() {
     let etcd = EtcdCluster::start(1);
     let a = start(settings(&etcd, "ns1", "eu"));
     let b = start(settings(&etcd, "ns2", "us"));
-    let base = a
-        .commit(
-            &[ControlOp::put("x", &0).unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
-        .await
-        .unwrap();
+    let base = commit(&a, &[put("x", 0)]).await.unwrap();
     for round in 0..10 {
         let since = a
             .commit(&[], &json!({"round": round}), &Guard::Always)
             .await
             .unwrap();
-        let op_a = [ControlOp::put("x", &format!("a{round}")).unwrap()];
-        let op_b = [ControlOp::put("x", &format!("b{round}")).unwrap()];
+        let op_a = [put("x", format!("a{round}"))];
+        let op_b = [put("x", format!("b{round}"))];
         let ja = json!({"by": "a"});
         let jb = json!({"by": "b"});
         let ga = Guard::UnchangedSince(since);
@@ -215,8 +217,8 @@ async fn cluster_racing_commits_have_one_winner() {
     }
     // Creating the same key (guard: absent) races the same way.
     let guard = Guard::KeysAt(vec![("drills/d".into(), 0)]);
-    let pa = [ControlOp::put("drills/d", &"a").unwrap()];
-    let pb = [ControlOp::put("drills/d", &"b").unwrap()];
+    let pa = [put("drills/d", "a")];
+    let pb = [put("drills/d", "b")];
     let empty = json!({});
     let (ra, rb) = tokio::join!(a.commit(&pa, &empty, &guard), b.commit(&pb, &empty, &guard));
     assert_eq!(
@@ -240,7 +242,7 @@ async fn cluster_expiry_happens_once() {
         .collect();
     let rev = nodes[0]
         .commit(
-            &[ControlOp::put("overrides/o", &json!({"expires_at": 1})).unwrap()],
+            &[put("overrides/o", json!({"expires_at": 1}))],
             &json!({"op": "create"}),
             &Guard::Always,
         )
@@ -298,12 +300,7 @@ async fn cluster_watcher_sees_another_nodes_commit_fast() {
     for i in 0..5 {
         let key = format!("overrides/fast{i}");
         let t0 = Instant::now();
-        let rev = a
-            .commit(
-                &[ControlOp::put(key.as_str(), &i).unwrap()],
-                &json!({}),
-                &Guard::Always,
-            )
+        let rev = commit(&a, &[ControlOp::put(key.as_str(), &i).unwrap()])
             .await
             .unwrap();
         let v = wait_view(&mut rx, Duration::from_secs(2), &key, |v| has(v, &key)).await;
@@ -329,14 +326,7 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     let a = start(s.clone());
     let mut rx = a.subscribe();
     for k in ["keep", "gone", "changed"] {
-        writer
-            .commit(
-                &[ControlOp::put(k, &1).unwrap()],
-                &json!({}),
-                &Guard::Always,
-            )
-            .await
-            .unwrap();
+        commit(&writer, &[put(k, 1)]).await.unwrap();
     }
     let seen = wait_view(&mut rx, Duration::from_secs(3), "three keys", |v| {
         has(v, "keep") && has(v, "gone") && has(v, "changed")
@@ -346,15 +336,7 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     a.abandon().await;
 
     // 1. Resume: changes while away, deletes included, arrive from revision + 1.
-    writer
-        .commit(
-            &[
-                ControlOp::delete("gone"),
-                ControlOp::put("changed", &2).unwrap(),
-            ],
-            &json!({}),
-            &Guard::Always,
-        )
+    commit(&writer, &[ControlOp::delete("gone"), put("changed", 2)])
         .await
         .unwrap();
     let restored = Restored {
@@ -377,21 +359,10 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     a2.abandon().await;
 
     // 2. Compaction past the view: the resumed watch fails, the watcher lists again.
-    writer
-        .commit(
-            &[
-                ControlOp::delete("keep"),
-                ControlOp::put("new", &3).unwrap(),
-            ],
-            &json!({}),
-            &Guard::Always,
-        )
+    commit(&writer, &[ControlOp::delete("keep"), put("new", 3)])
         .await
         .unwrap();
-    let top = writer
-        .commit(&[], &json!({}), &Guard::Always)
-        .await
-        .unwrap();
+    let top = commit(&writer, &[]).await.unwrap();
     let mut raw = etcd_client::Client::connect(etcd.endpoints(), None)
         .await
         .unwrap();
@@ -426,14 +397,7 @@ async fn cluster_watcher_resumes_and_relists_after_compaction() {
     .await;
     assert_eq!(f.control(), v.control());
     // And it keeps watching.
-    let rev = writer
-        .commit(
-            &[ControlOp::put("after", &4).unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
-        .await
-        .unwrap();
+    let rev = commit(&writer, &[put("after", 4)]).await.unwrap();
     wait_view(&mut rx3, Duration::from_secs(2), "a later commit", |v| {
         v.revision() >= rev
     })
@@ -449,14 +413,7 @@ async fn cluster_survives_etcd_down_and_converges_when_back() {
     let a = start(settings(&etcd, "ns1", "eu"));
     let b = start(settings(&etcd, "ns2", "us"));
     let mut rxb = b.subscribe();
-    let rev = a
-        .commit(
-            &[ControlOp::put("overrides/o", &"drain").unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
-        .await
-        .unwrap();
+    let rev = commit(&a, &[put("overrides/o", "drain")]).await.unwrap();
     wait_view(&mut rxb, Duration::from_secs(3), "the override", |v| {
         v.revision() >= rev
     })
@@ -469,14 +426,7 @@ async fn cluster_survives_etcd_down_and_converges_when_back() {
 
     etcd.kill_all();
     let t0 = Instant::now();
-    let e = a
-        .commit(
-            &[ControlOp::put("overrides/p", &1).unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
-        .await
-        .unwrap_err();
+    let e = commit(&a, &[put("overrides/p", 1)]).await.unwrap_err();
     let took = t0.elapsed();
     assert!(e.is_unavailable(), "{e}");
     assert!(e.to_string().starts_with("etcd is unreachable ("), "{e}");
@@ -505,14 +455,7 @@ async fn cluster_survives_etcd_down_and_converges_when_back() {
     })
     .await;
     // The vote kept while etcd was down is written now; a commit goes through and reaches b.
-    let rev2 = a
-        .commit(
-            &[ControlOp::put("overrides/p", &2).unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
-        .await
-        .unwrap();
+    let rev2 = commit(&a, &[put("overrides/p", 2)]).await.unwrap();
     let v = wait_view(
         &mut rxb,
         Duration::from_secs(3),
@@ -654,12 +597,7 @@ async fn cluster_restart_while_etcd_is_down_serves_the_cached_view() {
     let writer = LocalCache::open(&db, &s.prefix)
         .unwrap()
         .spawn_writer(a.subscribe());
-    let rev = a
-        .commit(
-            &[ControlOp::put("drills/d1", &json!({"fail": ["pool:eu-west"]})).unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
+    let rev = commit(&a, &[put("drills/d1", json!({"fail": ["pool:eu-west"]}))])
         .await
         .unwrap();
     let reader = LocalCache::open(&db, &s.prefix).unwrap();
@@ -723,7 +661,7 @@ async fn cluster_one_paused_member_does_not_stop_the_cluster() {
             let key = format!("k{victim}-{i}");
             let op = [ControlOp::put(key.as_str(), &i).unwrap()];
             let rev = loop {
-                match a.commit(&op, &json!({}), &Guard::Always).await {
+                match commit(&a, &op).await {
                     Ok(rev) => break rev,
                     Err(e) => {
                         assert!(e.is_unavailable(), "{e}");
@@ -765,29 +703,14 @@ async fn cluster_over_tls_with_a_client_certificate() {
     s.ca = Some(pki.ca.clone());
     s.identity = Some((pki.client_cert.clone(), pki.client_key.clone()));
     let a = start(s.clone());
-    let rev = a
-        .commit(
-            &[ControlOp::put("k", &1).unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
-        .await
-        .unwrap();
-    let mut rx = a.subscribe();
-    wait_view(
-        &mut rx,
-        Duration::from_secs(3),
-        "the commit over TLS",
-        |v| v.revision() >= rev && v.nodes().contains_key("ns1"),
-    )
-    .await;
+    round_trip(&a, "the commit over TLS").await;
     a.shutdown().await;
 
     // Without the client certificate etcd refuses the handshake: unreachable, not a panic.
     let mut no_cert = s.clone();
     no_cert.identity = None;
     let b = start(no_cert);
-    let e = b.commit(&[], &json!({}), &Guard::Always).await.unwrap_err();
+    let e = commit(&b, &[]).await.unwrap_err();
     assert!(e.is_unavailable(), "{e}");
     b.shutdown().await;
 
@@ -820,36 +743,21 @@ async fn cluster_with_etcd_authentication() {
     let mut s = settings(&etcd, "ns1", "eu");
     s.user = Some(("ayadns".into(), "s3cret".into()));
     let a = start(s.clone());
-    let rev = a
-        .commit(
-            &[ControlOp::put("k", &1).unwrap()],
-            &json!({}),
-            &Guard::Always,
-        )
-        .await
-        .unwrap();
-    let mut rx = a.subscribe();
-    wait_view(
-        &mut rx,
-        Duration::from_secs(3),
-        "the commit with a user",
-        |v| v.revision() >= rev && v.nodes().contains_key("ns1"),
-    )
-    .await;
+    round_trip(&a, "the commit with a user").await;
     assert!(format!("{s:?}").contains("ayadns") && !format!("{s:?}").contains("s3cret"));
     a.shutdown().await;
 
     // A wrong password is refused, and says so.
     s.user = Some(("ayadns".into(), "wrong".into()));
     let b = start(s.clone());
-    let e = b.commit(&[], &json!({}), &Guard::Always).await.unwrap_err();
+    let e = commit(&b, &[]).await.unwrap_err();
     assert!(matches!(e, ClusterError::Refused(_)), "{e}");
     assert!(e.to_string().contains("authentication failed"), "{e}");
     b.shutdown().await;
     // Without a user: no permission.
     s.user = None;
     let c = start(s);
-    let e = c.commit(&[], &json!({}), &Guard::Always).await.unwrap_err();
+    let e = commit(&c, &[]).await.unwrap_err();
     assert!(matches!(e, ClusterError::Refused(_)), "{e}");
     c.shutdown().await;
 }

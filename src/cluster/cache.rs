@@ -210,15 +210,7 @@ impl LocalCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(v: &str, rev: i64) -> RawEntry {
-        RawEntry {
-            value: v.as_bytes().to_vec(),
-            mod_revision: rev,
-            create_revision: rev,
-            lease: 7,
-        }
-    }
+    use crate::cluster::view::tests::raw as entry;
 
     #[test]
     fn cluster_cache_round_trip_and_prefixes_apart() {

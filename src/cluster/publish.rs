@@ -78,12 +78,7 @@ impl Cluster {
         verdict: Verdict,
     ) -> Result<bool, ClusterError> {
         let node = &self.inner.settings.node;
-        let key = format!(
-            "{}{}/{}/{node}",
-            keys::VOTES,
-            keys::segment(endpoint)?,
-            keys::segment(vantage)?
-        );
+        let key = self.own_key(keys::VOTES, endpoint, vantage)?;
         let vote = Vote {
             endpoint: endpoint.to_string(),
             vantage: vantage.to_string(),
@@ -114,12 +109,7 @@ impl Cluster {
             )));
         }
         let node = &self.inner.settings.node;
-        let key = format!(
-            "{}{}/{}/{node}",
-            keys::LATENCY,
-            keys::segment(pool)?,
-            keys::segment(vantage)?
-        );
+        let key = self.own_key(keys::LATENCY, pool, vantage)?;
         let rtt_ms = rtt.as_secs_f64() * 1000.0;
         let report = Latency {
             pool: pool.to_string(),
@@ -136,13 +126,7 @@ impl Cluster {
     /// Withdraws this node's vote on `endpoint` from `vantage` (the endpoint left the
     /// configuration): nothing of it stays pending, and the key is deleted.
     pub async fn withdraw_vote(&self, endpoint: &str, vantage: &str) -> Result<(), ClusterError> {
-        let rel = format!(
-            "{}{}/{}/{}",
-            keys::VOTES,
-            keys::segment(endpoint)?,
-            keys::segment(vantage)?,
-            self.inner.settings.node
-        );
+        let rel = self.own_key(keys::VOTES, endpoint, vantage)?;
         {
             let mut st = self.inner.publish.lock().unwrap_or_else(|e| e.into_inner());
             st.desired.remove(&rel);
@@ -156,6 +140,18 @@ impl Cluster {
             })
             .await
             .map(|_| ())
+    }
+}
+
+impl Cluster {
+    /// `<folder><name>/<vantage>/<node>`, relative to the prefix: this node's key for `name`.
+    fn own_key(&self, folder: &str, name: &str, vantage: &str) -> Result<String, ClusterError> {
+        Ok(format!(
+            "{folder}{}/{}/{}",
+            keys::segment(name)?,
+            keys::segment(vantage)?,
+            self.inner.settings.node
+        ))
     }
 }
 

@@ -257,10 +257,11 @@ impl ClusterView {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn raw(v: &str, rev: i64) -> RawEntry {
+    /// An entry holding `v`, created and changed at `rev`.
+    pub(crate) fn raw(v: &str, rev: i64) -> RawEntry {
         RawEntry {
             value: v.as_bytes().to_vec(),
             mod_revision: rev,

@@ -311,7 +311,7 @@ fn check_prefix(s: &str) -> Result<(), String> {
 /// The message for a `[cluster]` section in a build without cluster support.
 pub const NOT_BUILT: &str = "this ayadns was built without cluster support: the [cluster] \
      section needs a build with `cargo build --release --features cluster` (which needs \
-     `protoc`, Debian package protobuf-compiler)";
+     `protoc` and its well-known types: Debian packages protobuf-compiler and libprotobuf-dev)";
 
 #[cfg(test)]
 mod tests {
