@@ -659,17 +659,22 @@ async fn cluster_one_paused_member_does_not_stop_the_cluster() {
         let mut failures = 0;
         for i in 0..5 {
             let key = format!("k{victim}-{i}");
-            let op = [ControlOp::put(key.as_str(), &i).unwrap()];
+            let op = [put(&key, i)];
             let rev = loop {
                 match commit(&a, &op).await {
                     Ok(rev) => break rev,
                     Err(e) => {
                         assert!(e.is_unavailable(), "{e}");
                         failures += 1;
-                        assert!(
-                            t0.elapsed() < Duration::from_secs(10),
-                            "no commit with member {victim} paused"
+                        eprintln!(
+                            "member {victim} paused, commit {i}: {e} after {:?}",
+                            t0.elapsed()
                         );
+                        assert!(
+                            t0.elapsed() < Duration::from_secs(8),
+                            "no commit with member {victim} paused: {e}"
+                        );
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
             };
@@ -682,12 +687,9 @@ async fn cluster_one_paused_member_does_not_stop_the_cluster() {
             "member {victim} paused: 5 commits seen by ns2 in {:?}, {failures} failed tries",
             t0.elapsed()
         );
-        // Requests fail over to a live member; only a commit that meets the election after a
-        // paused leader may fail once.
-        assert!(
-            failures <= 1,
-            "{failures} commits failed with member {victim} paused"
-        );
+        // Requests fail over to a live member, and wait out the election after a paused
+        // leader: no commit fails.
+        assert_eq!(failures, 0, "commits failed with member {victim} paused");
         etcd.resume(victim);
     }
     a.shutdown().await;

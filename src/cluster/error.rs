@@ -50,6 +50,11 @@ impl ClusterError {
         matches!(self, ClusterError::Refused(m) if m.contains("lease not found"))
     }
 
+    /// True when a reachable member said it has no leader (an election is under way).
+    pub(crate) fn is_election(&self) -> bool {
+        matches!(self, ClusterError::Unavailable { detail, .. } if detail.contains("leader"))
+    }
+
     /// True for [`ClusterError::Unavailable`] (an API answers 503).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, ClusterError::Unavailable { .. })

@@ -5,9 +5,11 @@
 //! **One endpoint at a time, failing over.** There is one client per etcd endpoint and every
 //! request goes to the active one; a request that finds it unreachable or silent (a crashed,
 //! paused or partitioned member) makes the next endpoint active and is tried there, each
-//! endpoint at most once and within twice the request timeout. A single client balancing over
+//! endpoint once (so at worst the request timeout times the endpoints, when all are silent;
+//! refused connections fail at once). A single client balancing over
 //! all endpoints would keep sending a share of the requests to a paused member, each waiting
-//! out the timeout. Retrying is safe: reads, lease calls and vote writes are idempotent, and a
+//! out the timeout. While the members say they have no leader (an election, about a second),
+//! rounds over the endpoints repeat every 100 ms within that bound. Retrying is safe: reads, lease calls and vote writes are idempotent, and a
 //! commit carries a guard that makes a replay a no-op (see `control.rs`).
 
 use std::future::Future;
@@ -68,6 +70,9 @@ impl std::fmt::Debug for Cluster {
             .finish_non_exhaustive()
     }
 }
+
+/// Pause between rounds over the endpoints while etcd elects a leader.
+const ELECTION_PAUSE: Duration = Duration::from_millis(100);
 
 /// Waits between retries: 100 ms doubling to 2 s, back to the start after a success.
 pub(crate) struct Backoff(Duration);
@@ -254,7 +259,8 @@ impl Inner {
     }
 
     /// One etcd request, bounded by the request timeout per try, failing over to the next
-    /// endpoint when one is unreachable; errors mapped to [`ClusterError`].
+    /// endpoint when one is unreachable (see the module docs); errors mapped to
+    /// [`ClusterError`].
     pub(crate) async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ClusterError>
     where
         F: FnMut(Client) -> Fut,
@@ -275,35 +281,42 @@ impl Inner {
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let timeout = self.settings.request_timeout;
-        let started = tokio::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + timeout * 2;
         let n = self.clients.len();
         let mut last = None;
-        for _ in 0..n {
-            let idx = self.active.load(Ordering::Relaxed) % n;
-            let ep = &self.settings.endpoints[idx..=idx];
-            let e = match self.client(idx).await {
-                Ok(client) => match tokio::time::timeout(timeout, f(client)).await {
-                    Ok(Ok(v)) => return Ok((idx, v)),
-                    Ok(Err(e)) => ClusterError::from_etcd(ep, e),
-                    Err(_) => ClusterError::unavailable(
-                        ep,
-                        format!(
-                            "no answer within {} to {what}",
-                            humantime::format_duration(timeout)
+        // A first round tries every endpoint; another round only while a member said it has no
+        // leader (an election takes about a second), and not past the deadline.
+        loop {
+            let mut electing = false;
+            for _ in 0..n {
+                let idx = self.active.load(Ordering::Relaxed) % n;
+                let ep = &self.settings.endpoints[idx..=idx];
+                let e = match self.client(idx).await {
+                    Ok(client) => match tokio::time::timeout(timeout, f(client)).await {
+                        Ok(Ok(v)) => return Ok((idx, v)),
+                        Ok(Err(e)) => ClusterError::from_etcd(ep, e),
+                        Err(_) => ClusterError::unavailable(
+                            ep,
+                            format!(
+                                "no answer within {} to {what}",
+                                humantime::format_duration(timeout)
+                            ),
                         ),
-                    ),
-                },
-                Err(e) => e,
-            };
-            if !e.is_unavailable() {
-                return Err(e);
+                    },
+                    Err(e) => e,
+                };
+                if !e.is_unavailable() {
+                    return Err(e);
+                }
+                tracing::debug!(endpoint = %ep[0], error = %e, "cluster: endpoint failed; trying the next");
+                electing |= e.is_election();
+                self.failed(idx);
+                last = Some(e);
             }
-            tracing::debug!(endpoint = %ep[0], error = %e, "cluster: endpoint failed; trying the next");
-            self.failed(idx);
-            last = Some(e);
-            if started.elapsed() >= timeout * 2 {
+            if !electing || tokio::time::Instant::now() + ELECTION_PAUSE >= deadline {
                 break;
             }
+            tokio::time::sleep(ELECTION_PAUSE).await;
         }
         Err(match last {
             Some(ClusterError::Unavailable { detail, .. }) => self.unavailable(detail),
