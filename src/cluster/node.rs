@@ -100,8 +100,10 @@ impl Cluster {
     /// and the watcher (from `restored` when given: it resumes from that view's revision, and
     /// re-lists if etcd compacted past it). Needs no network: a node whose etcd is down starts,
     /// serves `restored`, and catches up when etcd answers. Fails only for settings that cannot
-    /// work (an unreadable TLS file). Must be called inside a tokio runtime.
+    /// work ([`Settings::validate`], an unreadable TLS file). Must be called inside a tokio
+    /// runtime; the tasks run until [`Cluster::shutdown`] or [`Cluster::abandon`].
     pub fn start(settings: Settings, restored: Option<Restored>) -> Result<Cluster, ClusterError> {
+        settings.validate()?;
         let options = settings.connect_options()?;
         let counters = Arc::new(ClusterCounters::default());
         let view = match restored {
@@ -112,9 +114,6 @@ impl Cluster {
             }
             None => ClusterView::default(),
         };
-        if settings.endpoints.is_empty() {
-            return Err(ClusterError::Invalid("no etcd endpoint given".into()));
-        }
         let (view_tx, _) = watch::channel(Arc::new(view.clone()));
         let inner = Arc::new(Inner {
             clients: settings.endpoints.iter().map(|_| OnceCell::new()).collect(),

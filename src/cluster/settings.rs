@@ -8,7 +8,9 @@ use std::time::Duration;
 use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
 
 use super::ClusterError;
-use crate::config::cluster::ClusterConfig;
+use crate::config::cluster::{
+    ClusterConfig, MAX_ENDPOINTS, MAX_LEASE, MIN_LEASE, check_name, check_prefix,
+};
 
 /// How this node joins the cluster.
 #[derive(Clone)]
@@ -95,6 +97,52 @@ impl Settings {
         s
     }
 
+    /// Checks what [`Settings::new`] and hand-made settings may get wrong (what `[cluster]`
+    /// validation also checks, with file:line, for settings from a config file).
+    pub fn validate(&self) -> Result<(), ClusterError> {
+        let bad = |m: String| Err(ClusterError::Invalid(format!("cluster settings: {m}")));
+        if let Err(e) = check_name(&self.node) {
+            return bad(format!("node: {e}"));
+        }
+        if let Err(e) = check_name(&self.region) {
+            return bad(format!("region: {e}"));
+        }
+        if let Err(e) = check_prefix(&self.prefix) {
+            return bad(format!("prefix: {e}"));
+        }
+        if self.endpoints.is_empty() || self.endpoints.len() > MAX_ENDPOINTS {
+            return bad(format!(
+                "1 to {MAX_ENDPOINTS} etcd endpoints, not {}",
+                self.endpoints.len()
+            ));
+        }
+        if !(MIN_LEASE..=MAX_LEASE).contains(&self.lease) {
+            return bad(format!(
+                "lease {} is not between {} and {}",
+                humantime::format_duration(self.lease),
+                humantime::format_duration(MIN_LEASE),
+                humantime::format_duration(MAX_LEASE)
+            ));
+        }
+        let t = self.request_timeout;
+        if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&t) {
+            return bad(format!(
+                "request timeout {} is not between 100ms and 1m",
+                humantime::format_duration(t)
+            ));
+        }
+        if self.latency_interval > Duration::from_secs(3600) {
+            return bad("latency interval longer than an hour".into());
+        }
+        if !(0.0..=10.0).contains(&self.latency_change) {
+            return bad(format!(
+                "latency change {} is not between 0 and 10",
+                self.latency_change
+            ));
+        }
+        Ok(())
+    }
+
     /// The lease TTL in etcd's whole seconds (at least 1).
     pub fn lease_secs(&self) -> i64 {
         i64::try_from(self.lease.as_secs())
@@ -141,4 +189,33 @@ fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, ClusterError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_settings_are_checked() {
+        let ok = Settings::new("ns1", "eu", vec!["http://127.0.0.1:2379".into()]);
+        ok.validate().unwrap();
+        let cases: [(&str, fn(&mut Settings)); 6] = [
+            ("node", |s| s.node = "a b".into()),
+            ("prefix", |s| s.prefix = "ayadns".into()),
+            ("endpoints", |s| s.endpoints.clear()),
+            ("lease", |s| s.lease = Duration::from_secs(1)),
+            ("request timeout", |s| s.request_timeout = Duration::ZERO),
+            ("latency change", |s| s.latency_change = f64::NAN),
+        ];
+        for (what, change) in cases {
+            let mut s = ok.clone();
+            change(&mut s);
+            let e = s.validate().unwrap_err();
+            assert!(e.to_string().contains(what), "{what}: {e}");
+        }
+        // The password never shows in logs.
+        let mut s = ok;
+        s.user = Some(("u".into(), "hunter2".into()));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
 }

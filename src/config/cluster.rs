@@ -288,7 +288,7 @@ fn check_endpoint(s: &str) -> Result<(), String> {
 }
 
 /// A key prefix: starts and ends with `/`, printable ASCII without spaces, no empty segment.
-fn check_prefix(s: &str) -> Result<(), String> {
+pub fn check_prefix(s: &str) -> Result<(), String> {
     if !s.starts_with('/') || !s.ends_with('/') {
         return Err(format!(
             "`{s}` must start and end with '/' (like \"/ayadns/prod/\")"
