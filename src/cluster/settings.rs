@@ -199,7 +199,8 @@ mod tests {
     fn cluster_settings_are_checked() {
         let ok = Settings::new("ns1", "eu", vec!["http://127.0.0.1:2379".into()]);
         ok.validate().unwrap();
-        let cases: [(&str, fn(&mut Settings)); 6] = [
+        type Change = fn(&mut Settings);
+        let cases: [(&str, Change); 6] = [
             ("node", |s| s.node = "a b".into()),
             ("prefix", |s| s.prefix = "ayadns".into()),
             ("endpoints", |s| s.endpoints.clear()),
