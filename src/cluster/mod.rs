@@ -18,6 +18,22 @@
 //! Errors are [`ClusterError`]: `Conflict` for a lost race, `Unavailable` when etcd cannot be
 //! reached (an API answers 503 with its message). When etcd is gone the node keeps its last
 //! view; nothing here ever blocks the query path. The key layout is in [`keys`].
+//!
+//! # Wiring (for the layers above)
+//!
+//! - Start-up: `LocalCache::open(state_file, prefix)?.load()?` → `Cluster::start(
+//!   Settings::from_config(&cfg), restored)?`, then `cache.spawn_writer(cluster.subscribe())`;
+//!   apply `cluster.view()` before the first answer (a restored view is there at once).
+//! - ops: a mutation becomes [`ControlOp`]s under `overrides/<id>`, `drills/<id>` … committed
+//!   with its audit row and `Guard::UnchangedSince(view.revision())` (or `KeysAt`); `Conflict`
+//!   → 409, `Unavailable` → 503. Expiry and drill auto-revert: every node scans
+//!   `view.control_under("overrides/")` on a timer and calls `delete_if_unchanged(key,
+//!   entry.mod_revision, audit)`; one node wins, the others get `Ok(None)`.
+//! - health: after rise/fall, `publish_vote(target, vantage, verdict)` (also for agents'
+//!   regions); the engine reads `view.votes_for(target)` (a vantage may have several nodes'
+//!   votes: take the newest `mod_revision`), and probes only the targets for which
+//!   `rendezvous::owner(&view.members(region), target) == Some(node)`.
+//! - metrics and status: [`Cluster::counters`], [`ClusterView::nodes`].
 
 mod cache;
 mod control;

@@ -237,7 +237,11 @@ async fn session(inner: &Inner, view: &mut ClusterView, backoff: &mut Backoff) -
                         tracing::info!(revision = view.revision(), "cluster: watching etcd");
                     }
                     inner.counters.set_connected(true);
-                    inner.counters.synced_now();
+                    if etcd_rev == view.revision() {
+                        // Nothing to replay: current now. Otherwise the replay and the next
+                        // progress notification say so.
+                        inner.counters.synced_now();
+                    }
                     backoff.reset();
                     continue;
                 }
