@@ -5,12 +5,13 @@
 //! **One endpoint at a time, failing over.** There is one client per etcd endpoint and every
 //! request goes to the active one; a request that finds it unreachable or silent (a crashed,
 //! paused or partitioned member) makes the next endpoint active and is tried there, each
-//! endpoint once (so at worst the request timeout times the endpoints, when all are silent;
-//! refused connections fail at once). A single client balancing over
-//! all endpoints would keep sending a share of the requests to a paused member, each waiting
-//! out the timeout. While the members say they have no leader (an election, about a second),
-//! rounds over the endpoints repeat every 100 ms within that bound. Retrying is safe: reads, lease calls and vote writes are idempotent, and a
-//! commit carries a guard that makes a replay a no-op (see `control.rs`).
+//! endpoint once (at worst the request timeout times the endpoints, when all are silent;
+//! refused connections fail at once). A single client balancing over all endpoints would keep
+//! sending a share of the requests to a paused member, each waiting out the timeout. While the
+//! members say they have no leader (an election, a second or two), rounds over the endpoints
+//! repeat every 100 ms, up to three request timeouts in all. Retrying is safe: reads, lease
+//! calls and vote writes are idempotent, and a commit carries a guard that makes a replay a
+//! no-op (see `control.rs`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -58,6 +59,12 @@ pub(crate) struct Inner {
     pub(crate) pending: Notify,
     pub(crate) publish: Mutex<PubState>,
     pub(crate) audit_seq: AtomicU64,
+    /// When this handle started, Unix ms.
+    started_at_ms: i64,
+    /// The control revision of the view last published (see [`ClusterView::control_revision`]).
+    pub(crate) applied_control: AtomicI64,
+    /// The control revision in this node's registration.
+    pub(crate) registered_control: AtomicI64,
     pub(crate) cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -127,6 +134,9 @@ impl Cluster {
             pending: Notify::new(),
             publish: Mutex::new(PubState::default()),
             audit_seq: AtomicU64::new(0),
+            started_at_ms: now_ms(),
+            applied_control: AtomicI64::new(view.control_revision()),
+            registered_control: AtomicI64::new(-1),
             cancel: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
         });
@@ -280,7 +290,7 @@ impl Inner {
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let timeout = self.settings.request_timeout;
-        let deadline = tokio::time::Instant::now() + timeout * 2;
+        let deadline = tokio::time::Instant::now() + timeout * 3;
         let n = self.clients.len();
         let mut last = None;
         // A first round tries every endpoint; another round only while a member said it has no
@@ -324,20 +334,16 @@ impl Inner {
         })
     }
 
-    /// Grants a lease and registers `nodes/<node>` under it.
-    async fn grant_and_register(&self) -> Result<i64, ClusterError> {
-        let ttl = self.settings.lease_secs();
-        let grant = self
-            .call("grant a lease", |mut c| async move {
-                c.lease_grant(ttl, None).await
-            })
-            .await?;
-        let id = grant.id();
+    /// Writes `nodes/<node>` under lease `id`, with the control revision this node applied.
+    pub(crate) async fn register(&self, id: i64) -> Result<(), ClusterError> {
+        let control = self.applied_control.load(Ordering::Relaxed);
         let info = NodeInfo {
             node: self.settings.node.clone(),
             region: self.settings.region.clone(),
-            started_at_ms: now_ms(),
+            started_at_ms: self.started_at_ms,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            control_revision: control,
+            applied_at_ms: now_ms(),
         };
         let value = serde_json::to_vec(&info).map_err(|e| ClusterError::Invalid(e.to_string()))?;
         let key = self.key(&format!("{}{}", keys::NODES, self.settings.node));
@@ -349,6 +355,20 @@ impl Inner {
             }
         })
         .await?;
+        self.registered_control.store(control, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Grants a lease and registers `nodes/<node>` under it.
+    async fn grant_and_register(&self) -> Result<i64, ClusterError> {
+        let ttl = self.settings.lease_secs();
+        let grant = self
+            .call("grant a lease", |mut c| async move {
+                c.lease_grant(ttl, None).await
+            })
+            .await?;
+        let id = grant.id();
+        self.register(id).await?;
         self.lease.store(id, Ordering::Relaxed);
         tracing::info!(node = %self.settings.node, lease = id, ttl, "cluster: registered");
         // Votes written under an older lease are gone with it: write them again.

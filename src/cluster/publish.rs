@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use etcd_client::PutOptions;
@@ -240,6 +241,14 @@ impl Inner {
         let Some(lease) = self.lease_id() else {
             return 0;
         };
+        let mut failed = 0;
+        let applied = self.applied_control.load(Ordering::Relaxed);
+        if self.registered_control.load(Ordering::Relaxed) != applied
+            && let Err(e) = self.register(lease).await
+        {
+            tracing::debug!(error = %e, "cluster: registration not updated yet");
+            failed += 1;
+        }
         let now = Instant::now();
         let due: Vec<String> = {
             let st = self.publish.lock().unwrap_or_else(|e| e.into_inner());
@@ -250,7 +259,6 @@ impl Inner {
                 .cloned()
                 .collect()
         };
-        let mut failed = 0;
         for k in due {
             if let Err(e) = self.write(&k, lease).await {
                 tracing::debug!(key = %k, error = %e, "cluster: pending value not written yet");

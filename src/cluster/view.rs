@@ -48,10 +48,17 @@ pub struct NodeInfo {
     pub node: String,
     /// Its vantage region.
     pub region: String,
-    /// When it (re)registered, Unix ms.
+    /// When its cluster handle started, Unix ms.
     pub started_at_ms: i64,
     /// ayadns version.
     pub version: String,
+    /// The control revision it applies (compare with [`ClusterView::control_revision`]: the
+    /// difference is its lag); updated after each control change it applies.
+    #[serde(default)]
+    pub control_revision: i64,
+    /// When it wrote `control_revision`, Unix ms.
+    #[serde(default)]
+    pub applied_at_ms: i64,
 }
 
 /// A health verdict.
@@ -128,6 +135,13 @@ impl ClusterView {
     /// The etcd revision this view is complete up to (0 = nothing known yet).
     pub fn revision(&self) -> i64 {
         self.revision
+    }
+
+    /// The revision of the last control commit (`meta/control`), 0 before any.
+    pub fn control_revision(&self) -> i64 {
+        self.raw
+            .get(keys::META_CONTROL)
+            .map_or(0, |e| e.mod_revision)
     }
 
     /// Control values by key (relative to `control/`).

@@ -90,6 +90,15 @@ fn lost(inner: &Inner, why: &str) {
 }
 
 fn publish(inner: &Inner, view: &ClusterView) {
+    let control = view.control_revision();
+    if inner
+        .applied_control
+        .swap(control, std::sync::atomic::Ordering::Relaxed)
+        != control
+    {
+        // Tell the others which control state this node now applies (the flush task writes it).
+        inner.pending.notify_one();
+    }
     inner.counters.set_revision(view.revision());
     inner.counters.synced_now();
     inner.view_tx.send_replace(Arc::new(view.clone()));
