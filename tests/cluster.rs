@@ -778,3 +778,42 @@ async fn cluster_with_etcd_authentication() {
     assert!(matches!(e, ClusterError::Refused(_)), "{e}");
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn cluster_a_lost_lease_is_replaced_and_votes_written_again() {
+    let etcd = EtcdCluster::start(1);
+    let a = start(settings(&etcd, "ns1", "eu"));
+    let mut rx = a.subscribe();
+    wait_until(Duration::from_secs(3), "a lease", || a.lease_id().is_some()).await;
+    let first = a.lease_id().unwrap();
+    assert!(a.publish_vote("web1", "eu", Verdict::Down).await.unwrap());
+    assert!(
+        a.publish_latency("eu-west", "eu", Duration::from_millis(20))
+            .await
+            .unwrap()
+    );
+    wait_view(&mut rx, Duration::from_secs(3), "the vote", |v| {
+        v.votes().count() == 1
+    })
+    .await;
+
+    // The lease disappears behind the node's back (as when etcd expired it while this node
+    // could not reach it): its keys go with it ...
+    let mut raw = etcd_client::Client::connect(etcd.endpoints(), None)
+        .await
+        .unwrap();
+    raw.lease_revoke(first).await.unwrap();
+    wait_view(&mut rx, Duration::from_secs(2), "the keys gone", |v| {
+        v.votes().count() == 0 && v.nodes().is_empty()
+    })
+    .await;
+    // ... and come back under a new lease, without anyone publishing again.
+    let v = wait_view(&mut rx, Duration::from_secs(5), "the keys back", |v| {
+        v.votes().count() == 1 && v.latency().count() == 1 && v.nodes().contains_key("ns1")
+    })
+    .await;
+    assert_ne!(a.lease_id(), Some(first));
+    assert_eq!(v.raw()["nodes/ns1"].lease, a.lease_id().unwrap());
+    assert_eq!(v.votes().next().unwrap().verdict, Verdict::Down);
+    a.shutdown().await;
+}
