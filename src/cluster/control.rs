@@ -225,7 +225,8 @@ impl Cluster {
         }
     }
 
-    /// The newest `limit` audit records (at most [`MAX_AUDIT_LIST`]), newest first.
+    /// The newest `limit` audit records (at most [`MAX_AUDIT_LIST`]), newest first (in commit
+    /// order, whatever the nodes' clocks say).
     pub async fn audit_trail(&self, limit: usize) -> Result<Vec<AuditRecord>, ClusterError> {
         let limit = limit.clamp(1, MAX_AUDIT_LIST);
         let key = self.inner.key(keys::AUDIT);
@@ -236,7 +237,7 @@ impl Cluster {
                 async move {
                     let opts = GetOptions::new()
                         .with_prefix()
-                        .with_sort(SortTarget::Key, SortOrder::Descend)
+                        .with_sort(SortTarget::Mod, SortOrder::Descend)
                         .with_limit(limit as i64);
                     c.get(key, Some(opts)).await
                 }
