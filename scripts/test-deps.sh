@@ -9,6 +9,11 @@
 #   node, npm    (packages nodejs, npm, only when node is missing)
 #   playwright-core (npm, pinned in tests/dashboard/package-lock.json) into
 #                tests/dashboard/node_modules: drives chromium; downloads no browser
+#   protoc       (package protobuf-compiler)  the etcd client's build (feature `cluster`)
+#   google/protobuf/*.proto (package libprotobuf-dev)  well-known types that build imports;
+#                Debian's protobuf-compiler does not ship them
+#   etcd         (package etcd-server)  the real etcd members of tests/cluster*.rs
+#   openssl      (package openssl)  test certificates for etcd over TLS (tests/cluster.rs)
 #
 # Needs root (or sudo) and Debian/Ubuntu's apt-get. Does nothing when everything is present.
 set -euo pipefail
@@ -24,9 +29,13 @@ command -v nsd   >/dev/null 2>&1 || missing+=(nsd)           # differential: 2nd
 command -v named-compilezone >/dev/null 2>&1 || missing+=(bind9-utils)  # expands $GENERATE
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node  >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
+command -v etcd  >/dev/null 2>&1 || missing+=(etcd-server)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "test-deps: knotd, knotc, kdig, nsd, named-compilezone, chromium and node are present"
+    echo "test-deps: knotd, knotc, kdig, nsd, named-compilezone, chromium, node, protoc, etcd and openssl are present"
 else
     # de-duplicate the package list
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -48,6 +57,10 @@ else
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet knot 2>/dev/null; then
         $sudo systemctl stop knot || true
     fi
+    # Likewise etcd-server may start a system etcd on 2379; the tests run their own members.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+        $sudo systemctl stop etcd || true
+    fi
 fi
 
 # playwright-core for tests/dashboard.rs, at the version package-lock.json pins (no browser
@@ -63,4 +76,6 @@ else
 fi
 
 command -v knotd >/dev/null && command -v kdig >/dev/null && [ -x /usr/bin/chromium ] && command -v node >/dev/null
+command -v protoc >/dev/null && [ -f /usr/include/google/protobuf/descriptor.proto ] && command -v etcd >/dev/null
+command -v openssl >/dev/null
 echo "test-deps: done"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or an old one:
 #   1. installs what the tests need when it is missing (scripts/test-deps.sh: Debian packages
-#      knot, knot-dnsutils, nsd, bind9-utils, chromium, nodejs/npm; playwright-core from npm;
-#      needs root or sudo when something is missing);
-#   2. checks formatting and lints (a warning fails the run);
-#   3. runs every unit and black-box test (the real binary over real sockets on 127.0.0.x).
+#      knot, knot-dnsutils, nsd, bind9-utils, chromium, nodejs/npm, protobuf-compiler and
+#      libprotobuf-dev for the etcd client, etcd-server; playwright-core from npm; needs root
+#      or sudo when something is missing);
+#   2. checks formatting and lints (a warning fails the run), with and without the `cluster`
+#      feature;
+#   3. runs every unit and black-box test with `--features cluster` (the real binary over real
+#      sockets on 127.0.0.x, real etcd members on loopback), and the build without the feature
+#      refusing a [cluster] section.
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +18,6 @@ export PATH="$PATH:/usr/sbin"
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets "$@"
+cargo clippy --all-targets --quiet --features cluster -- -D warnings
+cargo test --lib --quiet config::cluster
+cargo test --all-targets --features cluster "$@"

@@ -16,7 +16,8 @@
 //! [`snapshot`]: the one value the query path reads, swapped atomically.
 //!
 //! Services: [`dns`] (transports, `respond`), [`health`] (probers, aggregation, engine),
-//! [`ops`] (overrides, drills, audit), [`reload`], [`explain`].
+//! [`ops`] (overrides, drills, audit), [`reload`], [`explain`], and `cluster` (feature
+//! `cluster`: several nodes sharing state through etcd).
 //!
 //! Edges: [`admin`] (HTTP API, metrics exposition, dashboard), [`server`] (`ayadns serve`),
 //! [`ctl`] (`ayadns ctl`), and the CLI in `main.rs`.
@@ -28,6 +29,8 @@
 pub(crate) mod admin;
 pub mod api;
 pub mod clock;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub(crate) mod config;
 pub(crate) mod counters;
 pub mod ctl;

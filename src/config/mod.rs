@@ -9,8 +9,10 @@
 //!   /etc/ayadns/ayadns.toml` works from any working directory.
 //!
 //! The sections live in their own files: [`server`] (`[server]`, `[log]`), [`zones`]
-//! (`[[zone]]`) and [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`). `config.example.toml` at the project root shows every key with its default.
+//! (`[[zone]]`), [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`) and
+//! [`cluster`] (`[cluster]`). `config.example.toml` at the project root shows every key with its default.
 
+pub mod cluster;
 pub mod duration;
 pub mod gslb;
 pub mod health;
@@ -57,6 +59,9 @@ pub struct Config {
     /// `[[service]]`: the load-balanced names.
     #[serde(default, rename = "service")]
     pub services: Vec<gslb::ServiceConfig>,
+    /// `[cluster]`: several nodes sharing state through etcd; `None` = a single node.
+    #[serde(default)]
+    pub cluster: Option<cluster::ClusterConfig>,
     /// Where the config came from (for messages); not a key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -131,6 +136,7 @@ impl Config {
                 None => Diagnostic::file(path, msg),
             });
         }
+        check_cluster(&config, &table, text, path, &mut problems);
         problems.0.sort_by_key(|d| d.line);
         Ok(Loaded { config, problems })
     }
@@ -164,6 +170,9 @@ impl Config {
         for d in &mut self.geoip.databases {
             let resolved = base.join(d.get_ref());
             *d.get_mut() = resolved;
+        }
+        if let Some(c) = &mut self.cluster {
+            c.resolve_paths(base);
         }
     }
 
@@ -274,6 +283,32 @@ fn document_value<'a, 'i>(
         rest = more;
     }
     Some(v)
+}
+
+/// `[cluster]`: validated when this build has cluster support, refused (at the section's
+/// line) when it has not.
+fn check_cluster(
+    config: &Config,
+    table: &Spanned<DeTable<'_>>,
+    text: &str,
+    path: &Path,
+    problems: &mut Diagnostics,
+) {
+    let Some(section) = &config.cluster else {
+        return;
+    };
+    let at = |span: Range<usize>, msg: String| Diagnostic::at_offset(path, text, span.start, msg);
+    if !cfg!(feature = "cluster") {
+        let span = key_span(table.get_ref(), &["cluster".to_string()]).unwrap_or(0..0);
+        problems.push(at(span, cluster::NOT_BUILT.to_string()));
+        return;
+    }
+    let regions: Vec<&str> = config
+        .regions
+        .iter()
+        .map(|r| r.name.get_ref().as_str())
+        .collect();
+    problems.0.extend(section.validate(&regions, &at));
 }
 
 /// A TOML error as a diagnostic at its position.
