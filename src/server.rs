@@ -233,7 +233,12 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             };
             if let Some(m) = metrics_listener {
                 let maddr = m.local_addr().map(|a| a.to_string()).unwrap_or_default();
-                tokio::spawn(admin::serve_metrics(m, state.clone(), shutdown.clone()));
+                tokio::spawn(admin::serve_metrics(
+                    m,
+                    state.clone(),
+                    config.admin.header_timeout,
+                    shutdown.clone(),
+                ));
                 tracing::info!(listen = %maddr, "metrics (no token) ready");
             }
             tokio::spawn(admin::history::run(

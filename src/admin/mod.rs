@@ -297,16 +297,17 @@ pub async fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpLis
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))
 }
 
-/// Serve `GET /metrics` (no token) and nothing else until `shutdown`.
+/// Serve `GET /metrics` (no token) and nothing else until `shutdown`, with the admin
+/// listener's protections (connection caps, header timeout; no TLS).
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     state: AdminState,
+    header_timeout: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    let prune = state.limiter.clone();
     let app = Router::new()
         .route("/metrics", axum::routing::get(metrics::handler))
         .with_state(state);
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    serve::serve_app(listener, app, prune, None, header_timeout, shutdown).await
 }
