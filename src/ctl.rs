@@ -144,8 +144,8 @@ pub enum Call {
     },
     /// `reload`
     Reload,
-    /// `audit [--limit N]`
-    Audit { limit: usize },
+    /// `audit [--limit N] [--before ID]`
+    Audit { limit: usize, before: Option<i64> },
     /// `transitions [--limit N]`
     Transitions { limit: usize },
     /// `history`
@@ -253,7 +253,10 @@ pub async fn run(target: &Target, json_out: bool, action: Call) -> Exit {
             None,
         ),
         Call::Reload => ("POST", "/api/v1/reload".into(), None),
-        Call::Audit { limit } => ("GET", format!("/api/v1/audit?limit={limit}"), None),
+        Call::Audit { limit, before } => {
+            let page = before.map(|b| format!("&before={b}")).unwrap_or_default();
+            ("GET", format!("/api/v1/audit?limit={limit}{page}"), None)
+        }
         Call::Transitions { limit } => ("GET", format!("/api/v1/transitions?limit={limit}"), None),
         Call::History => ("GET", "/api/v1/history".into(), None),
         Call::Ready => ("GET", "/readyz".into(), None),
@@ -594,7 +597,11 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                     e.status.to_string(),
                 ]);
             }
-            table(&rows)
+            let mut out = table(&rows);
+            if let Some(b) = a.next_before {
+                out.push_str(&format!("older entries: ayadns ctl audit --before {b}\n"));
+            }
+            out
         }
     })
 }

@@ -156,6 +156,9 @@ enum CtlCommand {
         /// How many entries (1–1000).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
         limit: u16,
+        /// Only entries older than this entry id (the next page: `next_before` of --json).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        before: Option<i64>,
     },
     /// Health transitions from the state file, newest first.
     Transitions {
@@ -348,8 +351,9 @@ fn ctl(
             client: q.client,
         },
         CtlCommand::Reload => Call::Reload,
-        CtlCommand::Audit { limit } => Call::Audit {
+        CtlCommand::Audit { limit, before } => Call::Audit {
             limit: limit.into(),
+            before,
         },
         CtlCommand::Transitions { limit } => Call::Transitions {
             limit: limit.into(),

@@ -350,6 +350,15 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
         ready.contains("eu>eu-west=3.4"),
         "latency not shown: {ready}"
     );
+    // The split per client region: London's region on eu-west, Changchun's on ap-southeast.
+    assert!(
+        ready.contains("eu:eu-west"),
+        "region split not shown: {ready}"
+    );
+    assert!(
+        ready.contains("ap:ap-southeast"),
+        "region split not shown: {ready}"
+    );
     // The charts: two samples each, the failover as a marker.
     let charts = check.expect("charts", Duration::from_secs(15));
     assert!(
@@ -433,7 +442,10 @@ fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
         serde_json::Value::Object(m) => {
             for (k, v) in m {
                 out.insert(k.clone());
-                if !matches!(k.as_str(), "traffic" | "latency_ms" | "regions" | "queries") {
+                if !matches!(
+                    k.as_str(),
+                    "traffic" | "latency_ms" | "regions" | "queries" | "region_traffic"
+                ) {
                     keys(v, out);
                 } else if let serde_json::Value::Object(inner) = v {
                     for v in inner.values() {

@@ -555,6 +555,13 @@ fn ctl_reads_server_and_token_from_the_config_and_covers_every_action() {
     );
     let (st, out, _) = ctl(&["audit", "--limit", "5"]);
     assert!(st.success() && out.contains("/api/v1/drills"), "{out}");
+    // Paging: one entry, then the next page from its `next_before`.
+    let (st, out, _) = ctl(&["audit", "--limit", "1", "--json"]);
+    assert!(st.success());
+    let first = json(&out);
+    let before = first["next_before"].as_i64().expect("a next page");
+    let (st, out, _) = ctl(&["audit", "--limit", "1", "--before", &before.to_string()]);
+    assert!(st.success() && out.contains("older entries"), "{out}");
     let (st, _, err) = ctl(&["audit", "--limit", "0"]);
     assert!(!st.success() && err.contains("limit"), "{err}");
     let (st, out, _) = ctl(&["ready"]);

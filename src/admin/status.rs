@@ -85,7 +85,18 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
     // The traffic split: answers per service and pool so far.
     let mut traffic: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
         Default::default();
+    let mut region_traffic: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    > = Default::default();
     for (k, n) in st.ops.counts() {
+        *region_traffic
+            .entry(k.service.clone())
+            .or_default()
+            .entry(k.region)
+            .or_default()
+            .entry(k.pool.clone())
+            .or_default() += n;
         *traffic
             .entry(k.service)
             .or_default()
@@ -106,6 +117,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         drill: st.ops.active_drill().map(|d| d.api()),
         transitions,
         traffic,
+        region_traffic,
         zones,
         services,
         pools,

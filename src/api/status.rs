@@ -22,6 +22,9 @@ pub struct Status {
     pub transitions: Vec<TransitionInfo>,
     /// GSLB answers so far: service → first pool answered → count.
     pub traffic: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The same split by the client's region: service → region → first pool → count.
+    #[serde(default)]
+    pub region_traffic: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
     /// Zones served.
     pub zones: Vec<ZoneInfo>,
     /// GSLB services.

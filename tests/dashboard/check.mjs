@@ -110,7 +110,9 @@ async function main() {
     els.map((e) => `${e.dataset.pool}=${e.dataset.health}`));
   const latency = await page.$$eval('#latency [data-ms]', (els) =>
     els.map((e) => `${e.dataset.latencyRegion}>${e.dataset.latencyPool}=${e.dataset.ms}`));
-  say(`ready ${healths.join(' ')} latency ${latency.join(' ') || '-'}`);
+  const split = await page.$$eval('.region-split [data-region]', (els) =>
+    els.map((e) => `${e.dataset.region}:${[...e.querySelectorAll('[data-pool]')].map((p) => p.dataset.pool).join('+')}`));
+  say(`ready ${healths.join(' ')} latency ${latency.join(' ') || '-'} split ${split.join(' ') || '-'}`);
 
   // 1b. History charts (two samples expected), the explain box, the audit view.
   await page.waitForFunction(() => {

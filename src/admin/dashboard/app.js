@@ -544,6 +544,28 @@
         'No round-trip times measured yet (they come from the probing regions and agents).'));
   }
 
+  // Per client region: the share of each pool in its answers since start (small bars).
+  function regionSplit(svc) {
+    const byRegion = obj(obj(status.region_traffic)[svc]);
+    const regionNames = Object.keys(byRegion).sort();
+    if (regionNames.length === 0) return null;
+    return h('table', { class: 'region-split' }, h('tbody', {}, regionNames.map((r) => {
+      const pools = obj(byRegion[r]);
+      const names = Object.keys(pools).sort((a, b) => poolRank(a) - poolRank(b) || a.localeCompare(b));
+      const sum = names.reduce((a, p) => a + (num(pools[p]) || 0), 0);
+      return h('tr', { dataset: { region: r } },
+        h('th', {}, r),
+        h('td', {}, h('div', { class: 'bar thin' }, sum > 0
+          ? names.filter((p) => (num(pools[p]) || 0) > 0).map((p) => h('span', {
+            class: 'seg',
+            dataset: { pool: p, share: ((num(pools[p]) || 0) / sum).toFixed(4) },
+            style: { width: `${(100 * (num(pools[p]) || 0)) / sum}%`, background: poolColour(p) },
+            title: `${r} → ${p || '(none)'}: ${fmtPct((num(pools[p]) || 0) / sum)}`,
+          })) : null)),
+        h('td', { class: 'lg-count' }, fmtCount(sum)));
+    })));
+  }
+
   function renderTraffic() {
     const t = status.traffic;
     if (!t || typeof t !== 'object' || Array.isArray(t)) {
@@ -592,7 +614,8 @@
           h('span', { class: 'swatch', style: { background: poolColour(o.p) } }),
           h('span', { class: 'lg-name' }, o.p),
           h('span', { class: 'lg-share' }, sum > 0 ? fmtPct(o.v / sum) : '–'),
-          h('span', { class: 'lg-count', title: 'answers since start' }, fmtCount(o.total))))));
+          h('span', { class: 'lg-count', title: 'answers since start' }, fmtCount(o.total))))),
+        regionSplit(svc));
     });
     $('traffic-hint').textContent = windowed
       ? `answers per pool, last ${Math.round(dt)} s` : 'answers per pool, since start';
