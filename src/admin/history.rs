@@ -176,3 +176,51 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<History> {
         events,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Snapshot;
+
+    fn shared() -> SharedSnapshot {
+        SharedSnapshot::new(Snapshot::new(crate::counters::tests::model(
+            crate::gslb::policy::testing::CONFIG,
+        )))
+    }
+
+    #[test]
+    fn the_ring_keeps_an_hour_and_rates_follow_the_counters() {
+        let snap = shared();
+        let r = Recorder::default();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        r.sample(&snap, t0, true); // the baseline: no sample yet
+        assert!(r.samples(t0).is_empty());
+        // Not due before INTERVAL has passed.
+        r.sample(&snap, t0 + Duration::from_secs(5), false);
+        assert!(r.samples(t0 + Duration::from_secs(5)).is_empty());
+        for _ in 0..20 {
+            crate::counters::tests::answer(&snap.load().metrics, 1, 1, 1); // www, eu, eu-west
+        }
+        let t1 = t0 + INTERVAL;
+        r.sample(&snap, t1, false);
+        let s = r.samples(t1);
+        assert_eq!(s.len(), 1);
+        assert!((s[0].qps - 2.0).abs() < 1e-9, "{s:?}");
+        assert!((s[0].pool_answers["eu-west"] - 2.0).abs() < 1e-9, "{s:?}");
+        assert_eq!(s[0].pool_answers["us-east"], 0.0);
+        assert_eq!(s[0].pool_health["eu-west"], 1.0);
+        // Two hours of samples: the ring holds one hour's worth, the newest.
+        let mut t = t1;
+        for _ in 0..(2 * KEEP) {
+            t += INTERVAL;
+            r.sample(&snap, t, false);
+        }
+        let s = r.samples(t);
+        assert_eq!(s.len(), KEEP);
+        assert_eq!(s.last().unwrap().at, t);
+        assert_eq!(s[0].qps, 0.0);
+        // A clock that went backwards takes no sample and does not panic.
+        r.sample(&snap, t0, false);
+        assert_eq!(r.samples(t).len(), KEEP);
+    }
+}
