@@ -55,7 +55,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let now = clock.now();
-    let init = engine::initial(&model, &config.health, &restored, now);
+    let mut init = engine::initial(&model, &config.health, &restored, now);
     let mut view = init.agg.view(&model.gslb, now);
     // In a cluster, the last view this node applied (kept in its state file) is where it
     // starts: a node restarted while etcd is down serves that state from its first answer.
@@ -96,7 +96,8 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             .collect(),
         Source::ZonesDir { .. } => Vec::new(),
     };
-    view.force(&model.gslb, &crate::ops::overrides::forced(&overrides, now));
+    init.forced = crate::ops::overrides::forced(&overrides, now);
+    view.force(&model.gslb, &init.forced);
     if !restored.is_empty() {
         tracing::info!(
             states = restored.len(),
@@ -168,13 +169,17 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     };
 
     rt.block_on(async {
+        #[cfg(feature = "cluster")]
+        let health_share: engine::Share = cluster.clone().map(crate::health::shared::Sharing::new);
+        #[cfg(not(feature = "cluster"))]
+        let health_share: engine::Share = None;
         let health = engine::start(
             publisher.clone(),
             config.health.clone(),
-            crate::ops::overrides::forced(&overrides, now),
             init,
             writer.clone(),
             clock.clone(),
+            health_share,
             shutdown.clone(),
         );
         // Tokens are the admin API's: a reload reads them anew (a bad tokens file rejects
