@@ -179,6 +179,50 @@ fn a_drain_on_one_node_moves_every_node_and_a_drill_reverts_everywhere() {
     );
     let ends = entries.iter().filter(|e| e["method"] == "end").count();
     assert_eq!(ends, 1, "the drill ended exactly once: {audit}");
+    // Status, metrics and ctl show the nodes.
+    let (_, st) = nodes[1].api("GET", "/api/v1/status", None);
+    let listed: Vec<&str> = st["cluster"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["ns1", "ns2", "ns3"], "{st}");
+    assert_eq!(st["cluster"]["connected"], true);
+    let (_, metrics) = http(
+        nodes[1].site.admin,
+        "GET",
+        "/metrics",
+        Some(READ_TOKEN),
+        None,
+    );
+    assert!(
+        metrics.lines().any(|l| l == "ayadns_cluster_connected 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ayadns_cluster_sync_age_seconds "),
+        "{metrics}"
+    );
+    let token = nodes[1].site.path().join("admin.token");
+    fs::write(&token, ADMIN_TOKEN).unwrap();
+    let server = format!("http://{}", nodes[1].site.admin);
+    let (status, out, err) = run_ayadns(
+        None,
+        &[
+            "ctl",
+            "--server",
+            &server,
+            "--token-file",
+            token.to_str().unwrap(),
+            "status",
+        ],
+    );
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains("connected to etcd") && out.contains("ns3"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -25,6 +25,9 @@
 //! | `ayadns_config_loaded_timestamp_seconds` | gauge | | when the configuration being served was loaded (Unix seconds) |
 //! | `ayadns_geoip_database_age_seconds` | gauge | `file` | age of each GeoIP database being served, from the build time in its metadata |
 //! | `ayadns_build_info` | gauge | `version` | always 1; the version of this binary |
+//! | `ayadns_cluster_connected` | gauge | | (clusters) 1 when this node reaches etcd |
+//! | `ayadns_cluster_revision` | gauge | | (clusters) the etcd revision of the view served |
+//! | `ayadns_cluster_sync_age_seconds` | gauge | | (clusters) seconds since the view was last known current |
 //! | `ayadns_rate_limited_total` | counter | | admin API requests refused by its rate limit (`Metrics::rate_limited`) |
 //!
 //! Service, zone and endpoint labels are names as configured (service and zone names fully
@@ -50,6 +53,8 @@ pub struct Context {
     pub now: Option<SystemTime>,
     /// The last reload: when, applied?
     pub last_reload: Option<(SystemTime, bool)>,
+    /// The cluster as this node sees it (clustered nodes only).
+    pub cluster: Option<crate::api::ClusterStatus>,
 }
 
 fn unix(t: SystemTime) -> f64 {
@@ -106,6 +111,7 @@ pub fn render(metrics: &Metrics, snap: &Snapshot, cx: &Context) -> String {
         })
         .collect();
     let scrape = Scrape {
+        cluster: cx.cluster.clone(),
         r,
         split,
         endpoint_up,
@@ -131,6 +137,7 @@ pub fn render(metrics: &Metrics, snap: &Snapshot, cx: &Context) -> String {
 /// Everything one scrape exports, gathered from the atomics (the registry's collector).
 #[derive(Debug)]
 struct Scrape {
+    cluster: Option<crate::api::ClusterStatus>,
     r: Readings,
     /// (service, pool) → answers.
     split: BTreeMap<(String, String), u64>,
@@ -370,7 +377,29 @@ impl Collector for Scrape {
             "rate_limited",
             "Admin API requests refused by its rate limit.",
             self.r.rate_limited,
-        )
+        )?;
+        if let Some(c) = &self.cluster {
+            gauge(
+                e,
+                "cluster_connected",
+                "1 when this node reaches etcd, else 0.",
+                u64::from(c.connected),
+            )?;
+            gauge(
+                e,
+                "cluster_revision",
+                "The etcd revision of the cluster view this node serves.",
+                c.revision.max(0) as u64,
+            )?;
+            let mut m = e.encode_descriptor(
+                "cluster_sync_age_seconds",
+                "Seconds since this node's cluster view was last known current (+Inf before the first sync).",
+                None,
+                MetricType::Gauge,
+            )?;
+            m.encode_gauge(&c.sync_age_s.unwrap_or(f64::INFINITY))?;
+        }
+        Ok(())
     }
 }
 
@@ -383,6 +412,7 @@ pub async fn handler(
     let cx = Context {
         now: Some(st.clock.now()),
         last_reload: st.reloader.last().map(|r| (r.at, r.ok)),
+        cluster: (st.cluster)(),
     };
     let body = render(snap.metrics.process(), &snap, &cx);
     ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
@@ -405,6 +435,7 @@ mod tests {
         let cx = Context {
             now: None,
             last_reload: Some((SystemTime::UNIX_EPOCH, false)),
+            cluster: None,
         };
         let text = render(snap.metrics.process(), &snap, &cx);
         for want in [

@@ -122,6 +122,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         services,
         pools,
         endpoints,
+        cluster: (st.cluster)(),
     })
 }
 

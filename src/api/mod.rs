@@ -18,8 +18,8 @@ pub use ops::{
 pub use ready::{Readiness, ReadyCheck};
 pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};
 pub use status::{
-    ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,
-    Status, TransitionInfo, TransitionList, Vantage, ZoneInfo,
+    ClusterStatus, ConfigInfo, EndpointStatus, NodeStatus, PoolStatus, ProbeSummary, RegionInfo,
+    ReloadInfo, ServiceInfo, Status, TransitionInfo, TransitionList, Vantage, ZoneInfo,
 };
 
 /// Unix seconds (with fraction) in JSON.
