@@ -2,8 +2,9 @@
 //! [`crate::api::Readiness`]).
 //!
 //! - `/healthz`: 200 while the process serves its admin listener (liveness).
-//! - `/readyz`: 200 when the zones are loaded and served and every checked endpoint has a
-//!   health result (measured since start, or restored from the state file), else 503 with the
+//! - `/readyz`: 200 when the zones are loaded and served, every checked endpoint has a
+//!   health result (measured since start, or restored from the state file), and — on a
+//!   clustered node — the cluster view has synced with etcd at least once; else 503 with the
 //!   condition that is not met. Without that, the first answers of a cold start would come
 //!   from `initial` guesses rather than measurements.
 
@@ -31,7 +32,7 @@ pub(super) async fn readyz(State(st): State<AdminState>) -> Response {
         *targets.entry(summary.target.as_str()).or_default() |= !regions.is_empty();
     }
     let measured = targets.values().filter(|&&m| m).count();
-    let checks = vec![
+    let mut checks = vec![
         ReadyCheck {
             name: "zones".into(),
             ok: zones > 0,
@@ -46,6 +47,27 @@ pub(super) async fn readyz(State(st): State<AdminState>) -> Response {
             ),
         },
     ];
+    // Clustered: the view of the shared state has been current at least once (from etcd; a
+    // view restored from the local cache alone is not enough to call this node synced).
+    if let Some(c) = (st.cluster)() {
+        checks.push(ReadyCheck {
+            name: "cluster".into(),
+            ok: c.sync_age_s.is_some(),
+            detail: match c.sync_age_s {
+                Some(age) => format!(
+                    "node {} at revision {}, in sync {age:.1} s ago{}",
+                    c.node,
+                    c.revision,
+                    if c.connected {
+                        ""
+                    } else {
+                        " (etcd unreachable now)"
+                    }
+                ),
+                None => format!("node {} has not synced with etcd yet", c.node),
+            },
+        });
+    }
     let ready = checks.iter().all(|c| c.ok);
     let code = if ready {
         StatusCode::OK

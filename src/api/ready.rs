@@ -15,8 +15,8 @@ pub struct Readiness {
 /// One readiness condition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadyCheck {
-    /// `zones` (zones loaded and served) or `health` (every checked endpoint has a result,
-    /// measured or restored from the state file).
+    /// `zones` (zones loaded and served), `health` (every checked endpoint has a result,
+    /// measured or restored from the state file) or, clustered, `cluster` (synced with etcd).
     pub name: String,
     /// Passed?
     pub ok: bool,
