@@ -9,7 +9,6 @@ mod etcd;
 use ayadns::api::Readiness;
 use common::backend::{eventually, http};
 use common::site::Site;
-use common::*;
 use etcd::EtcdCluster;
 use std::time::Duration;
 
