@@ -142,10 +142,15 @@ impl UdpAnswerer {
     }
 }
 
-/// Encode `reply` into `out`, with or without its additional section, under the size limit
-/// hickory's UDP encoder uses (the response's EDNS payload, 512 without EDNS). The length, or
-/// None when it does not fit (or cannot be encoded).
-fn encode(request: &Request, reply: &Reply, with_additional: bool, out: &mut Vec<u8>) -> bool {
+/// Encode `reply` into `out`, with or without its additional section, at most `max` octets
+/// (over it, hickory's encoder truncates and sets TC). False when it cannot be encoded.
+fn encode(
+    request: &Request,
+    reply: &Reply,
+    with_additional: bool,
+    max: u16,
+    out: &mut Vec<u8>,
+) -> bool {
     out.clear();
     let builder = MessageResponseBuilder::new(&request.queries, reply.edns.as_ref());
     let additional: &[Record] = if with_additional {
@@ -161,7 +166,7 @@ fn encode(request: &Request, reply: &Reply, with_additional: bool, out: &mut Vec
         additional.iter(),
     );
     let mut enc = BinEncoder::new(out);
-    enc.set_max_size(reply.edns.as_ref().map_or(512, |e| e.max_payload()));
+    enc.set_max_size(max);
     msg.destructive_emit(&mut enc).is_ok()
 }
 
@@ -170,22 +175,28 @@ fn encode(request: &Request, reply: &Reply, with_additional: bool, out: &mut Vec
 /// can be sent.
 fn encode_fitted(request: &Request, reply: &mut Reply, out: &mut Vec<u8>) -> bool {
     let limit = reply.udp_limit;
-    let full = encode(request, reply, true, out);
-    if !full || out.len() > limit {
-        let fits = encode(request, reply, false, out) && out.len() <= limit;
+    // The final encoding is limited as hickory's UDP encoder limits it: the response's EDNS
+    // payload, 512 without EDNS. Measuring is not.
+    let hickory_max = reply.edns.as_ref().map_or(512, |e| e.max_payload());
+    let mut ok = encode(request, reply, true, u16::MAX, out);
+    if ok && out.len() > limit {
+        let fits = encode(request, reply, false, u16::MAX, out) && out.len() <= limit;
         reply.shrink(fits);
-        if !encode(request, reply, true, out) {
-            // What hickory's encoder sends when a response cannot be encoded.
-            out.clear();
-            let mut metadata = Metadata::new(reply.meta.id, MessageType::Response, OpCode::Query);
-            metadata.response_code = ResponseCode::ServFail;
-            let header = Header {
-                metadata,
-                counts: HeaderCounts::default(),
-            };
-            let mut enc = BinEncoder::new(out);
-            return header.emit(&mut enc).is_ok();
-        }
+        ok = encode(request, reply, true, hickory_max, out);
+    } else if ok && out.len() > usize::from(hickory_max) {
+        ok = encode(request, reply, true, hickory_max, out);
+    }
+    if !ok {
+        // What hickory's encoder sends when a response cannot be encoded.
+        out.clear();
+        let mut metadata = Metadata::new(reply.meta.id, MessageType::Response, OpCode::Query);
+        metadata.response_code = ResponseCode::ServFail;
+        let header = Header {
+            metadata,
+            counts: HeaderCounts::default(),
+        };
+        let mut enc = BinEncoder::new(out);
+        return header.emit(&mut enc).is_ok();
     }
     true
 }
