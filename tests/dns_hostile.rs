@@ -91,8 +91,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Want)> {
     label64.extend_from_slice(&[0, 0, 1, 0, 1]);
     vec![
         ("empty", vec![], Silence),
-        ("truncated header", vec![0x42, 0x42, 0x01, 0x00, 0x00], Silence),
-        ("header only, QDCOUNT 1", header(0x0100, 1, 0, 0, 0), Rcode(FormErr)),
+        (
+            "truncated header",
+            vec![0x42, 0x42, 0x01, 0x00, 0x00],
+            Silence,
+        ),
+        (
+            "header only, QDCOUNT 1",
+            header(0x0100, 1, 0, 0, 0),
+            Rcode(FormErr),
+        ),
         ("QDCOUNT 0", header(0x0100, 0, 0, 0, 0), Rcode(FormErr)),
         (
             "QDCOUNT 65535",
@@ -115,10 +123,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Want)> {
         ),
         (
             "two-pointer loop",
-            concat(&[
-                &header(0, 1, 0, 0, 0),
-                &[1, b'a', 0xc0, 14, 0, 1, 0, 1],
-            ]),
+            concat(&[&header(0, 1, 0, 0, 0), &[1, b'a', 0xc0, 14, 0, 1, 0, 1]]),
             Rcode(FormErr),
         ),
         (
@@ -144,7 +149,12 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Want)> {
         ),
         (
             "two OPT records",
-            concat(&[&header(0, 1, 0, 0, 2), &question(NAME, 1, 1), &opt(&[]), &opt(&[])]),
+            concat(&[
+                &header(0, 1, 0, 0, 2),
+                &question(NAME, 1, 1),
+                &opt(&[]),
+                &opt(&[]),
+            ]),
             Rcode(FormErr),
         ),
         (
@@ -192,8 +202,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Want)> {
             ]),
             Rcode(FormErr),
         ),
-        ("AXFR over UDP", query("gslb.example.com.", 252), Rcode(Refused)),
-        ("IXFR over UDP", query("gslb.example.com.", 251), Rcode(Refused)),
+        (
+            "AXFR over UDP",
+            query("gslb.example.com.", 252),
+            Rcode(Refused),
+        ),
+        (
+            "IXFR over UDP",
+            query("gslb.example.com.", 251),
+            Rcode(Refused),
+        ),
         (
             "unknown opcode 3",
             concat(&[&header(3 << 11, 1, 0, 0, 0), &question(NAME, 1, 1)]),
@@ -221,7 +239,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Want)> {
         ),
         ("unknown type 65000", query(NAME, 65000), Rcode(NoError)),
         ("qtype OPT", query(NAME, 41), Rcode(FormErr)),
-        ("name outside every zone", query("example.org.", 1), Rcode(Refused)),
+        (
+            "name outside every zone",
+            query("example.org.", 1),
+            Rcode(Refused),
+        ),
         // The counts say where the message ends; octets after it are ignored.
         (
             "trailing octets after the question",
@@ -276,7 +298,11 @@ fn check_normal(addr: SocketAddr, after: &str, tcp: bool) {
         try_udp(addr, &q, Duration::from_secs(2))
     };
     match r {
-        Ok(m) => assert_eq!(m.metadata.response_code, ResponseCode::NoError, "after {after}"),
+        Ok(m) => assert_eq!(
+            m.metadata.response_code,
+            ResponseCode::NoError,
+            "after {after}"
+        ),
         Err(e) => panic!("normal query after `{after}` not answered: {e}"),
     }
 }
@@ -384,7 +410,10 @@ fn spoofed_packets_from_port_0_get_nothing_and_log_nothing() {
     std::thread::sleep(Duration::from_millis(200));
     let log = s.server.log();
     let added = log.lines().count() - lines_before;
-    assert!(added < 5, "{added} log lines for 500 spoofed packets:\n{log}");
+    assert!(
+        added < 5,
+        "{added} log lines for 500 spoofed packets:\n{log}"
+    );
     assert!(s.server.is_running());
 }
 

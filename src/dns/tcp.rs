@@ -2,8 +2,10 @@
 //! internet-facing server needs.
 //!
 //! - at most `tcp_max_connections` connections at once across all workers; at the cap the
-//!   connection that has been idle longest (no query being answered) is closed to admit the
-//!   new one, and when none is idle the new one is closed at once (nothing waits);
+//!   idle connection (waiting for a new query, nothing of it received) whose last answer is
+//!   oldest is closed to admit the new one, and when none is idle the new one is closed at
+//!   once (nothing waits). A connection in the middle of a query is bounded by the I/O
+//!   timeout instead;
 //! - at most `tcp_max_per_client` connections from one client address; more are closed at once;
 //! - `tcp_idle_timeout`: no query started within it closes the connection;
 //! - `tcp_io_timeout`: a started query must arrive whole, and each answer must be written
@@ -32,7 +34,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponse;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -87,10 +89,8 @@ impl TcpLimits {
             let oldest = t
                 .conns
                 .iter()
-                .filter_map(|(id, c)| {
-                    let since = c.idle_since.load(Ordering::Relaxed);
-                    (since != BUSY).then_some((since, *id))
-                })
+                .filter(|(_, c)| c.waiting.load(Ordering::Relaxed))
+                .map(|(id, c)| (c.last_active.load(Ordering::Relaxed), *id))
                 .min();
             let Some((_, id)) = oldest else {
                 counters::tcp_refused(TcpRefused::Global);
@@ -105,7 +105,8 @@ impl TcpLimits {
         let id = t.next;
         let conn = Arc::new(Conn {
             ip,
-            idle_since: AtomicU64::new(BUSY),
+            last_active: AtomicU64::new(now_ns()),
+            waiting: AtomicBool::new(false),
             close: CancellationToken::new(),
         });
         t.conns.insert(id, conn.clone());
@@ -118,15 +119,14 @@ impl TcpLimits {
     }
 }
 
-/// `idle_since` of a connection answering a query.
-const BUSY: u64 = u64::MAX;
-
 /// One open connection, as the table sees it.
 #[derive(Debug)]
 struct Conn {
     ip: IpAddr,
-    /// Nanoseconds since [`epoch`] when it became idle; [`BUSY`] while answering.
-    idle_since: AtomicU64,
+    /// When it was admitted or last finished an answer (nanoseconds on a process clock).
+    last_active: AtomicU64,
+    /// Waiting for the first octet of a new query.
+    waiting: AtomicBool,
     /// Cancelled to close it (eviction).
     close: CancellationToken,
 }
@@ -159,11 +159,11 @@ struct Slot {
 }
 
 impl Slot {
-    fn idle(&self) {
-        self.conn.idle_since.store(now_ns(), Ordering::Relaxed);
+    fn waiting(&self, on: bool) {
+        self.conn.waiting.store(on, Ordering::Relaxed);
     }
-    fn busy(&self) {
-        self.conn.idle_since.store(BUSY, Ordering::Relaxed);
+    fn answered(&self) {
+        self.conn.last_active.store(now_ns(), Ordering::Relaxed);
     }
 }
 
@@ -176,7 +176,7 @@ impl Drop for Slot {
 fn now_ns() -> u64 {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let e = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(e.elapsed().as_nanos()).unwrap_or(BUSY - 1)
+    u64::try_from(e.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Accept and serve connections on `listener` until `shutdown`.
@@ -270,7 +270,7 @@ async fn queries(
         if left.is_zero() {
             return End::Limit(TcpClosed::Lifetime);
         }
-        slot.idle();
+        slot.waiting(true);
         // Wait for the first octet of the next length (idle), then the rest (I/O timeout).
         let (wait, why) = if left < limits.idle {
             (left, TcpClosed::Lifetime)
@@ -285,6 +285,7 @@ async fn queries(
             },
             _ = shutdown.cancelled() => return End::Closed,
         };
+        slot.waiting(false);
         let second = match tokio::time::timeout(limits.io, stream.read_u8()).await {
             Ok(Ok(b)) => b,
             Ok(Err(_)) => return End::Closed,
@@ -298,7 +299,6 @@ async fn queries(
             Ok(Err(_)) => return End::Closed,
             Err(_) => return End::Limit(TcpClosed::IoTimeout),
         }
-        slot.busy();
         let out = Responder::default();
         match Request::from_bytes(buf.clone(), peer, Protocol::Tcp) {
             Ok(request) => {
@@ -329,6 +329,7 @@ async fn queries(
                 Err(_) => return End::Limit(TcpClosed::IoTimeout),
             }
         }
+        slot.answered();
     }
 }
 
