@@ -200,7 +200,7 @@ fn a_flooding_network_is_limited_with_slips_while_others_are_answered_in_full() 
         {
             cookie_ok += 1;
         }
-        if round % 10 == 0
+        if round.is_multiple_of(10)
             && try_tcp(
                 dns,
                 &Q::new(NAME, RecordType::A).message(),

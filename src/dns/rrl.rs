@@ -162,7 +162,7 @@ impl Rrl {
             c.set(n);
             n
         });
-        if self.slip > 0 && n % self.slip == 0 {
+        if self.slip > 0 && n.is_multiple_of(self.slip) {
             counters::rrl_slipped(kind);
             Verdict::Slip
         } else {
