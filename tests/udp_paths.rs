@@ -345,6 +345,13 @@ fn the_udp_loop_answers_byte_for_byte_what_the_general_path_answers() {
 
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     let corpus = corpus();
+    // `AYADNS_WRITE_FUZZ_CORPUS=DIR`: also write every 8th query there (the request fuzzer's
+    // seed corpus, tests/fuzz/corpus/request).
+    if let Ok(d) = std::env::var("AYADNS_WRITE_FUZZ_CORPUS") {
+        for (i, (_, q)) in corpus.iter().enumerate().filter(|(i, _)| i % 8 == 0) {
+            fs::write(Path::new(&d).join(format!("seed-{i:05}")), q).unwrap();
+        }
+    }
     let mut diffs = Vec::new();
     let mut answered = 0;
     let started = Instant::now();

@@ -1,0 +1,55 @@
+//! Request bytes → response bytes through the UDP path (`UdpAnswerer::answer`: parsing,
+//! `respond`, cookies, rate limiting, fitting, encoding) over the example and test zones with
+//! two GSLB services. Every response must be a well-formed DNS response to the query.
+#![no_main]
+
+use ayadns::config::Config;
+use ayadns::diag::Diagnostics;
+use ayadns::dns::DnsHandler;
+use ayadns::dns::udp::UdpAnswerer;
+use ayadns::model::Model;
+use ayadns::snapshot::Publisher;
+use libfuzzer_sys::fuzz_target;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+fn answerer() -> &'static UdpAnswerer {
+    static A: OnceLock<UdpAnswerer> = OnceLock::new();
+    A.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("tests/fuzz/fuzz.toml")).unwrap();
+        let path = root.join("tests/fuzz/fuzz.toml");
+        let mut loaded = Config::parse(&text, &path).unwrap();
+        loaded.config.resolve_paths(&root);
+        let model = Model::load(&loaded.config, Diagnostics::default()).unwrap();
+        let publisher = Publisher::new(model);
+        let handler = DnsHandler::new(publisher.shared());
+        std::mem::forget(publisher);
+        let rrl = ayadns::dns::rrl::Rrl::new(&loaded.config.rrl).map(Arc::new);
+        UdpAnswerer::new(handler, rrl)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let src: SocketAddr = "192.0.2.9:5300".parse().unwrap();
+    let mut out = Vec::new();
+    if answerer().answer(data, src, &mut out) {
+        assert!(out.len() >= 12 && out.len() <= 1232, "{} octets", out.len());
+        assert_eq!(out[..2], data[..2], "id echoed");
+        assert!(out[2] & 0x80 != 0, "QR set");
+        hickory_like_parse(&out);
+    }
+});
+
+/// The response must parse (as a client would read it).
+fn hickory_like_parse(out: &[u8]) {
+    if let Err(e) = ayadns_fuzz_parse(out) {
+        panic!("unparseable response: {e}");
+    }
+}
+
+fn ayadns_fuzz_parse(out: &[u8]) -> Result<(), String> {
+    use hickory_proto::op::Message;
+    Message::from_vec(out).map(|_| ()).map_err(|e| e.to_string())
+}
