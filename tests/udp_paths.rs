@@ -10,7 +10,8 @@
 //! Property test (the bounded, CI-sized form of the fuzzers in tests/fuzz): many packets
 //! mutated from the corpus go through `UdpAnswerer::answer` in-process; it must never panic,
 //! every response must parse, carry the query's id, have QR=1 and fit 65,535 octets, and the
-//! server must still answer a normal query afterwards.
+//! server must still answer a normal query afterwards. Packets the answer cache accepts are
+//! also answered through it (a miss, then a hit), byte-identical to the uncached answer.
 
 use ayadns::dns::DnsHandler;
 use ayadns::dns::udp::{self, UdpAnswerer};
@@ -355,7 +356,8 @@ fn the_udp_loop_answers_byte_for_byte_what_the_general_path_answers() {
     let mut diffs = Vec::new();
     let mut answered = 0;
     let started = Instant::now();
-    for (label, q) in &corpus {
+    // Twice: the second round is answered from the workers' caches of static answers.
+    for (label, q) in corpus.iter().chain(corpus.iter()) {
         let mut tries = 0;
         loop {
             // Silence is expected only for malformed input: a short wait there.
@@ -379,8 +381,9 @@ fn the_udp_loop_answers_byte_for_byte_what_the_general_path_answers() {
         }
     }
     println!(
-        "{} queries, {answered} answered identically by both paths, {} differences, {:?}",
-        corpus.len(),
+        "{} queries (the corpus twice), {answered} answered identically by both paths, {} \
+         differences, {:?}",
+        corpus.len() * 2,
         diffs.len(),
         started.elapsed()
     );
@@ -472,6 +475,9 @@ fn mutated_packets_never_panic_and_every_response_is_a_well_formed_answer() {
     let mut rng = Rng(seed);
     let src: SocketAddr = "192.0.2.77:5300".parse().unwrap();
     let mut out = Vec::new();
+    let mut cached = Vec::new();
+    let mut cache = ayadns::dns::cache::AnswerCache::default();
+    let mut via_cache = 0usize;
     let (mut answered, mut silent) = (0usize, 0usize);
     let started = Instant::now();
     for case in 0..cases {
@@ -485,6 +491,19 @@ fn mutated_packets_never_panic_and_every_response_is_a_well_formed_answer() {
             answerer.answer(&q, src, &mut out)
         }))
         .unwrap_or_else(|_| panic!("panic on case {case} (seed {seed:#x}): {q:?}"));
+        // Through the worker cache (first a miss that may store it, then a hit): the same
+        // bytes as without it.
+        if ayadns::dns::cache::key(&q).is_some() {
+            for round in ["miss", "hit"] {
+                let again = answerer.answer_cached(&mut cache, &q, src, &mut cached);
+                assert_eq!(
+                    (again, &cached),
+                    (sent, &out),
+                    "case {case} ({round}): cached answer differs for {q:?}"
+                );
+            }
+            via_cache += 1;
+        }
         if !sent {
             silent += 1;
             continue;
@@ -503,7 +522,8 @@ fn mutated_packets_never_panic_and_every_response_is_a_well_formed_answer() {
         assert!(out.len() <= 1232, "case {case}: {} octets", out.len());
     }
     println!(
-        "{cases} mutated packets (seed {seed:#x}): {answered} answered, {silent} silent, {:?}",
+        "{cases} mutated packets (seed {seed:#x}): {answered} answered, {silent} silent, \
+         {via_cache} also through the answer cache, identical; {:?}",
         started.elapsed()
     );
     // Still answering normally.

@@ -4,6 +4,7 @@
 //! - [`handler`]: the hickory `RequestHandler` that runs it and fits answers to UDP;
 //! - [`ecs`]: strict parsing of the EDNS Client Subnet option;
 //! - [`udp`]: our UDP loop (recvmmsg/sendmmsg, reused buffers, cookies, rate limiting);
+//! - [`cache`]: per-worker cache of encoded static answers (the allocation-free path);
 //! - [`tcp`]: our TCP listener (global and per-client caps, timeouts, pipelining, graceful close);
 //! - [`rrl`]: response rate limiting per client network; [`cookies`]: DNS cookies;
 //! - [`counters`]: the transport's counters (rate limiting, cookies, TCP limits, drops);
@@ -11,6 +12,7 @@
 //! - [`listener`]: sockets and worker threads (per core: a UDP thread and a current-thread
 //!   runtime for TCP, each with its own SO_REUSEPORT sockets).
 
+pub mod cache;
 pub mod cookies;
 pub mod counters;
 pub mod ecs;

@@ -14,13 +14,14 @@
 //! A datagram whose header is readable but whose body is not gets FORMERR with an empty
 //! question, as hickory's own server sends.
 
+use super::cache::{self, AnswerCache};
 use super::counters::{self, Kind, UdpDrop};
 use super::handler::DnsHandler;
 use super::respond::{Action, Reply, respond};
 use super::rrl::{Rrl, Verdict};
 use super::tcp::formerr;
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::Record;
+use hickory_proto::rr::{Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
@@ -68,6 +69,28 @@ impl UdpAnswerer {
     /// Answer one datagram `query` from `src`. Returns true when `out` holds the response to
     /// send; false for silence.
     pub fn answer(&self, query: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        self.answer_with(None, query, src, out)
+    }
+
+    /// [`UdpAnswerer::answer`] through a worker's cache of static answers
+    /// ([`super::cache`]): a repeated static question is answered without allocating.
+    pub fn answer_cached(
+        &self,
+        cache: &mut AnswerCache,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.answer_with(Some(cache), query, src, out)
+    }
+
+    fn answer_with(
+        &self,
+        mut cache: Option<&mut AnswerCache>,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> bool {
         out.clear();
         if src.port() == 0 {
             counters::udp_dropped(UdpDrop::SourcePort0);
@@ -82,6 +105,32 @@ impl UdpAnswerer {
             return false;
         }
         let started = Instant::now();
+        let snap = self.handler.snapshot().load();
+        let model = Arc::as_ptr(&snap.model) as usize;
+        let key = match cache {
+            Some(_) => cache::key(query),
+            None => None,
+        };
+        let mut forced = None;
+        if let (Some(c), Some(k)) = (cache.as_deref_mut(), &key)
+            && let Some(e) = c.get(model, k)
+        {
+            snap.metrics.record(&e.tally, e.qtype, e.rcode, false);
+            match self.limit(src.ip(), e.kind, false) {
+                Verdict::Send => {
+                    out.extend_from_slice(&e.bytes);
+                    out[..2].copy_from_slice(&query[..2]);
+                    self.handler.metrics().observe(started.elapsed());
+                    return true;
+                }
+                Verdict::Drop => {
+                    self.handler.metrics().observe(started.elapsed());
+                    return false;
+                }
+                // The truncated answer is built below (rare: over the limit only).
+                Verdict::Slip => forced = Some(Verdict::Slip),
+            }
+        }
         let request = match Request::from_bytes(query.to_vec(), src, Protocol::Udp) {
             Ok(r) => r,
             Err(_) => {
@@ -99,7 +148,6 @@ impl UdpAnswerer {
                 return true;
             }
         };
-        let snap = self.handler.snapshot().load();
         let mut reply = match respond(&snap, &request) {
             Action::Reply(r) => r,
             // `respond` refuses transfers over UDP; should one come back, refuse it here.
@@ -110,8 +158,15 @@ impl UdpAnswerer {
             }
         };
         let cookie = self.handler.apply_cookies(&request, &mut reply);
-        snap.metrics.count(&request, &reply);
-        match self.limit(src.ip(), kind(&reply), cookie) {
+        let kind = kind(&reply);
+        let verdict = match forced {
+            Some(v) => v,
+            None => {
+                snap.metrics.count(&request, &reply);
+                self.limit(src.ip(), kind, cookie)
+            }
+        };
+        match verdict {
             Verdict::Send => {}
             Verdict::Slip => {
                 reply.answers.clear();
@@ -125,7 +180,22 @@ impl UdpAnswerer {
             }
         }
         drop(snap);
+        let (tally, rcode) = (reply.tally, reply.meta.response_code);
         let sent = encode_fitted(&request, &mut reply, out);
+        if sent
+            && verdict == Verdict::Send
+            && tally.gslb.is_none()
+            && let (Some(c), Some(k)) = (cache, &key)
+        {
+            let entry = cache::Entry {
+                bytes: out.as_slice().into(),
+                tally,
+                qtype: RecordType::from(k.qtype),
+                rcode,
+                kind,
+            };
+            c.insert(model, k, entry);
+        }
         self.handler.metrics().observe(started.elapsed());
         sent
     }
@@ -236,6 +306,7 @@ struct Batch {
     outs: Vec<Vec<u8>>,
     out_iov: Vec<libc::iovec>,
     out_hdrs: Vec<libc::mmsghdr>,
+    cache: AnswerCache,
 }
 
 impl Batch {
@@ -256,6 +327,7 @@ impl Batch {
             outs: (0..BATCH).map(|_| Vec::with_capacity(1232)).collect(),
             out_iov: vec![iov; BATCH],
             out_hdrs: vec![hdr; BATCH],
+            cache: AnswerCache::default(),
         });
         for i in 0..BATCH {
             b.iov[i].iov_base = b.bufs[i].as_mut_ptr().cast();
@@ -306,7 +378,7 @@ impl Batch {
                 continue;
             };
             let out = &mut self.outs[count];
-            if !answerer.answer(&self.bufs[i][..len], src, out) {
+            if !answerer.answer_cached(&mut self.cache, &self.bufs[i][..len], src, out) {
                 continue;
             }
             self.out_iov[count].iov_base = out.as_mut_ptr().cast();

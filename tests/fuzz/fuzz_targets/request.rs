@@ -1,11 +1,13 @@
 //! Request bytes → response bytes through the UDP path (`UdpAnswerer::answer`: parsing,
 //! `respond`, cookies, rate limiting, fitting, encoding) over the example and test zones with
-//! two GSLB services. Every response must be a well-formed DNS response to the query.
+//! two GSLB services. Every response must be a well-formed DNS response to the query, and a
+//! query the worker's answer cache accepts must get the same bytes through it (miss and hit).
 #![no_main]
 
 use ayadns::config::Config;
 use ayadns::diag::Diagnostics;
 use ayadns::dns::DnsHandler;
+use ayadns::dns::cache::AnswerCache;
 use ayadns::dns::udp::UdpAnswerer;
 use ayadns::model::Model;
 use ayadns::snapshot::Publisher;
@@ -31,14 +33,29 @@ fn answerer() -> &'static UdpAnswerer {
     })
 }
 
+thread_local! {
+    static CACHE: std::cell::RefCell<AnswerCache> = std::cell::RefCell::new(AnswerCache::default());
+}
+
 fuzz_target!(|data: &[u8]| {
     let src: SocketAddr = "192.0.2.9:5300".parse().unwrap();
     let mut out = Vec::new();
-    if answerer().answer(data, src, &mut out) {
+    let sent = answerer().answer(data, src, &mut out);
+    if sent {
         assert!(out.len() >= 12 && out.len() <= 1232, "{} octets", out.len());
         assert_eq!(out[..2], data[..2], "id echoed");
         assert!(out[2] & 0x80 != 0, "QR set");
         hickory_like_parse(&out);
+    }
+    if ayadns::dns::cache::key(data).is_some() {
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            for _ in 0..2 {
+                let mut again = Vec::new();
+                let s = answerer().answer_cached(&mut c, data, src, &mut again);
+                assert_eq!((s, &again), (sent, &out), "cached answer differs");
+            }
+        });
     }
 });
 
