@@ -16,9 +16,11 @@
 
 use super::counters::Kind;
 use crate::metrics::Tally;
+use crate::model::Model;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Entries per worker before the cache is emptied.
 pub const MAX_ENTRIES: usize = 16_384;
@@ -45,8 +47,9 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct AnswerCache {
     map: HashMap<Box<[u8]>, Entry>,
-    /// The model the entries were made from (its address; only compared).
-    model: usize,
+    /// The model the entries were made from (held, so its address cannot be reused by a
+    /// later model while entries exist).
+    model: Option<Arc<Model>>,
 }
 
 /// The key of a qualifying query, built in place (no allocation), and where its question
@@ -130,23 +133,24 @@ pub fn key(q: &[u8]) -> Option<Key> {
 }
 
 impl AnswerCache {
-    /// The entry for `key`, if made from the model at `model`.
-    #[inline]
-    pub fn get(&mut self, model: usize, key: &Key) -> Option<&Entry> {
-        if self.model != model {
+    /// Empty the cache unless its entries were made from `model`.
+    fn follow(&mut self, model: &Arc<Model>) {
+        if !self.model.as_ref().is_some_and(|m| Arc::ptr_eq(m, model)) {
             self.map.clear();
-            self.model = model;
-            return None;
+            self.model = Some(model.clone());
         }
+    }
+
+    /// The entry for `key`, if made from `model`.
+    #[inline]
+    pub fn get(&mut self, model: &Arc<Model>, key: &Key) -> Option<&Entry> {
+        self.follow(model);
         self.map.get(key.as_bytes())
     }
 
-    /// Store an entry made from the model at `model`.
-    pub fn insert(&mut self, model: usize, key: &Key, entry: Entry) {
-        if self.model != model {
-            self.map.clear();
-            self.model = model;
-        }
+    /// Store an entry made from `model`.
+    pub fn insert(&mut self, model: &Arc<Model>, key: &Key, entry: Entry) {
+        self.follow(model);
         if self.map.len() >= MAX_ENTRIES {
             self.map.clear();
         }

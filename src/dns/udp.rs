@@ -106,7 +106,7 @@ impl UdpAnswerer {
         }
         let started = Instant::now();
         let snap = self.handler.snapshot().load();
-        let model = Arc::as_ptr(&snap.model) as usize;
+        let model = &snap.model;
         let key = match cache {
             Some(_) => cache::key(query),
             None => None,
@@ -179,7 +179,6 @@ impl UdpAnswerer {
                 return false;
             }
         }
-        drop(snap);
         let (tally, rcode) = (reply.tally, reply.meta.response_code);
         let sent = encode_fitted(&request, &mut reply, out);
         if sent
