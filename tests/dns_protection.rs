@@ -506,3 +506,45 @@ fn slowloris_idle_half_sent_and_never_reading_connections_do_not_starve_others()
     assert_eq!(r.metadata.response_code, ResponseCode::NoError);
     assert!(server.is_running());
 }
+
+#[test]
+fn tcp_connections_end_after_max_queries_and_max_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = unique_addr();
+    fs::copy(
+        repo().join("zones/gslb.example.com.zone"),
+        dir.path().join("gslb.example.com.zone"),
+    )
+    .unwrap();
+    let cfg = format!(
+        "[server]\nlisten = [\"{addr}\"]\ntcp_max_queries = 3\ntcp_max_lifetime = \"1s\"\n\n\
+         [[zone]]\nfile = \"gslb.example.com.zone\"\n"
+    );
+    let path = dir.path().join("ayadns.toml");
+    fs::write(&path, cfg).unwrap();
+    let mut server = Ayadns::start(&["serve", "--config", path.to_str().unwrap()]);
+    server.wait_for_dns(addr, Duration::from_secs(10));
+    let q = framed(&Q::new(NAME, RecordType::A).bytes());
+    // Five pipelined queries: three answers, then the server closes.
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    c.write_all(&q.repeat(5)).unwrap();
+    let mut answers = 0;
+    while let Ok(Some(_)) = read_tcp_frame(&mut c) {
+        answers += 1;
+    }
+    assert_eq!(answers, 3, "tcp_max_queries = 3");
+    // Lifetime 1 s (the idle timeout is 10 s): one answer, then the server closes at ~1 s.
+    let born = Instant::now();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    c.write_all(&q).unwrap();
+    assert!(read_tcp_frame(&mut c).unwrap().is_some());
+    let mut one = [0u8; 1];
+    assert_eq!(c.read(&mut one).unwrap_or(0), 0, "closed by the server");
+    let closed_at = born.elapsed();
+    assert!(
+        closed_at >= Duration::from_millis(900) && closed_at < Duration::from_millis(2500),
+        "closed after {closed_at:?}"
+    );
+}
