@@ -377,8 +377,22 @@ impl Batch {
                 continue;
             };
             let out = &mut self.outs[count];
-            if !answerer.answer_cached(&mut self.cache, &self.bufs[i][..len], src, out) {
-                continue;
+            let query = &self.bufs[i][..len];
+            let cache = &mut self.cache;
+            // A bug must cost one answer, not the worker: the panic is contained here (and
+            // the cache, which it may have interrupted, emptied).
+            let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                answerer.answer_cached(cache, query, src, out)
+            }));
+            match answered {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => {
+                    *cache = AnswerCache::default();
+                    out.clear();
+                    panic_logged();
+                    continue;
+                }
             }
             self.out_iov[count].iov_base = out.as_mut_ptr().cast();
             self.out_iov[count].iov_len = out.len();
@@ -430,6 +444,19 @@ impl Batch {
             }
         }
     }
+}
+
+/// Log a contained panic, at most once a minute per worker (the panic hook has printed it).
+fn panic_logged() {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+    }
+    LAST.with(|l| {
+        if l.get().is_none_or(|t| t.elapsed().as_secs() >= 60) {
+            l.set(Some(Instant::now()));
+            tracing::error!("a UDP query panicked; the worker goes on (this is a bug)");
+        }
+    });
 }
 
 /// Serve `sockets` on this thread until `shutdown`.
