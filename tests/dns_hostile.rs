@@ -132,6 +132,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Want)> {
             Rcode(FormErr),
         ),
         (
+            "pointer into the header",
+            concat(&[
+                &header(0, 1, 0, 0, 0),
+                &[7],
+                b"example",
+                &[0xc0, 2, 0, 1, 0, 1],
+            ]),
+            Rcode(FormErr),
+        ),
+        (
             "pointer past the end",
             concat(&[&header(0, 1, 0, 0, 0), &[0xc0, 0xff, 0, 1, 0, 1]]),
             Rcode(FormErr),

@@ -300,8 +300,12 @@ async fn queries(
             Err(_) => return End::Limit(TcpClosed::IoTimeout),
         }
         let out = Responder::default();
-        match Request::from_bytes(buf.clone(), peer, Protocol::Tcp) {
-            Ok(request) => {
+        let parsed = match super::udp::question_has_pointer(&buf) {
+            true => None,
+            false => Request::from_bytes(buf.clone(), peer, Protocol::Tcp).ok(),
+        };
+        match parsed {
+            Some(request) => {
                 if request.metadata.message_type == hickory_proto::op::MessageType::Response {
                     continue;
                 }
@@ -309,7 +313,7 @@ async fn queries(
                     .handle_request::<_, TokioTime>(&request, out.clone())
                     .await;
             }
-            Err(_) => match formerr(&buf) {
+            None => match formerr(&buf) {
                 Some(msg) => out.push(msg),
                 None => continue,
             },

@@ -131,9 +131,13 @@ impl UdpAnswerer {
                 Verdict::Slip => forced = Some(Verdict::Slip),
             }
         }
-        let request = match Request::from_bytes(query.to_vec(), src, Protocol::Udp) {
-            Ok(r) => r,
-            Err(_) => {
+        let parsed = match question_has_pointer(query) {
+            true => None,
+            false => Request::from_bytes(query.to_vec(), src, Protocol::Udp).ok(),
+        };
+        let request = match parsed {
+            Some(r) => r,
+            None => {
                 let verdict = self.limit(src.ip(), Kind::Error, false);
                 if verdict == Verdict::Drop {
                     return false;
@@ -209,6 +213,24 @@ impl UdpAnswerer {
             Some(r) => r.check(ip, kind),
         }
     }
+}
+
+/// True when the first question's name holds a compression pointer. Nothing precedes that
+/// name but the header and its own earlier labels, so any pointer there is malformed (a loop,
+/// or a "name" made of header octets). hickory-proto accepts a pointer into the header and
+/// then echoes the question's raw octets, where the pointer lands on the *response's*
+/// header: an unreadable answer. Such queries get FORMERR instead (found by the fuzzer).
+pub fn question_has_pointer(q: &[u8]) -> bool {
+    let mut at = 12;
+    while let Some(&l) = q.get(at) {
+        match l & 0xC0 {
+            0xC0 => return true,
+            0x00 if l == 0 => return false,
+            0x00 => at += 1 + l as usize,
+            _ => return false, // reserved label types: the parser refuses them
+        }
+    }
+    false
 }
 
 /// Encode `reply` into `out`, with or without its additional section, at most `max` octets
