@@ -9,7 +9,7 @@
 //! tcp_max_per_client = 32       # connections one client address may hold at once
 //! tcp_io_timeout = "5s"         # a started query or an answer being written must finish in this
 //! tcp_max_lifetime = "5m"       # a connection is closed (after its answer in flight) when this old
-//! tcp_max_queries = 1000        # ... or after answering this many queries
+//! tcp_max_queries = 0           # ... or after answering this many queries (0 = no limit)
 //! cookies = true                # DNS cookies (RFC 7873/9018); a valid one exempts from [rrl]
 //! threads = 0                   # DNS worker threads; 0 = one per CPU core
 //!
@@ -50,7 +50,8 @@ pub struct ServerConfig {
     /// Age at which a TCP connection is closed after its answer in flight (1s..=24h).
     #[serde(default = "default_tcp_lifetime", deserialize_with = "tcp_lifetime")]
     pub tcp_max_lifetime: Duration,
-    /// Queries answered on one TCP connection before it is closed (1..=1,000,000).
+    /// Queries answered on one TCP connection before it is closed (0 = no limit;
+    /// at most 1,000,000).
     #[serde(default = "default_tcp_queries", deserialize_with = "tcp_queries")]
     pub tcp_max_queries: u32,
     /// Answer DNS cookies (RFC 7873, server cookies per RFC 9018).
@@ -100,7 +101,7 @@ fn default_tcp_lifetime() -> Duration {
     Duration::from_secs(300)
 }
 fn default_tcp_queries() -> u32 {
-    1000
+    0
 }
 fn default_true() -> bool {
     true
@@ -145,7 +146,7 @@ fn tcp_per_client<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Er
     in_range(d, "tcp_max_per_client", 1, 65_535)
 }
 fn tcp_queries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    in_range(d, "tcp_max_queries", 1, 1_000_000)
+    in_range(d, "tcp_max_queries", 0, 1_000_000)
 }
 fn tcp_io<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let (lo, hi) = (Duration::from_millis(100), Duration::from_secs(300));

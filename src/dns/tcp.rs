@@ -11,8 +11,9 @@
 //! - `tcp_io_timeout`: a started query must arrive whole, and each answer must be written
 //!   (the client must read), within it — a slow or never-reading client loses the connection
 //!   rather than holding a slot;
-//! - `tcp_max_lifetime` and `tcp_max_queries`: the connection closes after the answer in
-//!   flight when it is older, or has answered that many;
+//! - `tcp_max_lifetime` and `tcp_max_queries` (0: no limit, the default): the connection
+//!   closes after the answer in flight when it is older, or has answered that many; it sends
+//!   FIN and discards further input for up to a second, so answers already sent arrive;
 //! - accept errors (out of descriptors, memory) back off, from 10 ms doubling to 1 s, instead
 //!   of spinning; they are counted and logged at most once a second;
 //! - queries may be pipelined: they are read and answered in order on the connection;
@@ -37,7 +38,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -241,32 +242,68 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let close = slot.conn.close.clone();
     let limits = slot.limits.clone();
+    // Buffered both ways: pipelined queries are read in bulk, and their answers go out
+    // together, flushed when no further query is already waiting.
+    let (r, w) = stream.split();
+    let mut reader = BufReader::with_capacity(4096, r);
+    let mut writer = BufWriter::with_capacity(16 * 1024, w);
     let end = tokio::select! {
-        e = queries(&mut stream, peer, &handler, &slot, &limits, &shutdown) => e,
+        e = queries(&mut reader, &mut writer, peer, &handler, &slot, &limits, &shutdown) => e,
         _ = close.cancelled() => End::Closed, // evicted (counted where decided)
     };
     if let End::Limit(why) = end {
         counters::tcp_closed(why);
+        if matches!(why, TcpClosed::MaxQueries | TcpClosed::Lifetime) {
+            // A polite close: FIN after the last answer, then discard what the client still
+            // sends for a moment, so that closing with unread queries (a reset) cannot destroy
+            // answers already sent.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let _ = writer.shutdown().await;
+                let mut sink = [0u8; 1024];
+                while let Ok(n) = reader.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
     drop(slot);
 }
 
-async fn queries(
-    stream: &mut TcpStream,
+#[allow(clippy::too_many_arguments)]
+async fn queries<R, W>(
+    stream: &mut BufReader<R>,
+    writer: &mut BufWriter<W>,
     peer: SocketAddr,
     handler: &DnsHandler,
     slot: &Slot,
     limits: &TcpLimits,
     shutdown: &CancellationToken,
-) -> End {
+) -> End
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let born = Instant::now();
     let mut answered = 0u32;
     let mut buf = Vec::new();
     loop {
-        if answered >= limits.max_queries {
+        let left = limits.lifetime.saturating_sub(born.elapsed());
+        let spent = limits.max_queries > 0 && answered >= limits.max_queries;
+        let last = spent || left.is_zero();
+        // Answers go out when no further query is already here (or before closing).
+        if last || stream.buffer().is_empty() {
+            match tokio::time::timeout(limits.io, writer.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return End::Closed,
+                Err(_) => return End::Limit(TcpClosed::IoTimeout),
+            }
+        }
+        if spent {
             return End::Limit(TcpClosed::MaxQueries);
         }
-        let left = limits.lifetime.saturating_sub(born.elapsed());
         if left.is_zero() {
             return End::Limit(TcpClosed::Lifetime);
         }
@@ -327,7 +364,7 @@ async fn queries(
             let mut framed = Vec::with_capacity(m.len() + 2);
             framed.extend_from_slice(&len.to_be_bytes());
             framed.extend_from_slice(&m);
-            match tokio::time::timeout(limits.io, stream.write_all(&framed)).await {
+            match tokio::time::timeout(limits.io, writer.write_all(&framed)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return End::Closed,
                 Err(_) => return End::Limit(TcpClosed::IoTimeout),
