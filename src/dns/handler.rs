@@ -1,4 +1,7 @@
-//! The project's `RequestHandler`: hickory-server calls it for every parsed query.
+//! The project's `RequestHandler`: the TCP loop ([`super::tcp`]) calls it for every parsed
+//! query (and hickory's generic `Server` would, for UDP: `tests/udp_paths.rs` runs it that way
+//! as the reference the UDP loop is checked against). It also owns DNS cookies
+//! ([`DnsHandler::apply_cookies`]), which the UDP loop applies the same way.
 //!
 //! It loads the current snapshot once, asks [`super::respond`] what to answer, and encodes
 //! the reply, fitting it into the client's UDP buffer. We use our own handler rather than
