@@ -68,5 +68,7 @@ fn hickory_like_parse(out: &[u8]) {
 
 fn ayadns_fuzz_parse(out: &[u8]) -> Result<(), String> {
     use hickory_proto::op::Message;
-    Message::from_vec(out).map(|_| ()).map_err(|e| e.to_string())
+    Message::from_vec(out)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
