@@ -3,6 +3,8 @@
 #
 #   knotd, knotc (package knot)      reference authoritative server for tests/differential.rs
 #   kdig         (package knot-dnsutils)  handy for checking Knot's behaviour by hand
+#   nsd          (package nsd)        oracle where Knot and NSD differ (tests/differential.rs)
+#   named-compilezone (package bind9-utils) BIND's $GENERATE expansion for the reference servers
 #   chromium     (package chromium)   the headless browser of tests/dashboard.rs
 #   node, npm    (packages nodejs, npm, only when node is missing)
 #   playwright-core (npm, pinned in tests/dashboard/package-lock.json) into
@@ -18,11 +20,13 @@ missing=()
 command -v knotd >/dev/null 2>&1 || missing+=(knot)
 command -v knotc >/dev/null 2>&1 || missing+=(knot)
 command -v kdig  >/dev/null 2>&1 || missing+=(knot-dnsutils)
+command -v nsd   >/dev/null 2>&1 || missing+=(nsd)           # differential: 2nd oracle
+command -v named-compilezone >/dev/null 2>&1 || missing+=(bind9-utils)  # expands $GENERATE
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node  >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "test-deps: knotd, knotc, kdig, chromium and node are present"
+    echo "test-deps: knotd, knotc, kdig, nsd, named-compilezone, chromium and node are present"
 else
     # de-duplicate the package list
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -4,12 +4,13 @@
 //! invalid (the server's message is printed), 2 server unreachable. The token comes from
 //! `--token-file`, else the `AYADNS_ADMIN_TOKEN` environment variable.
 
+use crate::api;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 
 /// What to do.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub enum Call {
     /// `status`
     Status,
     /// `drain TARGET --reason R [--for D]`
@@ -53,7 +54,7 @@ pub enum Exit {
 }
 
 /// Run one action against `server`.
-pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> Exit {
+pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exit {
     let client = match reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -67,35 +68,46 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
     };
     let base = server.trim_end_matches('/');
     let (method, path, body) = match &action {
-        Action::Status => ("GET", "/api/v1/status".to_string(), None),
-        Action::Drain {
+        Call::Status => ("GET", "/api/v1/status".to_string(), None),
+        Call::Drain {
             target,
             reason,
             duration,
         } => (
             "POST",
             "/api/v1/overrides".into(),
-            Some(
-                json!({ "target": target, "action": "drain", "reason": reason, "expires_in": duration }),
-            ),
+            Some(json!(api::NewOverride {
+                target: target.clone(),
+                action: "drain".into(),
+                reason: reason.clone(),
+                expires_in: duration.clone(),
+            })),
         ),
-        Action::Undrain { id } => ("DELETE", format!("/api/v1/overrides/{id}"), None),
-        Action::DrillPreview { fail } => (
+        Call::Undrain { id } => ("DELETE", format!("/api/v1/overrides/{id}"), None),
+        Call::DrillPreview { fail } => (
             "POST",
             "/api/v1/drills/preview".into(),
-            Some(json!({ "fail": fail })),
+            Some(json!(api::DrillRequest {
+                fail: fail.clone(),
+                reason: String::new(),
+                duration: None,
+            })),
         ),
-        Action::DrillStart {
+        Call::DrillStart {
             fail,
             duration,
             reason,
         } => (
             "POST",
             "/api/v1/drills".into(),
-            Some(json!({ "fail": fail, "duration": duration, "reason": reason })),
+            Some(json!(api::DrillRequest {
+                fail: fail.clone(),
+                reason: reason.clone(),
+                duration: Some(duration.clone()),
+            })),
         ),
-        Action::DrillStop { id } => ("POST", format!("/api/v1/drills/{id}/stop"), None),
-        Action::Explain {
+        Call::DrillStop { id } => ("POST", format!("/api/v1/drills/{id}/stop"), None),
+        Call::Explain {
             name,
             rtype,
             client,
@@ -107,8 +119,8 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
             ),
             None,
         ),
-        Action::Reload => ("POST", "/api/v1/reload".into(), None),
-        Action::Audit => ("GET", "/api/v1/audit?limit=50".into(), None),
+        Call::Reload => ("POST", "/api/v1/reload".into(), None),
+        Call::Audit => ("GET", "/api/v1/audit?limit=50".into(), None),
     };
     let url = format!("{base}{path}");
     let mut req = match method {
@@ -130,34 +142,45 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Action) -> E
     let status = resp.status();
     let v: Value = resp.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        let msg = v["error"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string());
-        eprintln!("{status}: {msg}");
-        if let Some(errs) = v["errors"].as_array() {
-            for e in errs {
-                eprintln!("  {}", e.as_str().unwrap_or_default());
+        match serde_json::from_value::<api::ReloadReply>(v.clone()) {
+            Ok(r) => {
+                eprintln!("{status}: reload rejected");
+                for e in r.errors {
+                    eprintln!("  {e}");
+                }
             }
+            Err(_) => match serde_json::from_value::<api::ApiError>(v.clone()) {
+                Ok(e) => eprintln!("{status}: {}", e.error),
+                Err(_) => eprintln!("{status}: {v}"),
+            },
         }
         return Exit::Refused;
     }
     if json_out {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else {
-        print!("{}", render(&action, &v));
+        return Exit::Done;
     }
-    Exit::Done
+    match render(&action, v) {
+        Ok(text) => {
+            print!("{text}");
+            Exit::Done
+        }
+        Err(e) => {
+            eprintln!("the server's answer is not what this ctl expects: {e}");
+            Exit::Refused
+        }
+    }
 }
 
-fn ago(v: &Value) -> String {
-    let Some(t) = v.as_f64() else {
+fn ago(t: Option<SystemTime>) -> String {
+    let Some(t) = t else {
         return "-".into();
     };
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let d = t - now;
+    let now = SystemTime::now();
+    let d = match t.duration_since(now) {
+        Ok(ahead) => ahead.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    };
     if d >= 0.0 {
         format!("in {:.0}s", d)
     } else {
@@ -190,34 +213,30 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".into())
 }
 
-fn render(action: &Action, v: &Value) -> String {
-    match action {
-        Action::Status => {
+fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
+    Ok(match action {
+        Call::Status => {
+            let st: api::Status = serde_json::from_value(v)?;
             let mut rows = vec![vec![
                 "POOL".into(),
                 "REGION".into(),
                 "UP".into(),
                 "LATENCY (ms by region)".into(),
             ]];
-            for p in v["pools"].as_array().into_iter().flatten() {
-                let lat: Vec<String> = p["latency_ms"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(r, ms)| format!("{r}={:.1}", ms.as_f64().unwrap_or(0.0)))
+            for p in &st.pools {
+                let lat: Vec<String> = p
+                    .latency_ms
+                    .iter()
+                    .map(|(r, ms)| format!("{r}={ms:.1}"))
                     .collect();
                 rows.push(vec![
-                    s(&p["name"]),
-                    s(&p["region"]),
-                    format!("{}/{}", p["endpoints_up"], p["endpoints"]),
+                    p.name.clone(),
+                    p.region.clone(),
+                    format!("{}/{}", p.endpoints_up, p.endpoints),
                     lat.join(" "),
                 ]);
             }
@@ -228,73 +247,85 @@ fn render(action: &Action, v: &Value) -> String {
                 "UP".into(),
                 "WEIGHT".into(),
             ]];
-            for e in v["endpoints"].as_array().into_iter().flatten() {
+            for e in &st.endpoints {
                 erows.push(vec![
-                    s(&e["name"]),
-                    s(&e["pool"]),
-                    s(&e["up"]),
-                    s(&e["weight"]),
+                    e.name.clone(),
+                    e.pool.clone(),
+                    e.up.to_string(),
+                    e.weight.to_string(),
                 ]);
             }
             out.push('\n');
             out.push_str(&table(&erows));
-            let overrides = v["overrides"].as_array().cloned().unwrap_or_default();
-            out.push_str(&format!("\noverrides in force: {}\n", overrides.len()));
-            for o in &overrides {
+            out.push_str(&format!("\noverrides in force: {}\n", st.overrides.len()));
+            for o in &st.overrides {
                 out.push_str(&format!(
                     "  {} {} {} ({}; expires {})\n",
-                    s(&o["id"]),
-                    s(&o["action"]),
-                    s(&o["target"]),
-                    s(&o["reason"]),
-                    ago(&o["expires_at"])
+                    o.id,
+                    o.action.as_str(),
+                    o.target,
+                    o.reason,
+                    ago(o.expires_at)
                 ));
             }
-            match v["drill"].as_object() {
-                Some(d) => out.push_str(&format!(
-                    "drill: {} fail {} (ends {})\n",
-                    s(&d["id"]),
-                    s(&d["fail"]),
-                    ago(&d["ends_at"])
-                )),
+            match &st.drill {
+                Some(d) => {
+                    let fail: Vec<String> = d.fail.iter().map(|t| t.to_string()).collect();
+                    out.push_str(&format!(
+                        "drill: {} fail {} (ends {})\n",
+                        d.id,
+                        fail.join(" "),
+                        ago(Some(d.ends_at))
+                    ))
+                }
                 None => out.push_str("drill: none\n"),
             }
             out
         }
-        Action::Drain { .. } => format!(
-            "override {} in force: {} {} (expires {})\n",
-            s(&v["id"]),
-            s(&v["action"]),
-            s(&v["target"]),
-            ago(&v["expires_at"])
-        ),
-        Action::Undrain { .. } => format!("removed {}\n", s(&v["removed"]["id"])),
-        Action::DrillPreview { .. } => {
+        Call::Drain { .. } => {
+            let o: api::Override = serde_json::from_value(v)?;
+            format!(
+                "override {} in force: {} {} (expires {})\n",
+                o.id,
+                o.action.as_str(),
+                o.target,
+                ago(o.expires_at)
+            )
+        }
+        Call::Undrain { .. } => {
+            let r: api::Removed = serde_json::from_value(v)?;
+            format!("removed {}\n", r.removed.id)
+        }
+        Call::DrillPreview { .. } => {
+            let p: api::Preview = serde_json::from_value(v)?;
             let mut rows = vec![vec![
                 "SERVICE".into(),
                 "REGION".into(),
                 "NOW".into(),
                 "DURING DRILL".into(),
             ]];
-            for r in v["regions"].as_array().into_iter().flatten() {
+            for r in &p.regions {
                 rows.push(vec![
-                    s(&r["service"]),
-                    s(&r["region"]),
-                    s(&r["now"]),
-                    s(&r["during"]),
+                    r.service.clone(),
+                    r.region.clone(),
+                    opt(&r.now),
+                    opt(&r.during),
                 ]);
             }
             table(&rows)
         }
-        Action::DrillStart { .. } => format!(
-            "drill {} started; reverts {}\n",
-            s(&v["id"]),
-            ago(&v["ends_at"])
-        ),
-        Action::DrillStop { .. } => format!("drill {} stopped\n", s(&v["id"])),
-        Action::Explain { .. } => s(&v["trace"]),
-        Action::Reload => "reload ok: new data serving\n".into(),
-        Action::Audit => {
+        Call::DrillStart { .. } => {
+            let d: api::Drill = serde_json::from_value(v)?;
+            format!("drill {} started; reverts {}\n", d.id, ago(Some(d.ends_at)))
+        }
+        Call::DrillStop { .. } => {
+            let d: api::Drill = serde_json::from_value(v)?;
+            format!("drill {} stopped\n", d.id)
+        }
+        Call::Explain { .. } => serde_json::from_value::<api::ExplainReply>(v)?.trace,
+        Call::Reload => "reload ok: new data serving\n".into(),
+        Call::Audit => {
+            let a: api::AuditList = serde_json::from_value(v)?;
             let mut rows = vec![vec![
                 "WHEN".into(),
                 "TOKEN".into(),
@@ -302,16 +333,16 @@ fn render(action: &Action, v: &Value) -> String {
                 "REQUEST".into(),
                 "STATUS".into(),
             ]];
-            for a in v["audit"].as_array().into_iter().flatten() {
+            for e in &a.audit {
                 rows.push(vec![
-                    ago(&a["at"]),
-                    s(&a["token"]),
-                    s(&a["source"]),
-                    format!("{} {}", s(&a["method"]), s(&a["path"])),
-                    s(&a["status"]),
+                    ago(Some(e.at)),
+                    e.token.clone(),
+                    e.source.clone(),
+                    format!("{} {}", e.method, e.path),
+                    e.status.to_string(),
                 ]);
             }
             table(&rows)
         }
-    }
+    })
 }

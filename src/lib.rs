@@ -1,37 +1,61 @@
 //! ayadns: a global server load balancer that is an authoritative DNS server.
 //!
-//! The module map (see ARCHITECTURE.md for the flows and invariants):
-//! - [`config`]: the TOML config file, strict (unknown keys are errors with their line).
-//! - [`zone`]: zone files → lookup structure; static answer semantics.
-//! - [`model`]: everything loaded and validated as one immutable value.
-//! - [`snapshot`]: the one value the query path reads, swapped atomically.
-//! - [`dns`]: listeners, the request handler, EDNS/ECS, fitting answers to UDP.
-//! - [`gslb`]: regions, pools, endpoints, services; who the client is; the decision.
-//! - [`policy`]: the policy chain, one file per step.
-//! - [`health`]: the health view the chain reads.
-//! - [`geo`]: GeoIP databases (nested GeoIP2 and flat schemas), country centres, distances.
-//! - [`ops`]: overrides, DR drills, the audit trail.
-//! - [`ctl`]: `ayadns ctl`, the admin API from the command line.
-//! - [`explain`]: the decision trace for a name and a client.
-//! - [`metrics`]: Prometheus metrics (`GET /metrics`): lock-free counters on the query path.
-//! - [`server`]: `ayadns serve`: start-up, reload on SIGHUP, graceful shutdown.
-//! - [`diag`]: errors that name `file:line`.
+//! The module map, by layer (ARCHITECTURE.md has the flows; `tests/layers.rs` checks that
+//! imports only point down).
+//!
+//! Leaves:
+//! - [`diag`]: errors that name `file:line`; [`config`]: the TOML file, strict;
+//! - [`zone`]: zone files → lookup structure, static answer semantics; [`geo`]: GeoIP;
+//! - [`gslb`]: regions, pools, endpoints, services, the client's placement, the policy chain
+//!   (`gslb::policy`, one file per step), the health view it reads, and the answer function;
+//! - [`model`]: everything loaded and validated as one immutable value;
+//! - [`counters`]: lock-free counters the query path and services bump;
+//! - [`state`]: the SQLite file; [`api`]: the admin API's bodies; [`clock`]; [`hash`];
+//!   [`logging`].
+//!
+//! [`snapshot`]: the one value the query path reads, swapped atomically.
+//!
+//! Services: [`dns`] (transports, `respond`), [`health`] (probers, aggregation, engine),
+//! [`ops`] (overrides, drills, audit), [`reload`], [`explain`].
+//!
+//! Edges: [`admin`] (HTTP API, metrics exposition, dashboard), [`server`] (`ayadns serve`),
+//! [`ctl`] (`ayadns ctl`), and the CLI in `main.rs`.
 
-pub mod admin;
-pub mod config;
+// The docs are for the people who work on ayadns: they link to crate-private modules on
+// purpose (`cargo doc --document-private-items` shows them).
+#![allow(rustdoc::private_intra_doc_links)]
+
+pub(crate) mod admin;
+pub mod api;
+pub mod clock;
+pub(crate) mod config;
+pub(crate) mod counters;
 pub mod ctl;
-pub mod diag;
-pub mod dns;
+pub(crate) mod diag;
+pub(crate) mod dns;
 pub mod explain;
 pub mod geo;
-pub mod gslb;
+pub(crate) mod gslb;
+pub(crate) mod hash;
 pub mod health;
 pub mod logging;
-pub mod metrics;
 pub mod model;
-pub mod ops;
-pub mod policy;
+pub(crate) mod ops;
+pub(crate) mod reload;
 pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod zone;
+
+/// What the in-process tests (`tests/udp_*.rs`) and the fuzzers (`tests/fuzz`) drive: the UDP
+/// answer path and the loaders, re-exported from crate-private modules. Not an API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::config::Config;
+    pub use crate::config::rrl::RrlConfig;
+    pub use crate::diag::Diagnostics;
+    pub use crate::dns::DnsHandler;
+    pub use crate::dns::cache::{self, AnswerCache};
+    pub use crate::dns::rrl::Rrl;
+    pub use crate::dns::udp::{self, UdpAnswerer};
+}

@@ -44,6 +44,10 @@ enum Command {
         /// Quick mode: address to serve on, UDP and TCP (repeatable; default 127.0.0.1:5353).
         #[arg(long, requires = "zones")]
         listen: Vec<SocketAddr>,
+        /// For tests only: run a test clock that starts this far ahead of the system clock
+        /// (e.g. `0s`, `1h`) and that `POST /api/v1/test/clock` moves forward.
+        #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+        test_clock: Option<std::time::Duration>,
     },
     /// Explain the answer a client gets: its location and region, each policy step with the
     /// candidates before and after and why, and the answer with its TTL and ECS scope.
@@ -80,6 +84,10 @@ enum Command {
         /// A file holding the agent's token.
         #[arg(long)]
         token_file: PathBuf,
+        /// For servers whose admin API speaks TLS: the CA certificate (PEM) to verify them
+        /// with (https:// URLs are verified against the system's roots without it).
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
     /// Talk to a running server's admin API: status, drains, drills, explain, reload, audit.
     ///
@@ -204,30 +212,12 @@ enum GeoipCommand {
 }
 
 fn explain(name: &str, rtype: &str, client: &str, config: PathBuf) -> Result<String, String> {
-    use hickory_proto::rr::{Name, RecordType};
-    use std::str::FromStr;
-    let mut name = Name::from_ascii(name).map_err(|e| format!("bad name {name}: {e}"))?;
-    name.set_fqdn(true);
-    let rtype = RecordType::from_str(&rtype.to_ascii_uppercase())
-        .map_err(|_| format!("unknown record type {rtype}"))?;
-    let (addr, prefix) = match client.split_once('/') {
-        Some((a, p)) => (
-            a,
-            Some(
-                p.parse::<u8>()
-                    .map_err(|_| format!("bad prefix in {client}"))?,
-            ),
-        ),
-        None => (client, None),
-    };
-    let addr: std::net::IpAddr = addr
-        .parse()
-        .map_err(|_| format!("bad client address {addr}"))?;
+    let question = ayadns::explain::Question::parse(name, Some(rtype), client)?;
     let (_, model) = Source::ConfigFile(config)
         .load()
         .map_err(|p| p.to_string())?;
     let snap = ayadns::snapshot::Snapshot::new(model);
-    ayadns::explain::explain(&snap, &name, rtype, addr, prefix)
+    ayadns::explain::explain(&snap, &question)
 }
 
 fn probe(
@@ -235,6 +225,7 @@ fn probe(
     region: &str,
     servers: &[String],
     token_file: &std::path::Path,
+    ca: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let token = std::fs::read_to_string(token_file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read token: {e}", token_file.display()))?;
@@ -259,20 +250,18 @@ fn probe(
             }
             stop.cancel();
         });
-        ayadns::health::agent::run(
-            &model.gslb,
-            &config.health,
-            region,
-            servers,
-            &token,
-            shutdown,
-        )
-        .await
+        let agent = ayadns::health::agent::Agent {
+            region: region.to_string(),
+            servers: servers.to_vec(),
+            token,
+            ca: ca.map(|p| p.to_path_buf()),
+        };
+        ayadns::health::agent::run(&model.gslb, &config.health, &agent, shutdown).await
     })
 }
 
 fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
-    use ayadns::ctl::{Action, Exit};
+    use ayadns::ctl::{Call, Exit};
     let token = match token_file {
         Some(f) => match std::fs::read_to_string(&f) {
             Ok(t) => t.trim().to_string(),
@@ -284,20 +273,20 @@ fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlComman
         None => std::env::var("AYADNS_ADMIN_TOKEN").unwrap_or_default(),
     };
     let action = match command {
-        CtlCommand::Status => Action::Status,
+        CtlCommand::Status => Call::Status,
         CtlCommand::Drain {
             target,
             reason,
             duration,
-        } => Action::Drain {
+        } => Call::Drain {
             target,
             reason,
             duration,
         },
-        CtlCommand::Undrain { id } => Action::Undrain { id },
+        CtlCommand::Undrain { id } => Call::Undrain { id },
         CtlCommand::Drill {
             command: DrillCommand::Preview { fail },
-        } => Action::DrillPreview { fail },
+        } => Call::DrillPreview { fail },
         CtlCommand::Drill {
             command:
                 DrillCommand::Start {
@@ -305,25 +294,25 @@ fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlComman
                     duration,
                     reason,
                 },
-        } => Action::DrillStart {
+        } => Call::DrillStart {
             fail,
             duration,
             reason,
         },
         CtlCommand::Drill {
             command: DrillCommand::Stop { id },
-        } => Action::DrillStop { id },
+        } => Call::DrillStop { id },
         CtlCommand::Explain {
             name,
             client,
             rtype,
-        } => Action::Explain {
+        } => Call::Explain {
             name,
             rtype,
             client,
         },
-        CtlCommand::Reload => Action::Reload,
-        CtlCommand::Audit => Action::Audit,
+        CtlCommand::Reload => Call::Reload,
+        CtlCommand::Audit => Call::Audit,
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -345,13 +334,23 @@ fn main() -> ExitCode {
             config,
             zones,
             listen,
+            test_clock,
         } => {
+            let clock = match test_clock {
+                Some(ahead) => {
+                    eprintln!(
+                        "warning: running a test clock ({ahead:?} ahead); never in production"
+                    );
+                    ayadns::clock::Clock::test(ahead)
+                }
+                None => ayadns::clock::Clock::system(),
+            };
             let source = match (config, zones) {
                 (Some(c), _) => Source::ConfigFile(c),
                 (None, Some(dir)) => Source::ZonesDir { dir, listen },
                 (None, None) => unreachable!("clap requires one"),
             };
-            match ayadns::server::run(source) {
+            match ayadns::server::run(source, clock) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("{e}");
@@ -409,7 +408,8 @@ fn main() -> ExitCode {
             region,
             report_to,
             token_file,
-        } => match probe(config, &region, &report_to, &token_file) {
+            ca,
+        } => match probe(config, &region, &report_to, &token_file, ca.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

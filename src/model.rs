@@ -27,14 +27,15 @@ pub struct DnsSettings {
 #[derive(Debug, Clone)]
 pub struct Model {
     /// The zones served.
-    pub zones: ZoneSet,
+    pub zones: Arc<ZoneSet>,
     /// Per zone origin: client networks allowed to transfer it.
-    pub transfer_acl: HashMap<Name, Vec<IpNet>>,
+    pub transfer_acl: Arc<HashMap<Name, Vec<IpNet>>>,
     /// Protocol settings.
     pub dns: DnsSettings,
     /// Regions, pools, endpoints, services.
-    pub gslb: Gslb,
-    /// The GeoIP databases as loaded with this model (the watcher may publish newer ones).
+    pub gslb: Arc<Gslb>,
+    /// The GeoIP databases in use (a replaced file gives a copy of the model with the new
+    /// set: [`Model::with_geo`], which shares everything else).
     pub geo: Arc<GeoDb>,
     /// How often GeoIP files are checked for replacement.
     pub geo_check_interval: std::time::Duration,
@@ -43,6 +44,14 @@ pub struct Model {
 }
 
 impl Model {
+    /// The same model with other GeoIP databases (cheap: everything else is shared).
+    pub fn with_geo(&self, geo: Arc<GeoDb>) -> Model {
+        Model {
+            geo,
+            ..self.clone()
+        }
+    }
+
     /// Load every file `config` names and check everything. `problems` already found in the
     /// config file (unknown keys) are reported together with the rest.
     pub fn load(config: &Config, mut problems: Diagnostics) -> Result<Model, Diagnostics> {
@@ -70,7 +79,7 @@ impl Model {
                 problems.push(config.diag_at(zc.file.span(), msg));
                 continue;
             }
-            match zone::load_zone_file(path, origin.as_ref()) {
+            match zone::load_zone_file_with(path, origin.as_ref(), &zc.read_options()) {
                 Ok(z) => {
                     if let Some(prev) = seen.insert(z.origin.clone(), path.clone()) {
                         let msg = format!(
@@ -124,11 +133,11 @@ impl Model {
             }
         };
         problems.into_result(Model {
-            zones,
-            gslb,
+            zones: Arc::new(zones),
+            gslb: Arc::new(gslb),
             geo: Arc::new(geo),
             geo_check_interval: config.geoip.check_interval,
-            transfer_acl,
+            transfer_acl: Arc::new(transfer_acl),
             dns: DnsSettings {
                 max_udp_payload: config.server.max_udp_payload,
             },
@@ -207,6 +216,7 @@ fn zones_dir_config(
             file: toml::Spanned::new(0..0, f),
             origin: None,
             allow_transfer: Vec::new(),
+            include_root: None,
         })
         .collect();
     Ok(config)

@@ -13,13 +13,14 @@
 //! flushes the state file, and exits.
 
 use crate::admin::{self, AdminState, auth::Tokens};
+use crate::clock::Clock;
 use crate::diag::Diagnostics;
 use crate::dns::DnsHandler;
 use crate::dns::listener;
-use crate::geo::Watcher;
-use crate::health::engine::{self, HealthHandle};
-use crate::model::{Model, Source};
+use crate::health::engine;
+use crate::model::Source;
 use crate::ops::Ops;
+use crate::reload::Reloader;
 use crate::snapshot::Publisher;
 use crate::state::{Retention, StateStore, StateWriter};
 use std::sync::Arc;
@@ -33,8 +34,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// How often the state writer flushes.
 const STATE_FLUSH: Duration = Duration::from_millis(200);
 
-/// Run the server until a stop signal. `Err` when it could not start.
-pub fn run(source: Source) -> anyhow::Result<()> {
+/// Run the server until a stop signal, reading the time from `clock` (the system clock but
+/// in tests). `Err` when it could not start.
+pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     let (config, model) = match source.load() {
         Ok(x) => x,
         Err(problems) => return Err(startup_error(&problems)),
@@ -51,9 +53,9 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         Some(s) => s.load_states()?,
         None => Vec::new(),
     };
-    let (targets, agg) = engine::initial(&model, &config.health, &restored);
-    let now = std::time::SystemTime::now();
-    let mut view = agg.view(&model.gslb, now);
+    let now = clock.now();
+    let init = engine::initial(&model, &config.health, &restored, now);
+    let mut view = init.agg.view(&model.gslb, now);
     // Overrides in force apply from the first answer too (expired ones are dropped later,
     // with an audit entry, by `Ops::open`).
     let overrides: Vec<_> = match &source {
@@ -64,7 +66,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             .collect(),
         Source::ZonesDir { .. } => Vec::new(),
     };
-    crate::ops::overrides::apply(&overrides, &model.gslb, &mut view, now);
+    view.force(&model.gslb, &crate::ops::overrides::forced(&overrides, now));
     if !restored.is_empty() {
         tracing::info!(
             states = restored.len(),
@@ -91,15 +93,22 @@ pub fn run(source: Source) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let tokens = Tokens::load(
-        config
-            .admin
-            .tokens_file
-            .as_ref()
-            .map(|t| t.get_ref().as_path()),
-        config.admin.admin_token_env.as_deref(),
-    )
-    .map_err(|d| anyhow::anyhow!("{d}"))?;
+    // Signal handlers before any socket serves: a SIGHUP or SIGTERM that arrives while the
+    // rest starts must not find the default action (which ends the process).
+    let signals = {
+        let _in_runtime = rt.enter();
+        Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        }
+    };
+    let tokens = load_tokens(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let tls = match (&config.admin.tls_cert, &config.admin.tls_key) {
+        (Some(cert), Some(key)) => Some(admin::serve::tls_acceptor(cert.get_ref(), key.get_ref())?),
+        (None, None) => None,
+        _ => anyhow::bail!("[admin] tls_cert and tls_key go together"),
+    };
     let admin_listener = match &config.admin.listen {
         Some(addr) => Some(rt.block_on(admin::bind(*addr.get_ref(), &tokens))?),
         None => None,
@@ -114,23 +123,51 @@ pub fn run(source: Source) -> anyhow::Result<()> {
         let health = engine::start(
             publisher.clone(),
             config.health.clone(),
-            overrides,
-            targets,
-            agg,
+            crate::ops::overrides::forced(&overrides, now),
+            init,
             writer.clone(),
+            clock.clone(),
             shutdown.clone(),
         );
-        let reloads = ReloadLog::default();
+        // Tokens are the admin API's: a reload reads them anew (a bad tokens file rejects
+        // the reload; a revoked token fails from the next request).
+        let tokens = Arc::new(arc_swap::ArcSwap::from_pointee(tokens));
+        let swap = tokens.clone();
+        let token_hook: crate::reload::Hook = Box::new(move |c: &crate::config::Config| {
+            let fresh = load_tokens(c)?;
+            let swap = swap.clone();
+            Ok(Box::new(move || swap.store(Arc::new(fresh))) as Box<dyn FnOnce() + Send>)
+        });
+        let health_cfg = Arc::new(arc_swap::ArcSwap::from_pointee(config.health.clone()));
+        let swap = health_cfg.clone();
+        let health_hook: crate::reload::Hook = Box::new(move |c: &crate::config::Config| {
+            let (fresh, swap) = (c.health.clone(), swap.clone());
+            Ok(Box::new(move || swap.store(Arc::new(fresh))) as Box<dyn FnOnce() + Send>)
+        });
+        let reloader = Reloader::new(
+            source.clone(),
+            config.clone(),
+            vec![token_hook, health_hook],
+            publisher.clone(),
+            health.clone(),
+            shutdown.clone(),
+        );
         // Operations (overrides, drills, audit) live in the state file: config mode only.
         let ops = match &source {
             Source::ConfigFile(_) => {
                 let metrics = publisher.current().metrics.process().clone();
                 let counts: crate::ops::CountsFn = Arc::new(move || metrics.answers_by_region());
+                let retention = crate::ops::audit::Retention {
+                    max_age: config.admin.audit_max_age,
+                    max_rows: config.admin.audit_max_rows,
+                };
                 let ops = Ops::open(
                     &config.health.state_file,
+                    retention,
                     health.clone(),
                     publisher.shared(),
                     counts,
+                    clock.clone(),
                 )
                 .await?;
                 let o = ops.clone();
@@ -159,13 +196,21 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             let state = AdminState {
                 snapshot: publisher.shared(),
                 health: health.clone(),
-                tokens: Arc::new(tokens),
+                tokens,
+                health_cfg,
+                reports_seen: Default::default(),
                 ops,
-                source: source.clone(),
-                reloads: reloads.clone(),
+                reloader: reloader.clone(),
                 limiter: Arc::new(governor::RateLimiter::keyed(quota)),
+                clock: clock.clone(),
             };
-            tokio::spawn(admin::serve(l, state, shutdown.clone()));
+            tokio::spawn(admin::serve::serve(
+                l,
+                state,
+                tls,
+                config.admin.header_timeout,
+                shutdown.clone(),
+            ));
             tracing::info!(listen = %addr, "admin API ready");
         }
         tracing::info!(
@@ -175,7 +220,7 @@ pub fn run(source: Source) -> anyhow::Result<()> {
             listen = %listen.join(","),
             "ayadns ready"
         );
-        control_loop(source, publisher, health, reloads, shutdown.clone()).await
+        control_loop(signals, reloader, shutdown.clone()).await
     })?;
 
     // Drain: give workers a bounded time to finish.
@@ -195,26 +240,28 @@ pub fn run(source: Source) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The signals `serve` handles.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT stop.
 async fn control_loop(
-    source: Source,
-    publisher: Arc<Publisher>,
-    health: HealthHandle,
-    reloads: ReloadLog,
+    signals: Signals,
+    reloader: Arc<Reloader>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut geo_watch = watch_geo(&publisher, &shutdown);
+    let Signals {
+        mut hup,
+        mut term,
+        mut int,
+    } = signals;
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let metrics = publisher.current().metrics.process().clone();
-                if reload(&source, &health, &reloads, &metrics).await.is_ok() {
-                    geo_watch.cancel();
-                    geo_watch = watch_geo(&publisher, &shutdown);
-                }
+                let _ = reloader.reload().await;
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -227,94 +274,17 @@ async fn control_loop(
     Ok(())
 }
 
-/// Watch the current model's GeoIP files; publish replacements. Returns the watcher's stop
-/// token (a child of `shutdown`).
-fn watch_geo(publisher: &Arc<Publisher>, shutdown: &CancellationToken) -> CancellationToken {
-    let stop = shutdown.child_token();
-    let snap = publisher.current();
-    if snap.geo.is_empty() {
-        return stop;
-    }
-    let watcher = Watcher::new(&snap.geo, snap.model.geo_check_interval);
-    let p = publisher.clone();
-    tokio::spawn(watcher.run(stop.clone(), move |db| p.set_geo(db)));
-    stop
-}
-
-/// The result of a reload, for status pages.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReloadResult {
-    /// When.
-    #[serde(with = "crate::ops::overrides::unix_secs")]
-    pub at: std::time::SystemTime,
-    /// Accepted?
-    pub ok: bool,
-    /// Every problem, when rejected.
-    pub errors: Vec<String>,
-}
-
-/// The last reload's result, shared by SIGHUP and the admin API.
-pub type ReloadLog = Arc<std::sync::Mutex<Option<ReloadResult>>>;
-
-/// Load everything anew and, when valid, swap it in (health carried over). Returns the
-/// problems when not; the old data keeps serving.
-pub async fn reload(
-    source: &Source,
-    health: &HealthHandle,
-    log: &ReloadLog,
-    metrics: &crate::metrics::Metrics,
-) -> Result<(), Diagnostics> {
-    let result = reload_inner(source, health).await;
-    metrics.reload(result.is_ok());
-    let entry = ReloadResult {
-        at: std::time::SystemTime::now(),
-        ok: result.is_ok(),
-        errors: result
+/// The admin API's tokens named by `config` (file and environment).
+fn load_tokens(config: &crate::config::Config) -> Result<Tokens, Diagnostics> {
+    Tokens::load(
+        config
+            .admin
+            .tokens_file
             .as_ref()
-            .err()
-            .map(|p| p.0.iter().map(|d| d.to_string()).collect())
-            .unwrap_or_default(),
-    };
-    if let Ok(mut l) = log.lock() {
-        *l = Some(entry);
-    }
-    result
-}
-
-async fn reload_inner(source: &Source, health: &HealthHandle) -> Result<(), Diagnostics> {
-    let src = source.clone();
-    let loaded = tokio::task::spawn_blocking(move || src.load())
-        .await
-        .unwrap_or_else(|e| Err(crate::diag::Diagnostic::file("<reload>", e.to_string()).into()));
-    match loaded {
-        Ok((_, model)) => {
-            let summary = summary(&model);
-            health.set_model(model).await;
-            tracing::info!(%summary, "reload ok: new data serving");
-            Ok(())
-        }
-        Err(problems) => {
-            tracing::error!(
-                errors = problems.0.len(),
-                "reload rejected; the previous data keeps serving:\n{problems}"
-            );
-            Err(problems)
-        }
-    }
-}
-
-fn summary(model: &Model) -> String {
-    let serials: Vec<String> = model
-        .zones
-        .iter()
-        .map(|z| format!("{}={}", z.origin, z.serial()))
-        .collect();
-    format!(
-        "{} zones ({}), {} services",
-        model.zones.len(),
-        serials.join(" "),
-        model.gslb.services.len()
+            .map(|t| t.get_ref().as_path()),
+        config.admin.admin_token_env.as_deref(),
     )
+    .map_err(Diagnostics::from)
 }
 
 fn startup_error(problems: &Diagnostics) -> anyhow::Error {

@@ -5,9 +5,9 @@
 //! probes, overrides and GeoIP reloads as they arrive) builds a *new* snapshot and swaps it in
 //! with [`SharedSnapshot::store`]. Readers that loaded the old one finish with it undisturbed.
 
+use crate::counters::{Metrics, ModelMetrics};
 use crate::geo::GeoDb;
-use crate::health::HealthView;
-use crate::metrics::{Metrics, ModelMetrics};
+use crate::gslb::HealthView;
 use crate::model::Model;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -17,8 +17,6 @@ use std::sync::Arc;
 pub struct Snapshot {
     /// Config-derived data: zones, services, settings.
     pub model: Arc<Model>,
-    /// The GeoIP databases in use.
-    pub geo: Arc<GeoDb>,
     /// Health and latency as last published.
     pub health: Arc<HealthView>,
     /// Everything up: what `fail_open` and the TTL rule compare against.
@@ -43,7 +41,6 @@ impl Snapshot {
     fn counting_into(model: Model, metrics: &Arc<Metrics>) -> Self {
         let up = Arc::new(HealthView::all_up(&model.gslb));
         Self {
-            geo: model.geo.clone(),
             metrics: metrics.for_model(&model),
             model: Arc::new(model),
             health: up.clone(),
@@ -51,18 +48,20 @@ impl Snapshot {
         }
     }
 
+    /// What a GSLB answer is computed from, in this snapshot.
+    pub fn gslb_inputs(&self) -> crate::gslb::decide::Inputs<'_> {
+        crate::gslb::decide::Inputs {
+            model: &self.model.gslb,
+            geo: &self.model.geo,
+            health: &self.health,
+            everything_up: &self.everything_up,
+        }
+    }
+
     /// The same snapshot with another health view.
     pub fn with_health(&self, health: HealthView) -> Self {
         Self {
             health: Arc::new(health),
-            ..self.clone()
-        }
-    }
-
-    /// The same snapshot with other GeoIP databases.
-    pub fn with_geo(&self, geo: Arc<GeoDb>) -> Self {
-        Self {
-            geo,
             ..self.clone()
         }
     }
@@ -138,23 +137,66 @@ impl Publisher {
         *cur = next;
     }
 
-    /// A reloaded model (with its own GeoIP databases and an all-up health view).
-    pub fn set_model(&self, model: Model) {
-        self.publish(|cur| cur.reloaded(model));
-    }
-
     /// A reloaded model with the health view computed for it, published together.
-    pub fn set_model_with_health(&self, model: Model, health: HealthView) {
+    pub fn set_model(&self, model: Model, health: HealthView) {
         self.publish(|cur| cur.reloaded(model).with_health(health));
     }
 
-    /// New GeoIP databases.
-    pub fn set_geo(&self, geo: Arc<GeoDb>) {
-        self.publish(|cur| cur.with_geo(geo));
+    /// Replaced GeoIP files, reloaded. Ignored (false) unless they are the files of the model
+    /// being served: a watcher of a model that a reload replaced meanwhile never puts its
+    /// files back.
+    pub fn set_geo(&self, geo: Arc<GeoDb>) -> bool {
+        let mut cur = self.current.lock().expect("publisher lock");
+        if cur.model.geo.paths() != geo.paths() {
+            return false;
+        }
+        let next = Snapshot {
+            model: Arc::new(cur.model.with_geo(geo)),
+            ..cur.clone()
+        };
+        self.shared.store(next.clone());
+        *cur = next;
+        true
     }
 
     /// A new health view.
     pub fn set_health(&self, health: HealthView) {
         self.publish(|cur| cur.with_health(health));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A watcher of a model that a reload replaced must not put its files back.
+    #[test]
+    fn geoip_reloads_apply_only_to_the_files_being_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/sample.mmdb");
+        let (old, new) = (dir.path().join("old.mmdb"), dir.path().join("new.mmdb"));
+        std::fs::copy(sample, &old).unwrap();
+        std::fs::copy(sample, &new).unwrap();
+        let open = |p: &std::path::Path| Arc::new(GeoDb::open(&[p]).unwrap());
+        let mut model = crate::counters::tests::model(crate::gslb::policy::testing::CONFIG);
+        model.geo = open(&old);
+        let publisher = Publisher::new(model.clone());
+        // A reload switches to the new file.
+        let reloaded = model.with_geo(open(&new));
+        let view = HealthView::all_up(&reloaded.gslb);
+        publisher.set_model(reloaded, view);
+        assert!(
+            !publisher.set_geo(open(&old)),
+            "the old file's watcher is ignored"
+        );
+        assert_eq!(
+            publisher.shared().load().model.geo.paths(),
+            vec![new.clone()]
+        );
+        assert!(
+            publisher.set_geo(open(&new)),
+            "the served file's reload applies"
+        );
+        assert_eq!(publisher.shared().load().model.geo.paths(), vec![new]);
     }
 }

@@ -102,15 +102,15 @@ fn report_health(admin: SocketAddr) {
             for suffix in ["a", "b"] {
                 let ep = format!("{name}-{suffix}");
                 let ok = ep != DOWN;
-                results.push(serde_json::json!({
-                    "target": format!("http://127.0.0.1:9/{ep}"),
-                    "ok": ok,
-                    "rtt_ms": if ok { Some(rtt[r]) } else { None },
-                    "error": if ok { None } else { Some("HTTP 503") },
-                }));
+                results.push(ayadns::api::ProbeResult {
+                    target: format!("http://127.0.0.1:9/{ep}"),
+                    ok,
+                    rtt_ms: ok.then_some(rtt[r]),
+                    error: (!ok).then(|| "HTTP 503".to_string()),
+                });
             }
         }
-        let body = serde_json::json!({ "region": region, "results": results }).to_string();
+        let body = common::site::report_body(region, results);
         let (code, text) = http(
             admin,
             "POST",
@@ -370,5 +370,119 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
         screenshot.is_file(),
         "no screenshot at {}",
         screenshot.display()
+    );
+}
+
+/// Every key of a JSON value, at every depth (map keys under `traffic`, `latency_ms` and
+/// `regions` are names, not fields, and are left out).
+fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                out.insert(k.clone());
+                if !matches!(k.as_str(), "traffic" | "latency_ms" | "regions" | "queries") {
+                    keys(v, out);
+                } else if let serde_json::Value::Object(inner) = v {
+                    for v in inner.values() {
+                        keys(v, out);
+                    }
+                } else {
+                    keys(v, out);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+/// The page reads the status by field name: every field it names must be one the server
+/// sends (the body is `ayadns::api::Status`, typed once), so a renamed field fails here
+/// rather than silently blanking the dashboard.
+#[test]
+fn the_dashboard_reads_only_fields_the_api_sends() {
+    let site = Site::new();
+    let admin = site.admin;
+    let cfg = site.config(HEALTH, &pools_and_service());
+    let _server = site.start(&cfg);
+    report_health(admin);
+    let mut sent = std::collections::BTreeSet::new();
+    // A running drill and an override, so their fields are present too.
+    let (code, body) = http(
+        admin,
+        "POST",
+        "/api/v1/overrides",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"target":"pool:eu-west","action":"drain","reason":"contract","expires_in":"1h"}"#),
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = http(
+        admin,
+        "POST",
+        "/api/v1/drills",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"fail":["pool:us-east"],"reason":"contract","duration":"1h"}"#),
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = http(
+        admin,
+        "POST",
+        "/api/v1/drills/preview",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"fail":["pool:ap-southeast"]}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    keys(&serde_json::from_str(&body).unwrap(), &mut sent);
+    let (_, body) = http(admin, "GET", "/api/v1/audit", Some(READ_TOKEN), None);
+    keys(&serde_json::from_str(&body).unwrap(), &mut sent);
+    // The health transitions of the endpoint the reports take down.
+    eventually(Duration::from_secs(5), || {
+        status(admin)["transitions"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    });
+    let st = status(admin);
+    // Typed once: the body parses as the library's type.
+    serde_json::from_value::<ayadns::api::Status>(st.clone()).expect("status is api::Status");
+    keys(&st, &mut sent);
+    sent.insert("*".into());
+
+    let js = std::fs::read_to_string(repo().join("src/admin/dashboard/app.js")).unwrap();
+    // Fields the page names: `status.X`, and every snake_case property (the page's own
+    // identifiers and the browser's APIs are camelCase).
+    let mut named = std::collections::BTreeSet::new();
+    let b = js.as_bytes();
+    for (i, _) in js.match_indices('.') {
+        let word: String = js[i + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if word.is_empty() || !word.starts_with(|c: char| c.is_ascii_lowercase()) {
+            continue;
+        }
+        let before: String = js[..i]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let snake = word.contains('_')
+            && word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit());
+        if (before == "status" && b.get(i + 1) != Some(&b'(')) || snake {
+            named.insert(word);
+        }
+    }
+    assert!(
+        named.contains("endpoints_up"),
+        "the scan finds the page's fields: {named:?}"
+    );
+    let unknown: Vec<&String> = named.iter().filter(|w| !sent.contains(*w)).collect();
+    assert!(
+        unknown.is_empty(),
+        "app.js reads fields the API does not send: {unknown:?}\nsent: {sent:?}"
     );
 }

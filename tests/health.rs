@@ -4,7 +4,7 @@
 mod common;
 
 use common::backend::{Backend, Mode, eventually, http};
-use common::site::{ADMIN_TOKEN, AGENT_TOKEN, READ_TOKEN, Site};
+use common::site::{ADMIN_TOKEN, AGENT_TOKEN, READ_TOKEN, Site, report_body};
 use common::*;
 use hickory_proto::rr::RecordType;
 use std::fs;
@@ -140,13 +140,14 @@ fn tcp_checks_and_fail_open_when_everything_is_down() {
 
 /// Post one region's verdict on every eu-west endpoint, as an agent would.
 fn report(s: &Setup, region: &str, target: &str, ok: bool, token: Option<&str>) -> u16 {
-    let body = format!(
-        r#"{{"region":"{region}","results":[{{"target":"{target}","ok":{ok},"rtt_ms":1.0,"error":{}}}]}}"#,
-        if ok {
-            "null".to_string()
-        } else {
-            "\"503\"".to_string()
-        }
+    let body = report_body(
+        region,
+        vec![ayadns::api::ProbeResult {
+            target: target.to_string(),
+            ok,
+            rtt_ms: Some(1.0),
+            error: (!ok).then(|| "503".to_string()),
+        }],
     );
     http(
         s.0.admin,

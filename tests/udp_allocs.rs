@@ -8,11 +8,11 @@
 //! (GSLB answers become allocation-free with precomputed answer tables; then their ceiling
 //! drops to 0.)
 
-use ayadns::dns::DnsHandler;
-use ayadns::dns::cache::AnswerCache;
-use ayadns::dns::udp::UdpAnswerer;
 use ayadns::model::Source;
 use ayadns::snapshot::Publisher;
+use ayadns::testing::AnswerCache;
+use ayadns::testing::DnsHandler;
+use ayadns::testing::UdpAnswerer;
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};

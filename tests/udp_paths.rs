@@ -2,7 +2,7 @@
 //!
 //! Differential: the same handler (same snapshot, same cookie key) is served on two real UDP
 //! sockets — one through hickory-server's generic `Server` (the general path, as ayadns served
-//! UDP before), one through our own loop (`ayadns::dns::udp`: recvmmsg, `respond`, sendmmsg).
+//! UDP before), one through our own loop (`dns::udp`: recvmmsg, `respond`, sendmmsg).
 //! A corpus of queries generated from the test zones (every name × many types × EDNS, DO,
 //! ECS, cookie, class, opcode and flag variants, plus malformed packets) goes to both; the
 //! responses must be byte-identical, silence included.
@@ -13,10 +13,10 @@
 //! server must still answer a normal query afterwards. Packets the answer cache accepts are
 //! also answered through it (a miss, then a hit), byte-identical to the uncached answer.
 
-use ayadns::dns::DnsHandler;
-use ayadns::dns::udp::{self, UdpAnswerer};
 use ayadns::model::Source;
 use ayadns::snapshot::Publisher;
+use ayadns::testing::DnsHandler;
+use ayadns::testing::{UdpAnswerer, udp};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -457,7 +457,7 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, other: &[u8]) {
 fn mutated_packets_never_panic_and_every_response_is_a_well_formed_answer() {
     let dir = tempfile::tempdir().unwrap();
     let h = handler(dir.path());
-    let rrl = ayadns::dns::rrl::Rrl::new(&ayadns::config::rrl::RrlConfig {
+    let rrl = ayadns::testing::Rrl::new(&ayadns::testing::RrlConfig {
         rate: 1_000_000,
         ..Default::default()
     })
@@ -476,7 +476,7 @@ fn mutated_packets_never_panic_and_every_response_is_a_well_formed_answer() {
     let src: SocketAddr = "192.0.2.77:5300".parse().unwrap();
     let mut out = Vec::new();
     let mut cached = Vec::new();
-    let mut cache = ayadns::dns::cache::AnswerCache::default();
+    let mut cache = ayadns::testing::AnswerCache::default();
     let mut via_cache = 0usize;
     let (mut answered, mut silent) = (0usize, 0usize);
     let started = Instant::now();
@@ -493,7 +493,7 @@ fn mutated_packets_never_panic_and_every_response_is_a_well_formed_answer() {
         .unwrap_or_else(|_| panic!("panic on case {case} (seed {seed:#x}): {q:?}"));
         // Through the worker cache (first a miss that may store it, then a hit): the same
         // bytes as without it.
-        if ayadns::dns::cache::key(&q).is_some() {
+        if ayadns::testing::cache::key(&q).is_some() {
             for round in ["miss", "hit"] {
                 let again = answerer.answer_cached(&mut cache, &q, src, &mut cached);
                 assert_eq!(

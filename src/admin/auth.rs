@@ -5,7 +5,8 @@
 //! gives an admin token named `env`. Roles:
 //! - `read`: GET endpoints (status, explain, audit, metrics);
 //! - `admin`: everything, including mutations;
-//! - `agent`: only `POST /api/v1/probe-reports` (remote prober agents).
+//! - `agent:REGION[,REGION…]`: only `POST /api/v1/probe-reports`, and only for the regions
+//!   named (a remote prober agent speaks for its own vantage point, never for another's).
 //!
 //! Tokens are compared in constant time and never logged; a caller is known by the token's
 //! NAME in logs and the audit trail.
@@ -32,8 +33,13 @@ pub struct Token {
     pub name: String,
     /// What it may do.
     pub role: Role,
+    /// For agent tokens: the regions it may report for.
+    pub regions: Vec<String>,
     secret: Vec<u8>,
 }
+
+/// The shortest token accepted, from the file or the environment.
+pub const MIN_TOKEN_LEN: usize = 16;
 
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,19 +67,43 @@ impl Tokens {
                 let [name, role, secret] = parts.as_slice() else {
                     return Err(Diagnostic::at(path, i + 1, "expected NAME ROLE TOKEN"));
                 };
-                let role = match *role {
-                    "admin" => Role::Admin,
-                    "read" => Role::Read,
-                    "agent" => Role::Agent,
-                    other => {
+                let (role, regions) = match role.split_once(':') {
+                    None if *role == "admin" => (Role::Admin, Vec::new()),
+                    None if *role == "read" => (Role::Read, Vec::new()),
+                    None if *role == "agent" => {
                         return Err(Diagnostic::at(
                             path,
                             i + 1,
-                            format!("unknown role `{other}` (admin, read, agent)"),
+                            format!(
+                                "agent token `{name}` must name the regions it reports for: agent:REGION[,REGION...]"
+                            ),
+                        ));
+                    }
+                    Some(("agent", list)) => {
+                        let regions: Vec<String> = list
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|r| !r.is_empty())
+                            .map(str::to_string)
+                            .collect();
+                        if regions.is_empty() {
+                            return Err(Diagnostic::at(
+                                path,
+                                i + 1,
+                                format!("agent token `{name}` names no region"),
+                            ));
+                        }
+                        (Role::Agent, regions)
+                    }
+                    _ => {
+                        return Err(Diagnostic::at(
+                            path,
+                            i + 1,
+                            format!("unknown role `{role}` (admin, read, agent:REGION)"),
                         ));
                     }
                 };
-                if secret.len() < 16 {
+                if secret.len() < MIN_TOKEN_LEN {
                     return Err(Diagnostic::at(
                         path,
                         i + 1,
@@ -83,6 +113,7 @@ impl Tokens {
                 out.push(Token {
                     name: name.to_string(),
                     role,
+                    regions,
                     secret: secret.as_bytes().to_vec(),
                 });
             }
@@ -91,27 +122,20 @@ impl Tokens {
             && let Ok(secret) = std::env::var(var)
             && !secret.is_empty()
         {
+            if secret.len() < MIN_TOKEN_LEN {
+                return Err(Diagnostic::file(
+                    format!("${var}"),
+                    format!("the admin token in ${var} is shorter than {MIN_TOKEN_LEN} characters"),
+                ));
+            }
             out.push(Token {
                 name: "env".into(),
                 role: Role::Admin,
+                regions: Vec::new(),
                 secret: secret.into_bytes(),
             });
         }
         Ok(Tokens(out))
-    }
-
-    /// A token set from explicit entries (tests, agents).
-    pub fn from_entries(entries: &[(&str, Role, &str)]) -> Tokens {
-        Tokens(
-            entries
-                .iter()
-                .map(|(n, r, s)| Token {
-                    name: n.to_string(),
-                    role: *r,
-                    secret: s.as_bytes().to_vec(),
-                })
-                .collect(),
-        )
     }
 
     /// True when no token is configured.

@@ -4,7 +4,7 @@
 //!   token); they count as the agent's region's votes, exactly like a local region's.
 //! - `GET /api/v1/status` — zones, services, pools, endpoints with per-region health and RTT,
 //!   overrides, the active drill, recent transitions, the traffic split, the last reload.
-//! - overrides, drills, explain, reload, audit: see [`ops_api`].
+//! - overrides, drills, explain, reload, audit: see `ops_api.rs`; `GET /metrics`: [`metrics`].
 //!
 //! The dashboard's static files (`/`, `/dashboard.js`, `/dashboard.css`) need no token (the
 //! page asks for one and sends it with its API calls).
@@ -18,8 +18,10 @@
 
 pub mod auth;
 mod dashboard;
+pub mod metrics;
 mod ops_api;
 pub mod reports;
+pub mod serve;
 mod status;
 
 use crate::health::engine::HealthHandle;
@@ -32,7 +34,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -41,14 +42,18 @@ pub struct AdminState {
     pub snapshot: SharedSnapshot,
     /// The health engine (reports in, status out).
     pub health: HealthHandle,
-    /// Known tokens.
-    pub tokens: Arc<Tokens>,
+    /// `[health]` as served (swapped by a reload): limits for probe reports.
+    pub health_cfg: Arc<arc_swap::ArcSwap<crate::config::health::HealthConfig>>,
+    /// Per agent region: the last report's `seq` (replays are refused).
+    pub reports_seen: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+    /// Known tokens (swapped by a reload).
+    pub tokens: Arc<arc_swap::ArcSwap<Tokens>>,
     /// Overrides, drills, audit.
     pub ops: Arc<crate::ops::Ops>,
-    /// Where the configuration comes from (for reloads).
-    pub source: crate::model::Source,
-    /// The last reload's result.
-    pub reloads: crate::server::ReloadLog,
+    /// Reloads (shared with SIGHUP).
+    pub reloader: Arc<crate::reload::Reloader>,
+    /// The clock (a test clock can be moved with `POST /api/v1/test/clock`).
+    pub clock: crate::clock::Clock,
     /// Requests per second per client address.
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
@@ -58,15 +63,15 @@ pub struct AdminState {
 pub struct Caller {
     /// Token name.
     pub name: String,
-    /// Token role.
-    pub role: Role,
+    /// For an agent token: the regions it may report for.
+    pub regions: Vec<String>,
 }
 
 /// A JSON error response.
 pub fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (
         status,
-        axum::Json(serde_json::json!({ "error": msg.into() })),
+        axum::Json(crate::api::ApiError { error: msg.into() }),
     )
         .into_response()
 }
@@ -82,7 +87,8 @@ async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let Some(token) = presented.and_then(|p| st.tokens.find(p)) else {
+    let tokens = st.tokens.load();
+    let Some(token) = presented.and_then(|p| tokens.find(p)) else {
         let mut r = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         r.headers_mut().insert(
             axum::http::header::WWW_AUTHENTICATE,
@@ -107,13 +113,13 @@ async fn authenticate(
         );
         r.extensions_mut().insert(Caller {
             name: token.name.clone(),
-            role: token.role,
+            regions: Vec::new(),
         });
         return r;
     }
     let caller = Caller {
         name: token.name.clone(),
-        role: token.role,
+        regions: token.regions.clone(),
     };
     req.extensions_mut().insert(caller.clone());
     let mut resp = next.run(req).await;
@@ -143,7 +149,8 @@ async fn rate_limit(
     next.run(req).await
 }
 
-/// Record every mutation (and every rejected attempt) in the audit trail.
+/// Record refused requests in the audit trail — metadata only, never the body (actions that
+/// were carried out are recorded by `ops`, in the same transaction as the change).
 async fn audit(
     axum::extract::State(st): axum::extract::State<AdminState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
@@ -151,50 +158,62 @@ async fn audit(
     next: Next,
 ) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let mutation = method != axum::http::Method::GET && path != "/api/v1/probe-reports";
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let request_text = String::from_utf8_lossy(&bytes).to_string();
-    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let path = crate::ops::audit::cap(req.uri().path(), 256);
+    let mutation = method != axum::http::Method::GET;
     let resp = next.run(req).await;
     let status = resp.status();
-    let rejected = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
-    if !mutation && !rejected {
-        return resp;
+    let refused = matches!(
+        status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+    ) || (mutation && (status.is_client_error() || status.is_server_error()));
+    if refused {
+        let token = resp
+            .extensions()
+            .get::<Caller>()
+            .map_or("-".to_string(), |c| c.name.clone());
+        st.ops
+            .refused(crate::ops::audit::AuditEntry {
+                id: 0,
+                at: st.clock.now(),
+                token,
+                source: peer.ip().to_string(),
+                method: method.to_string(),
+                path,
+                request: String::new(),
+                status: status.as_u16(),
+                result: String::new(),
+            })
+            .await;
     }
-    let token = resp
-        .extensions()
-        .get::<Caller>()
-        .map_or("-".to_string(), |c| c.name.clone());
-    let (parts, body) = resp.into_parts();
-    let out = axum::body::to_bytes(body, 1 << 20)
-        .await
+    resp
+}
+
+/// The largest request body, but for probe reports.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The largest probe report (10,000 check targets with their errors fit).
+pub const MAX_REPORT_BODY: usize = 8 << 20;
+
+/// A handler panicked: log it, answer 500.
+fn panicked(why: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = why
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| why.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
-    let mut result = String::from_utf8_lossy(&out).to_string();
-    result.truncate(2000);
-    st.ops.audit(crate::ops::audit::AuditEntry {
-        at: std::time::SystemTime::now(),
-        token,
-        source: peer.ip().to_string(),
-        method: method.to_string(),
-        path,
-        request: request_text,
-        status: status.as_u16(),
-        result,
-    });
-    Response::from_parts(parts, axum::body::Body::from(out))
+    tracing::error!(panic = %msg, "admin API handler panicked");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error (logged)")
 }
 
 /// The router.
 pub fn router(state: AdminState) -> Router {
     use axum::routing::{delete, get, post};
-    Router::new()
-        .route("/api/v1/probe-reports", post(reports::post))
-        .route("/api/v1/status", get(status::get))
-        .route("/metrics", axum::routing::get(crate::metrics::handler)) // Prometheus (read token)
+    let mut api = Router::new();
+    if state.clock.is_test() {
+        // Only on a server started with `--test-clock`: tests move time instead of sleeping.
+        api = api.route("/api/v1/test/clock", post(ops_api::advance_clock));
+    }
+    api.route("/api/v1/status", get(status::get))
+        .route("/metrics", axum::routing::get(metrics::handler)) // Prometheus (read token)
         .route(
             "/api/v1/overrides",
             get(ops_api::list_overrides).post(ops_api::add_override),
@@ -207,17 +226,37 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/explain", get(ops_api::explain))
         .route("/api/v1/reload", post(ops_api::reload))
         .route("/api/v1/audit", get(ops_api::audit))
+        // Bodies: small, but a big deployment's probe report may be large.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .route(
+            "/api/v1/probe-reports",
+            post(reports::post).layer(axum::extract::DefaultBodyLimit::max(MAX_REPORT_BODY)),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit))
+        // API answers are never cached by a browser or a proxy.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
         // The dashboard's static files: outside the token layer (the page asks for a token).
         .merge(dashboard::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit,
         ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            serve::BODY_TIMEOUT,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serve::REQUEST_TIMEOUT,
+        ))
+        // A bug in a handler answers 500 and is logged; it never takes the server down.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
 }
 
@@ -232,19 +271,4 @@ pub async fn bind(addr: SocketAddr, tokens: &Tokens) -> anyhow::Result<tokio::ne
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the admin API: {e}"))
-}
-
-/// Serve until `shutdown`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AdminState,
-    shutdown: CancellationToken,
-) {
-    let app = router(state);
-    let _ = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await;
 }

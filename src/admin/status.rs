@@ -1,106 +1,127 @@
-//! `GET /api/v1/status`: what is up, as the query path sees it, and why.
+//! `GET /api/v1/status`: what is up, as the query path sees it, and why (body:
+//! [`crate::api::Status`]).
 
 use super::AdminState;
+use crate::api::{
+    ConfigInfo, EndpointStatus, PoolStatus, RegionInfo, ServiceInfo, Status, TransitionInfo,
+    ZoneInfo,
+};
 use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
-pub(super) async fn get(State(st): State<AdminState>) -> Response {
+pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
     let snap = st.snapshot.load_full();
     let g = &snap.model.gslb;
-    let detail = st.health.status().await;
-    let endpoints: Vec<_> = g
+    let mut detail = st.health.status().await;
+    let endpoints = g
         .endpoints
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            json!({
-                "name": e.name,
-                "pool": g.pools[e.pool].name,
-                "up": snap.health.is_up(i),
-                "weight": e.weight,
-                "check": e.check.as_ref().map(|c| c.url.clone()),
-                "regions": detail.get(&e.name).cloned().unwrap_or_default(),
-            })
+            let (probe, regions) = match detail.remove(&i) {
+                Some((p, r)) => (Some(p), r),
+                None => (None, Default::default()),
+            };
+            EndpointStatus {
+                name: e.name.clone(),
+                pool: g.pools[e.pool].name.clone(),
+                up: snap.health.is_up(i),
+                weight: e.weight,
+                check: e.check.as_ref().map(|c| c.url.clone()),
+                probe,
+                regions,
+            }
         })
         .collect();
-    let pools: Vec<_> = g
+    let pools = g
         .pools
         .iter()
         .enumerate()
-        .map(|(p, pool)| {
-            let latency: serde_json::Map<String, serde_json::Value> = g
+        .map(|(p, pool)| PoolStatus {
+            name: pool.name.clone(),
+            region: g.regions[pool.region].name.clone(),
+            endpoints_up: snap.health.pool_up(p),
+            endpoints: pool.endpoints.len(),
+            latency_ms: g
                 .regions
                 .iter()
                 .enumerate()
                 .filter_map(|(r, reg)| {
                     snap.health
                         .latency_ms(r, p)
-                        .map(|ms| (reg.name.clone(), json!(ms)))
+                        .map(|ms| (reg.name.clone(), ms))
                 })
-                .collect();
-            json!({
-                "name": pool.name,
-                "region": g.regions[pool.region].name,
-                "endpoints_up": snap.health.pool_up(p),
-                "endpoints": pool.endpoints.len(),
-                "latency_ms": latency,
-            })
+                .collect(),
         })
         .collect();
-    let zones: Vec<_> = snap
+    let zones = snap
         .model
         .zones
         .iter()
-        .map(|z| json!({ "origin": z.origin.to_string(), "serial": z.serial(), "records": z.record_count }))
-        .collect();
-    let services: Vec<_> = g
-        .services
-        .iter()
-        .map(|s| {
-            let pools: Vec<&str> = s.pools.iter().map(|&p| g.pools[p].name.as_str()).collect();
-            json!({ "name": s.name.to_string(), "ttl": s.ttl, "pools": pools })
+        .map(|z| ZoneInfo {
+            origin: z.origin.to_string(),
+            serial: z.serial(),
+            records: z.record_count,
         })
         .collect();
-    let regions: Vec<_> = g
+    let services = g
+        .services
+        .iter()
+        .map(|s| ServiceInfo {
+            name: s.name.to_string(),
+            ttl: s.ttl,
+            pools: s.pools.iter().map(|&p| g.pools[p].name.clone()).collect(),
+            chain: s.chain.iter().map(|c| c.word().to_string()).collect(),
+        })
+        .collect();
+    let regions = g
         .regions
         .iter()
-        .map(|r| json!({ "name": r.name, "location": [r.coords.0, r.coords.1] }))
+        .map(|r| RegionInfo {
+            name: r.name.clone(),
+            location: [r.coords.0, r.coords.1],
+        })
         .collect();
     // The traffic split: answers per service and pool so far.
     let mut traffic: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
         Default::default();
-    for (svc, _region, pool, n) in st.ops.counts() {
-        *traffic.entry(svc).or_default().entry(pool).or_default() += n;
+    for (k, n) in st.ops.counts() {
+        *traffic
+            .entry(k.service)
+            .or_default()
+            .entry(k.pool)
+            .or_default() += n;
     }
-    let transitions: Vec<_> = st
+    let transitions = st
         .ops
         .transitions(50)
+        .await
         .into_iter()
-        .map(|t| {
-            let at = t.at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-            json!({ "endpoint": t.endpoint, "region": t.region, "from_up": t.from_up, "to_up": t.to_up, "at": at, "reason": t.reason })
+        .map(|t| TransitionInfo {
+            endpoint: t.endpoint,
+            region: t.region,
+            from_up: t.from_up,
+            to_up: t.to_up,
+            at: t.at,
+            reason: t.reason,
         })
         .collect();
-    let loaded_at = snap
-        .model
-        .loaded_at
+    let loaded_at = snap.model.loaded_at;
+    let version = loaded_at
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let last_reload = st.reloads.lock().ok().and_then(|l| l.clone());
-    Json(json!({
-        "config": { "loaded_at": loaded_at, "version": format!("{loaded_at:.0}") },
-        "last_reload": last_reload,
-        "regions": regions,
-        "overrides": st.ops.overrides(),
-        "drill": st.ops.active_drill(),
-        "transitions": transitions,
-        "traffic": traffic,
-        "zones": zones,
-        "services": services,
-        "pools": pools,
-        "endpoints": endpoints,
-    }))
-    .into_response()
+        .map_or(0, |d| d.as_secs())
+        .to_string();
+    Json(Status {
+        config: ConfigInfo { loaded_at, version },
+        last_reload: st.reloader.last(),
+        regions,
+        overrides: st.ops.overrides(),
+        drill: st.ops.active_drill().map(|d| d.api()),
+        transitions,
+        traffic,
+        zones,
+        services,
+        pools,
+        endpoints,
+    })
 }

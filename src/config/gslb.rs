@@ -38,7 +38,7 @@
 //! when_all_down = "fail_open"         # or "fallback" (with fallback = [...]) or "empty"
 //! ```
 //! Each chain step's own settings live in a table named after it (`[service.geo]`,
-//! `[service.latency]`, …); see the step's file in `src/policy/` for its keys.
+//! `[service.latency]`, …), read by the step itself: see its file in `src/gslb/policy/`.
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -137,19 +137,6 @@ fn default_weight() -> Spanned<i64> {
     Spanned::new(0..0, 1)
 }
 
-/// What a service answers when no endpoint is healthy.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AllDown {
-    /// Answer as if every endpoint were up (Route 53 and gdnsd do this).
-    #[default]
-    FailOpen,
-    /// Answer the service's `fallback` addresses.
-    Fallback,
-    /// Answer NODATA.
-    Empty,
-}
-
 /// `[[service]]`: a load-balanced name.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServiceConfig {
@@ -159,7 +146,10 @@ pub struct ServiceConfig {
     #[serde(default = "default_types")]
     pub types: Spanned<Vec<String>>,
     /// TTL of answers.
-    #[serde(default = "default_ttl")]
+    #[serde(
+        default = "default_ttl",
+        deserialize_with = "super::duration::within::<_, u32, 0, 604800>"
+    )]
     pub ttl: u32,
     /// Candidate pools, in the operator's order of preference.
     pub pools: Spanned<Vec<String>>,
@@ -167,29 +157,22 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub chain: Option<Spanned<Vec<String>>>,
     /// Addresses per answer.
-    #[serde(default = "default_answers")]
+    #[serde(
+        default = "default_answers",
+        deserialize_with = "super::duration::within::<_, usize, 1, 64>"
+    )]
     pub answers: usize,
-    /// What to answer when nothing is healthy.
+    /// What to answer when nothing is healthy (`fail_open`, `fallback`, `empty`); compiled
+    /// by `src/gslb/all_down.rs`.
     #[serde(default)]
-    pub when_all_down: AllDown,
+    pub when_all_down: Option<Spanned<String>>,
     /// Addresses for `when_all_down = "fallback"`.
     #[serde(default)]
     pub fallback: Vec<IpAddr>,
-    /// `[service.geo]`.
-    #[serde(default)]
-    pub geo: Option<crate::policy::geo::GeoConfig>,
-    /// `[service.latency]`.
-    #[serde(default)]
-    pub latency: Option<crate::policy::latency::LatencyConfig>,
-    /// `[service.failover]`.
-    #[serde(default)]
-    pub failover: Option<crate::policy::failover::FailoverConfig>,
-    /// `[service.sticky]`.
-    #[serde(default)]
-    pub sticky: Option<crate::policy::sticky::StickyConfig>,
-    /// `[service.first_n]`.
-    #[serde(default)]
-    pub first_n: Option<crate::policy::first_n::FirstNConfig>,
+    /// The chain steps' own tables (`[service.geo]`, …): each word and the span of its table.
+    /// Read strictly by the step that owns the word (see [`super::Document::settings`]).
+    #[serde(skip)]
+    pub settings: Vec<Spanned<String>>,
 }
 
 fn default_types() -> Spanned<Vec<String>> {

@@ -61,13 +61,22 @@ pub struct HealthConfig {
     #[serde(default = "d_timeout", with = "super::duration")]
     pub timeout: Duration,
     /// Successes in a row to come up.
-    #[serde(default = "d_rise")]
+    #[serde(
+        default = "d_rise",
+        deserialize_with = "super::duration::within::<_, u32, 1, 100>"
+    )]
     pub rise: u32,
     /// Failures in a row to go down.
-    #[serde(default = "d_fall")]
+    #[serde(
+        default = "d_fall",
+        deserialize_with = "super::duration::within::<_, u32, 1, 100>"
+    )]
     pub fall: u32,
     /// Regions that must agree on "up"; 0 = a majority of the fresh ones.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::within::<_, usize, 0, 1000>"
+    )]
     pub quorum: usize,
     /// Results older than this do not vote (default 3 × interval).
     #[serde(default, deserialize_with = "opt_duration")]
@@ -85,10 +94,16 @@ pub struct HealthConfig {
     #[serde(default = "d_history_age", with = "super::duration")]
     pub history_max_age: Duration,
     /// History retention by rows.
-    #[serde(default = "d_history_rows")]
+    #[serde(
+        default = "d_history_rows",
+        deserialize_with = "super::duration::within::<_, usize, 1, 1000000000>"
+    )]
     pub history_max_rows: usize,
     /// Probes in flight at once.
-    #[serde(default = "d_concurrent")]
+    #[serde(
+        default = "d_concurrent",
+        deserialize_with = "super::duration::within::<_, usize, 1, 100000>"
+    )]
     pub max_concurrent: usize,
 }
 
@@ -172,11 +187,148 @@ pub struct CheckSpec {
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
     /// Rise override.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::within_opt::<_, u32, 1, 100>"
+    )]
     pub rise: Option<u32>,
     /// Fall override.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::within_opt::<_, u32, 1, 100>"
+    )]
     pub fall: Option<u32>,
+}
+
+/// The timing of a check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Time between probes.
+    pub interval: Duration,
+    /// Time a probe may take.
+    pub timeout: Duration,
+    /// Successes in a row to come up.
+    pub rise: u32,
+    /// Failures in a row to go down.
+    pub fall: u32,
+}
+
+/// A check spec, parsed: what to dial and what to ask.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckTarget {
+    /// TCP connect to this address.
+    Tcp(SocketAddr),
+    /// An HTTP(S) request.
+    Http(HttpTarget),
+}
+
+/// An HTTP(S) check, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpTarget {
+    /// The URL asked for (with the `host` setting as its host, when set).
+    pub url: reqwest::Url,
+    /// With `host`: the name spoken (Host header, SNI) and the address dialled for it.
+    pub dial: Option<(String, SocketAddr)>,
+    /// The method.
+    pub method: reqwest::Method,
+    /// Expected status ranges (default 200–299).
+    pub expect: Vec<StatusRange>,
+    /// A substring the body must contain.
+    pub body: Option<String>,
+    /// Skip TLS verification.
+    pub insecure: bool,
+    /// Follow redirects.
+    pub follow_redirects: bool,
+}
+
+fn ip_of(host: &str) -> Option<std::net::IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+impl CheckSpec {
+    /// Parse the URL and options (the one place a check spec is read).
+    pub fn parse(&self) -> Result<CheckTarget, String> {
+        let url =
+            reqwest::Url::parse(&self.url).map_err(|e| format!("bad URL `{}`: {e}", self.url))?;
+        match url.scheme() {
+            "tcp" => {
+                let host = url.host_str().ok_or("tcp:// needs host:port")?;
+                let port = url.port().ok_or("tcp:// needs a port")?;
+                let ip = ip_of(host)
+                    .ok_or_else(|| format!("tcp:// needs an IP address, not `{host}`"))?;
+                Ok(CheckTarget::Tcp(SocketAddr::new(ip, port)))
+            }
+            "http" | "https" => {
+                let method = self
+                    .method
+                    .as_deref()
+                    .unwrap_or("GET")
+                    .parse::<reqwest::Method>()
+                    .map_err(|_| {
+                        format!("bad method `{}`", self.method.as_deref().unwrap_or(""))
+                    })?;
+                let host = url.host_str().ok_or("URL has no host")?.to_string();
+                let port = url.port_or_known_default().unwrap_or(80);
+                let mut url = url.clone();
+                let dial = match &self.host {
+                    None => None,
+                    Some(vhost) => {
+                        // Dial the URL's address, but speak to `vhost` (Host header and SNI).
+                        let ip =
+                            ip_of(&host).ok_or("with `host`, the URL must name an IP address")?;
+                        url.set_host(Some(vhost))
+                            .map_err(|e| format!("bad host `{vhost}`: {e}"))?;
+                        Some((vhost.clone(), SocketAddr::new(ip, port)))
+                    }
+                };
+                Ok(CheckTarget::Http(HttpTarget {
+                    url,
+                    dial,
+                    method,
+                    expect: if self.expect.is_empty() {
+                        vec![StatusRange(200, 299)]
+                    } else {
+                        self.expect.clone()
+                    },
+                    body: self.body.clone(),
+                    insecure: self.insecure,
+                    follow_redirects: self.follow_redirects,
+                }))
+            }
+            other => Err(format!(
+                "unsupported check scheme `{other}` (http, https, tcp)"
+            )),
+        }
+    }
+
+    /// The timing of this check, defaults from `[health]`.
+    pub fn timing(&self, defaults: &HealthConfig) -> Timing {
+        Timing {
+            interval: self.interval.unwrap_or(defaults.interval),
+            timeout: self.timeout.unwrap_or(defaults.timeout),
+            rise: self.rise.unwrap_or(defaults.rise),
+            fall: self.fall.unwrap_or(defaults.fall),
+        }
+    }
+
+    /// Check the spec for errors (for `ayadns check` and reloads).
+    pub fn validate(&self, defaults: &HealthConfig) -> Result<(), String> {
+        self.parse()?;
+        let t = self.timing(defaults);
+        if t.timeout >= t.interval {
+            return Err(format!(
+                "timeout {:?} must be less than interval {:?}",
+                t.timeout, t.interval
+            ));
+        }
+        if t.rise == 0 || t.fall == 0 {
+            return Err("rise and fall must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// A status code or an inclusive range of them: `200`, `"200-299"`.
@@ -256,13 +408,44 @@ pub struct AdminConfig {
     /// An environment variable holding an admin token.
     #[serde(default)]
     pub admin_token_env: Option<String>,
-    /// Requests per second per client address (bursts of twice that).
-    #[serde(default = "d_rate")]
+    /// TLS for the admin API: the certificate chain (PEM), with `tls_key`.
+    #[serde(default)]
+    pub tls_cert: Option<Spanned<PathBuf>>,
+    /// TLS for the admin API: the private key (PEM).
+    #[serde(default)]
+    pub tls_key: Option<Spanned<PathBuf>>,
+    /// Time a client has to send a request's headers (and to start the next one on a kept-alive
+    /// connection) before the connection is closed.
+    #[serde(default = "d_header_timeout", with = "super::duration")]
+    pub header_timeout: Duration,
+    /// Requests per second per client address (bursts of twice that), 1 to 100000.
+    #[serde(
+        default = "d_rate",
+        deserialize_with = "super::duration::within::<_, u32, 1, 100000>"
+    )]
     pub rate_limit: u32,
+    /// Audit entries older than this are deleted.
+    #[serde(default = "d_audit_age", with = "super::duration")]
+    pub audit_max_age: Duration,
+    /// At most this many audit entries are kept (the oldest go first).
+    #[serde(
+        default = "d_audit_rows",
+        deserialize_with = "super::duration::within::<_, u64, 100, 1000000000>"
+    )]
+    pub audit_max_rows: u64,
 }
 
 fn d_rate() -> u32 {
     50
+}
+fn d_header_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn d_audit_age() -> Duration {
+    Duration::from_secs(90 * 24 * 3600)
+}
+fn d_audit_rows() -> u64 {
+    100_000
 }
 
 impl Default for AdminConfig {

@@ -64,6 +64,9 @@ pub struct Config {
     /// Where the config came from (for messages); not a key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The text it was parsed from (for the parts read by their owners: [`Document`]).
+    #[serde(skip)]
+    pub text: std::sync::Arc<str>,
 }
 
 /// A parsed config file and the problems found in it. Problems do not stop the load when the
@@ -97,7 +100,33 @@ impl Config {
         let de = toml::de::Deserializer::from(table.clone());
         let config: Config = serde_ignored::deserialize(de, |p| unknown.push(segments(&p)))
             .map_err(|e| toml_error(path, text, &e))?;
+        let mut config = config;
+        config.text = text.into();
         let mut problems = Diagnostics::default();
+        // A table under `[[service]]` that the service itself does not know is a chain step's
+        // settings (`[service.geo]`): its owner reads it strictly when the model is built.
+        let service_tables: Vec<(usize, Spanned<String>)> = unknown
+            .iter()
+            .filter_map(|segs| match segs.as_slice() {
+                [service, i, word] if service == "service" => {
+                    let i: usize = i.parse().ok()?;
+                    let v = document_value(table.get_ref(), segs)?;
+                    matches!(v.get_ref(), DeValue::Table(_))
+                        .then(|| (i, Spanned::new(v.span(), word.clone())))
+                }
+                _ => None,
+            })
+            .collect();
+        unknown.retain(|segs| {
+            !service_tables.iter().any(|(i, w)| {
+                segs.len() == 3 && segs[1] == i.to_string() && segs[2] == *w.get_ref()
+            })
+        });
+        for (i, word) in service_tables {
+            if let Some(svc) = config.services.get_mut(i) {
+                svc.settings.push(word);
+            }
+        }
         for segs in unknown {
             let name = segs.join(".");
             let msg = format!("unknown key `{name}`");
@@ -117,7 +146,14 @@ impl Config {
             *z.file.get_mut() = resolved;
         }
         self.health.state_file = base.join(&self.health.state_file);
-        if let Some(t) = &mut self.admin.tokens_file {
+        for t in [
+            &mut self.admin.tokens_file,
+            &mut self.admin.tls_cert,
+            &mut self.admin.tls_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
             let resolved = base.join(t.get_ref());
             *t.get_mut() = resolved;
         }
@@ -144,6 +180,96 @@ impl Config {
             _ => Diagnostic::file(&file, msg),
         }
     }
+}
+
+/// The parsed config text, for the modules that own the meaning of a part of it.
+pub struct Document<'a> {
+    config: &'a Config,
+    root: Option<Spanned<DeTable<'a>>>,
+}
+
+impl Config {
+    /// The parsed text (parse once, then read as many parts as needed).
+    pub fn document(&self) -> Document<'_> {
+        Document {
+            config: self,
+            root: DeTable::parse(&self.text).ok(),
+        }
+    }
+}
+
+impl Document<'_> {
+    /// Read `[service.WORD]` of the `index`-th `[[service]]` strictly into `T`: a wrong type
+    /// and every unknown key become problems with their line. `Ok(None)` when the table is
+    /// absent; `Err` when it could not be read (the problems say why).
+    pub fn settings<T: serde::de::DeserializeOwned>(
+        &self,
+        index: usize,
+        word: &str,
+        problems: &mut Diagnostics,
+    ) -> Result<Option<T>, Unreadable> {
+        let Some(root) = self.root.as_ref() else {
+            return Ok(None);
+        };
+        let segs = ["service".to_string(), index.to_string(), word.to_string()];
+        let Some(value) = document_value(root.get_ref(), &segs) else {
+            return Ok(None);
+        };
+        let file = self.config.source_name();
+        let text: &str = &self.config.text;
+        let mut unknown = Vec::new();
+        let de = toml::de::ValueDeserializer::from(value.clone());
+        match serde_ignored::deserialize(de, |p| unknown.push(segments(&p))) {
+            Ok(v) => {
+                for rest in unknown {
+                    let mut path = segs.to_vec();
+                    path.extend(rest);
+                    let msg = format!("unknown key `{}`", path.join("."));
+                    problems.push(match key_span(root.get_ref(), &path) {
+                        Some(span) => Diagnostic::at_offset(&file, text, span.start, msg),
+                        None => Diagnostic::file(&file, msg),
+                    });
+                }
+                Ok(Some(v))
+            }
+            Err(e) => {
+                let msg = format!("[service.{word}]: {}", e.message().trim());
+                let at = e.span().unwrap_or(value.span());
+                problems.push(Diagnostic::at_offset(&file, text, at.start, msg));
+                Err(Unreadable)
+            }
+        }
+    }
+}
+
+/// A part of the config that could not be read (the problems say why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreadable;
+
+/// The value at `segs` in the parsed document.
+fn document_value<'a, 'i>(
+    table: &'a DeTable<'i>,
+    segs: &[String],
+) -> Option<&'a Spanned<DeValue<'i>>> {
+    let (first, rest) = segs.split_first()?;
+    let (_, value) = table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == first.as_str())?;
+    let mut v = value;
+    let mut rest = rest;
+    while let Some((seg, more)) = rest.split_first() {
+        v = match v.get_ref() {
+            DeValue::Table(t) => {
+                t.iter()
+                    .find(|(k, _)| k.get_ref().as_ref() == seg.as_str())?
+                    .1
+            }
+            DeValue::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+        rest = more;
+    }
+    Some(v)
 }
 
 /// A TOML error as a diagnostic at its position.

@@ -15,7 +15,7 @@
 //! is emptied, so a random-name flood costs the flooder the slow path and nothing more.
 
 use super::counters::Kind;
-use crate::metrics::Tally;
+use crate::counters::Tally;
 use crate::model::Model;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;

@@ -11,7 +11,7 @@
 
 use super::cookies::{self, COOKIE, Check, Cookies};
 use super::respond::{Action, Reply, respond, transfer_chunks};
-use crate::metrics::Metrics;
+use crate::counters::Metrics;
 use crate::snapshot::SharedSnapshot;
 use hickory_proto::op::{Header, HeaderCounts, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
@@ -106,7 +106,13 @@ impl RequestHandler for DnsHandler {
             self.apply_cookies(request, reply);
             // Metrics: count into the tables of the model that answered (atomic adds only).
             let (Action::Reply(reply) | Action::Transfer(reply, _)) = &action;
-            snap.metrics.count(request, reply);
+            let qtype = match request.queries.queries() {
+                [q] => q.query_type(),
+                _ => hickory_proto::rr::RecordType::Unknown(0),
+            };
+            let tcp = request.protocol() != Protocol::Udp;
+            snap.metrics
+                .record(&reply.tally, qtype, reply.meta.response_code, tcp);
             action
         };
         let info = match action {

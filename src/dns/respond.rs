@@ -1,7 +1,7 @@
 //! From a parsed query to the response to send: the protocol rules, in one pure function.
 //!
-//! [`respond`] reads only the request and one [`Snapshot`], so it is tested without sockets
-//! and both transports (UDP through [`super::udp`], TCP through [`super::tcp`]) share it.
+//! [`respond`] reads only the request and one [`Snapshot`]; both transports (UDP through
+//! [`super::udp`], TCP through [`super::tcp`]) share it.
 //! In order:
 //! 1. opcode other than QUERY → NOTIMP;
 //! 2. EDNS version above 0 → BADVERS (RFC 6891 §6.1.3); a malformed ECS option → FORMERR
@@ -13,12 +13,13 @@
 //!
 //! Every response to a query with EDNS carries an OPT record (our buffer size, the DO bit
 //! copied per RFC 3225, and the ECS option echoed with scope 0 when the query had one: static
-//! data does not depend on the client). Fitting the answer into the client's UDP buffer is
-//! [`Reply::fit`]'s job.
+//! data does not depend on the client). The handler fits the encoded answer into the client's
+//! UDP buffer (TC=1 when it does not fit; [`super::handler`]).
 
 use super::ecs::{self, Ecs};
-use crate::gslb::{Client, ServiceKind, decide};
-use crate::metrics::{GslbTally, Tally};
+use crate::counters::{GslbTally, Tally};
+use crate::gslb::ServiceKind;
+use crate::gslb::decide::{Asker, answer};
 use crate::snapshot::Snapshot;
 use crate::zone::{DynamicAnswer, LookupOptions, Zone};
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
@@ -128,6 +129,7 @@ fn rdata_bound(d: &RData) -> usize {
         RData::SRV(srv) => srv.target.len() + 8,
         RData::SOA(soa) => soa.mname.len() + soa.rname.len() + 24,
         RData::TXT(txt) => txt.txt_data.iter().map(|s| s.len() + 1).sum(),
+        RData::Unknown { rdata, .. } => rdata.anything.len(),
         _ => u16::MAX as usize,
     }
 }
@@ -183,11 +185,11 @@ pub fn respond(snap: &Snapshot, request: &Request) -> Action {
         return Action::Reply(reply(ResponseCode::Refused, tally));
     }
     let qname = query.original().name();
-    let Some((zone_index, zone)) = model.zones.find_indexed(qname) else {
+    let qtype = query.query_type();
+    let Some((zone_index, zone)) = model.zones.find_for_query(qname, qtype) else {
         return Action::Reply(reply(ResponseCode::Refused, tally));
     };
     tally.zone = Some(zone_index);
-    let qtype = query.query_type();
     match qtype {
         RecordType::AXFR | RecordType::IXFR => {
             let allowed = protocol == Protocol::Tcp
@@ -238,28 +240,12 @@ fn gslb_answer(
     let model = &snap.model;
     let &service = model.gslb.by_name.get(name)?;
     let svc = &model.gslb.services[service];
-    let v6 = match (svc.kind, qtype) {
-        (ServiceKind::Addresses { a: true, .. }, RecordType::A) => false,
-        (ServiceKind::Addresses { aaaa: true, .. }, RecordType::AAAA) => true,
-        (ServiceKind::Cname, RecordType::ANY | RecordType::AXFR | RecordType::IXFR) => return None,
-        (ServiceKind::Cname, _) => false,
-        _ => return None,
+    let asker = Asker {
+        source: request.src().ip(),
+        ecs: ecs.map(|cs| (cs.addr, cs.source_prefix)),
+        seed: query_seed(request),
     };
-    let (addr, source) = match ecs {
-        Some(cs) if cs.source_prefix > 0 => (cs.addr, Some(cs.source_prefix)),
-        Some(cs) => (request.src().ip(), Some(cs.source_prefix)),
-        None => (request.src().ip(), None),
-    };
-    let client = Client::locate(&model.gslb, &snap.geo, addr, source, query_seed(request));
-    let d = decide(
-        &model.gslb,
-        svc,
-        v6,
-        &client,
-        &snap.health,
-        &snap.everything_up,
-        false,
-    );
+    let (d, client) = answer(&snap.gslb_inputs(), svc, qtype, &asker, false)?;
     let records = match &d.cname {
         Some(target) => vec![Record::from_rdata(
             name.clone(),
@@ -301,7 +287,7 @@ fn query_seed(request: &Request) -> u64 {
         c.set(v);
         v
     });
-    crate::policy::mix64(((request.metadata.id as u64) << 48) ^ n)
+    crate::hash::mix64(((request.metadata.id as u64) << 48) ^ n)
 }
 
 /// The records of an AXFR of `zone`, in messages of a bounded size: SOA first and last
@@ -334,6 +320,10 @@ pub fn transfer_chunks(zone: &Zone) -> Vec<Vec<Record>> {
             }
         }
     }
+    chunks
+        .last_mut()
+        .expect("one chunk")
+        .extend(zone.nsec3.iter().cloned());
     chunks.last_mut().expect("one chunk").push(soa);
     chunks
 }

@@ -166,7 +166,12 @@ impl UdpAnswerer {
         let verdict = match forced {
             Some(v) => v,
             None => {
-                snap.metrics.count(&request, &reply);
+                let qtype = match request.queries.queries() {
+                    [q] => q.query_type(),
+                    _ => RecordType::Unknown(0),
+                };
+                snap.metrics
+                    .record(&reply.tally, qtype, reply.meta.response_code, false);
                 self.limit(src.ip(), kind, cookie)
             }
         };

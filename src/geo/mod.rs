@@ -34,4 +34,4 @@ pub use distance::haversine_km;
 pub use error::GeoError;
 pub use location::{Continent, Coords, CoordsSource, CountryCode, InvalidCode, Location};
 pub use reader::{DatabaseInfo, GeoDb};
-pub use watch::{PollOutcome, Watcher, spawn_watcher};
+pub use watch::{PollOutcome, Watcher};

@@ -25,8 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::error::GeoError;
@@ -179,49 +177,13 @@ impl Watcher {
                 () = cancel.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if let PollOutcome::Reloaded(db) = self.poll().await {
+            if let PollOutcome::Reloaded(db) = self.poll().await
+                && !cancel.is_cancelled()
+            {
                 on_reload(db);
             }
         }
     }
-}
-
-/// Starts a task that watches the files of the database set in `target` and stores each
-/// successfully reloaded set into it, until `cancel` is cancelled.
-///
-/// The task follows `target`: if something else stores a different [`GeoDb`] there (a config
-/// reload that names other files), it watches that one's files from then on, and it never
-/// overwrites such a newer value with a reload of the old files.
-pub fn spawn_watcher(
-    target: Arc<ArcSwap<GeoDb>>,
-    interval: Duration,
-    cancel: CancellationToken,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut known = target.load_full();
-        let mut watcher = Watcher::new(&known, interval);
-        let mut ticks = ticker(watcher.interval);
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
-            let current = target.load_full();
-            if !Arc::ptr_eq(&current, &known) {
-                watcher = Watcher::new(&current, interval);
-                known = current;
-                continue;
-            }
-            if let PollOutcome::Reloaded(db) = watcher.poll().await {
-                let previous = target.compare_and_swap(&known, Arc::clone(&db));
-                if Arc::ptr_eq(&*previous, &known) {
-                    known = db;
-                }
-                // Otherwise someone stored a newer set meanwhile: keep theirs, follow it on the
-                // next tick.
-            }
-        }
-    })
 }
 
 /// An interval timer whose first tick is one interval away (the files were just loaded) and

@@ -2,21 +2,20 @@
 //! every name reference and range. Each problem names the config line of the offending value;
 //! all of them are reported together.
 
-use super::{Endpoint, Gslb, Pool, Region, RegionId, Service, ServiceKind};
+use super::policy::{self, Compile, Step};
+use super::{AllDown, Endpoint, Gslb, Pool, PoolId, Region, RegionId, Service, ServiceKind, ttl};
 use crate::config::Config;
-use crate::config::gslb::AllDown;
+use crate::config::gslb::ServiceConfig;
 use crate::diag::Diagnostics;
 use crate::geo::{Continent, CountryCode};
-use crate::policy::Step;
-use crate::policy::geo::GeoRules;
 use crate::zone::ZoneSet;
 use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
-use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// The widest prefix each rule's match holds for: its own, or the longest rule nested in it.
-fn effective_prefixes<T: Clone>(rules: &[(IpNet, T)]) -> Vec<(IpNet, T, u8)> {
+pub(crate) fn effective_prefixes<T: Clone>(rules: &[(IpNet, T)]) -> Vec<(IpNet, T, u8)> {
     let mut out: Vec<(IpNet, T, u8)> = rules
         .iter()
         .map(|(n, t)| {
@@ -236,7 +235,7 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
                 );
             }
             if let Some(chk) = &ec.check
-                && let Err(e) = crate::health::check::validate(&chk.get_ref().0, &config.health)
+                && let Err(e) = chk.get_ref().0.validate(&config.health)
             {
                 c.err(
                     chk.span(),
@@ -271,7 +270,8 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
     }
 
     // Services.
-    for sc in &config.services {
+    let doc = config.document();
+    for (index, sc) in config.services.iter().enumerate() {
         let raw = sc.name.get_ref();
         let name = match Name::from_ascii(raw) {
             Ok(mut n) => {
@@ -344,59 +344,19 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
             }
         }
 
-        let chain = match &sc.chain {
-            None => Step::default_chain(),
-            Some(words) => {
-                let mut steps = Vec::new();
-                for w in words.get_ref() {
-                    match Step::parse(w) {
-                        Some(s) => steps.push(s),
-                        None => c.err(
-                            words.span(),
-                            format!(
-                                "service {name}: unknown chain step `{w}` (known: {})",
-                                Step::WORDS
-                            ),
-                        ),
-                    }
-                }
-                steps
-            }
-        };
-        if chain.contains(&Step::Latency) && g.probers.is_empty() && g.agent_regions.is_empty() {
-            let span = sc.chain.as_ref().map_or(sc.name.span(), |s| s.span());
-            c.err(span, format!("service {name}: the `latency` step needs prober regions ([health] probers or agents), and none are configured"));
-        }
-        if sc.when_all_down == AllDown::Fallback && sc.fallback.is_empty() {
+        let answers = sc.answers;
+        let compile_source = (config, &doc, index);
+        let chain = compile_chain(&mut c, &g, sc, &name, &pools, answers, compile_source);
+        let all_down = AllDown::compile(config, sc, c.problems);
+        if sc.ttl > ttl::MAX {
             c.err(
                 sc.name.span(),
-                format!("service {name}: when_all_down = \"fallback\" needs `fallback` addresses"),
-            );
-        }
-        let geo = compile_geo(&mut c, &g, sc, &name);
-        let mut failover_tiers = Vec::new();
-        if let Some(f) = &sc.failover {
-            for tier in &f.tiers {
-                let mut ids = Vec::new();
-                for p in tier {
-                    match g.pool_id(p).filter(|id| pools.contains(id)) {
-                        Some(id) => ids.push(id),
-                        None => c.err(sc.name.span(), format!("service {name}: failover tier names `{p}`, which is not one of its pools")),
-                    }
-                }
-                failover_tiers.push(ids);
-            }
-        }
-        let first_n = sc.first_n.map_or(sc.answers, |f| f.n);
-        if first_n == 0 {
-            c.err(
-                sc.name.span(),
-                format!("service {name}: answers must be at least 1"),
+                format!("service {name}: ttl {} is above {}", sc.ttl, ttl::MAX),
             );
         }
         let client_dependent = chain
             .iter()
-            .any(|s| matches!(s, Step::Geo | Step::Nearest | Step::Latency | Step::Sticky));
+            .any(|s| policy::word(s.word()).is_some_and(|w| w.client_dependent));
         g.by_name.insert(name.clone(), g.services.len());
         g.services.push(Service {
             name,
@@ -404,13 +364,7 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
             ttl: sc.ttl,
             pools,
             chain,
-            all_down: sc.when_all_down,
-            fallback: sc.fallback.clone(),
-            geo,
-            latency: sc.latency.unwrap_or_default(),
-            failover_tiers,
-            sticky: sc.sticky.unwrap_or_default(),
-            first_n: first_n.max(1),
+            all_down,
             client_dependent,
         });
     }
@@ -451,67 +405,69 @@ fn check_zone_place(c: &mut Checker<'_>, zones: &mut ZoneSet, name: &Name, span:
     zone.ensure_node(name);
 }
 
-fn compile_geo(
+/// Compile the service's chain: every word known, every settings table owned by a word of
+/// the chain, each step's settings read and checked by the step.
+fn compile_chain(
     c: &mut Checker<'_>,
     g: &Gslb,
-    sc: &crate::config::gslb::ServiceConfig,
+    sc: &ServiceConfig,
     name: &Name,
-) -> GeoRules {
-    let mut rules = GeoRules::default();
-    let Some(cfg) = &sc.geo else {
-        return rules;
+    pools: &[PoolId],
+    answers: usize,
+    source: (&Config, &crate::config::Document<'_>, usize),
+) -> Vec<Arc<dyn Step>> {
+    let words: Vec<(String, Range<usize>)> = match &sc.chain {
+        None => policy::DEFAULT_CHAIN
+            .iter()
+            .map(|w| (w.to_string(), sc.name.span()))
+            .collect(),
+        Some(list) => list
+            .get_ref()
+            .iter()
+            .map(|w| (w.clone(), list.span()))
+            .collect(),
     };
-    let span = sc.name.span();
-    let order = |c: &mut Checker<'_>, list: &[String]| -> Vec<usize> {
-        let mut ids = Vec::new();
-        let mut seen = HashSet::new();
-        for p in list {
-            match g.pool_id(p) {
-                Some(id) if seen.insert(id) => ids.push(id),
-                Some(_) => {}
-                None => c.err(
-                    span.clone(),
-                    format!("service {name}: [service.geo] names unknown pool `{p}`"),
+    for table in &sc.settings {
+        if !words.iter().any(|(w, _)| w == table.get_ref()) {
+            let msg = match policy::word(table.get_ref()) {
+                Some(_) => format!(
+                    "service {name}: [service.{}] is set but `{}` is not in its chain",
+                    table.get_ref(),
+                    table.get_ref()
                 ),
-            }
-        }
-        ids
-    };
-    for (region, list) in &cfg.regions {
-        let ids = order(c, list);
-        match g.region_id(region) {
-            Some(r) => {
-                rules.regions.insert(r, ids);
-            }
-            None => c.err(
-                span.clone(),
-                format!("service {name}: [service.geo] names unknown region `{region}`"),
-            ),
+                None => format!(
+                    "service {name}: unknown table [service.{}] (chain steps: {})",
+                    table.get_ref(),
+                    policy::known_words()
+                ),
+            };
+            c.err(table.span(), msg);
         }
     }
-    for (country, list) in &cfg.countries {
-        let ids = order(c, list);
-        match CountryCode::new(country) {
-            Some(k) => {
-                rules.countries.insert(k, ids);
-            }
-            None => c.err(
-                span.clone(),
-                format!("service {name}: `{country}` is not a country code"),
-            ),
+    let mut chain = Vec::new();
+    for (w, span) in words {
+        let Some(word) = policy::word(&w) else {
+            c.err(
+                span,
+                format!(
+                    "service {name}: unknown chain step `{w}` (known: {})",
+                    policy::known_words()
+                ),
+            );
+            continue;
+        };
+        let mut cx = Compile {
+            model: g,
+            service: name,
+            pools,
+            answers,
+            at: span,
+            source: Some(source),
+            problems: c.problems,
+        };
+        if let Some(step) = (word.compile)(&mut cx) {
+            chain.push(step);
         }
     }
-    let mut nets = Vec::new();
-    for (net, list) in &cfg.networks {
-        let ids = order(c, list);
-        match net.parse::<IpNet>() {
-            Ok(n) => nets.push((n, ids)),
-            Err(e) => c.err(
-                span.clone(),
-                format!("service {name}: `{net}` is not a network: {e}"),
-            ),
-        }
-    }
-    rules.networks = effective_prefixes(&nets);
-    rules
+    chain
 }

@@ -2,7 +2,7 @@
 //!
 //! 1. Candidates: the service's pools in configured order, each with its endpoints that have
 //!    an address of the asked family and a weight above 0. None → NODATA.
-//! 2. The policy chain narrows and orders them ([`crate::policy`]).
+//! 2. The policy chain narrows and orders them ([`crate::gslb::policy`]).
 //! 3. Nothing left → the service's `when_all_down` rule: `fail_open` runs the chain again as
 //!    if everything were up; `fallback` answers the fixed addresses; `empty` answers NODATA.
 //! 4. **TTL rule:** the service TTL, halved (at least 1 s) while the client is not getting
@@ -12,16 +12,114 @@
 //!    largest prefix any client-dependent step depended on, never more than the query's
 //!    source prefix; 0 when no step depends on the client.
 
-use super::{Client, EndpointId, Gslb, PoolId, Service, ServiceKind};
-use crate::config::gslb::AllDown;
-use crate::health::HealthView;
-use crate::policy::{self, Candidates, Ctx, PoolCand, Step, Trace};
-use hickory_proto::rr::Name;
+use super::policy::{self, Candidates, Ctx, PoolCand, Trace};
+use super::{AllDown, Client, EndpointId, Gslb, HealthView, PoolId, Service, ServiceKind, ttl};
+use crate::geo::GeoDb;
+use hickory_proto::rr::{Name, RecordType};
 use std::net::IpAddr;
+
+/// What a GSLB answer is computed from: one snapshot's model, GeoIP and health.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    /// Regions, pools, endpoints, services.
+    pub model: &'a Gslb,
+    /// GeoIP.
+    pub geo: &'a GeoDb,
+    /// Health as served.
+    pub health: &'a HealthView,
+    /// Everything up (for `fail_open` and the TTL rule).
+    pub everything_up: &'a HealthView,
+}
+
+/// Who asks, as the query says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asker {
+    /// The packet's source address.
+    pub source: IpAddr,
+    /// The EDNS Client Subnet option: its address (masked to its source prefix) and its
+    /// source prefix.
+    pub ecs: Option<(IpAddr, u8)>,
+    /// Randomness for `weighted` (replayable).
+    pub seed: u64,
+}
+
+impl Asker {
+    /// Parse `IP` (a query without ECS, from that address) or `IP/PREFIX` (a query whose ECS
+    /// option carries that subnet) — the form `explain` takes everywhere.
+    pub fn parse(text: &str) -> Result<Asker, String> {
+        let bad = || format!("bad client `{text}`: want IP or IP/PREFIX");
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let ecs = match prefix {
+            Some(p) => {
+                let net = ipnet::IpNet::new(addr, p)
+                    .map_err(|_| format!("bad client `{text}`: prefix /{p} is too long"))?;
+                Some((net.trunc().addr(), p))
+            }
+            None => None,
+        };
+        Ok(Asker {
+            source: addr,
+            ecs,
+            seed: 0,
+        })
+    }
+
+    /// Place the asker: the ECS address when the option has a non-zero source prefix, else
+    /// the packet's source (RFC 7871 §7.1.2: a /0 option asks for an answer for everyone).
+    pub fn locate(&self, model: &Gslb, geo: &GeoDb) -> Client {
+        let (addr, source) = match self.ecs {
+            Some((addr, p)) if p > 0 => (addr, Some(p)),
+            Some((_, p)) => (self.source, Some(p)),
+            None => (self.source, None),
+        };
+        Client::locate(model, geo, addr, source, self.seed)
+    }
+}
+
+/// Whether `svc` answers `qtype` itself, and for which family (`Some(true)`: IPv6 addresses;
+/// `Some(false)`: IPv4 addresses or the CNAME). `None`: the name's static data answers
+/// (NODATA when it has none).
+pub fn family(svc: &Service, qtype: RecordType) -> Option<bool> {
+    match (svc.kind, qtype) {
+        (ServiceKind::Addresses { a: true, .. }, RecordType::A) => Some(false),
+        (ServiceKind::Addresses { aaaa: true, .. }, RecordType::AAAA) => Some(true),
+        (ServiceKind::Cname, RecordType::ANY | RecordType::AXFR | RecordType::IXFR) => None,
+        (ServiceKind::Cname, _) => Some(false),
+        _ => None,
+    }
+}
+
+/// The answer of `svc` for `qtype` to `asker` — the one function the query path and
+/// `explain` both call (`explain` = true adds the trace). `None` when the service does not
+/// answer that type itself ([`family`]).
+pub fn answer(
+    inputs: &Inputs<'_>,
+    svc: &Service,
+    qtype: RecordType,
+    asker: &Asker,
+    explain: bool,
+) -> Option<(Decision, Client)> {
+    let v6 = family(svc, qtype)?;
+    let client = asker.locate(inputs.model, inputs.geo);
+    let d = decide(
+        inputs.model,
+        svc,
+        v6,
+        &client,
+        inputs.health,
+        inputs.everything_up,
+        explain,
+    );
+    Some((d, client))
+}
 
 /// How the answer came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AnswerKind {
     /// The chain chose.
     Chosen,
     /// Nothing was healthy; answered as if all were up.
@@ -50,7 +148,7 @@ pub struct Decision {
     /// ECS scope prefix.
     pub scope: u8,
     /// How the answer came about.
-    pub outcome: Outcome,
+    pub kind: AnswerKind,
     /// The trace, when asked for.
     pub trace: Option<Trace>,
 }
@@ -75,6 +173,7 @@ pub fn candidates(model: &Gslb, svc: &Service, v6: bool, health: &HealthView) ->
                     .collect(),
             })
             .collect(),
+        None,
     );
     c.prune();
     c
@@ -103,11 +202,11 @@ pub fn decide(
         pools: Vec::new(),
         ttl: svc.ttl,
         scope: 0,
-        outcome: Outcome::Chosen,
+        kind: AnswerKind::Chosen,
         trace: None,
     };
     if start.is_empty() {
-        d.outcome = Outcome::NoFamily;
+        d.kind = AnswerKind::NoFamily;
         if let Some(t) = trace.as_mut() {
             t.outcome.push(format!(
                 "no endpoint has an {} address: NODATA",
@@ -119,7 +218,6 @@ pub fn decide(
     }
     let ctx = Ctx {
         model,
-        service: svc,
         client,
         health,
         v6,
@@ -140,7 +238,7 @@ pub fn decide(
             .flatten()
     };
     if cands.is_empty() {
-        match svc.all_down {
+        match &svc.all_down {
             AllDown::FailOpen => {
                 let ctx_up = Ctx {
                     health: everything_up,
@@ -148,28 +246,23 @@ pub fn decide(
                 };
                 cands = start.clone();
                 scope = policy::run(&svc.chain, &ctx_up, &mut cands, None);
-                d.outcome = Outcome::FailOpen;
+                d.kind = AnswerKind::FailOpen;
             }
-            AllDown::Fallback => {
-                d.addresses = svc
-                    .fallback
-                    .iter()
-                    .copied()
-                    .filter(|a| a.is_ipv6() == v6)
-                    .collect();
-                d.outcome = Outcome::Fallback;
+            AllDown::Fallback(_) => {
+                d.addresses = svc.all_down.fallback(v6);
+                d.kind = AnswerKind::Fallback;
                 scope = None;
             }
             AllDown::Empty => {
-                d.outcome = Outcome::Empty;
+                d.kind = AnswerKind::Empty;
                 scope = None;
             }
         }
-        d.ttl = (svc.ttl / 2).max(1);
+        d.ttl = ttl::answer_ttl(svc.ttl, true);
         if let Some(t) = trace.as_mut() {
             t.outcome.push(format!(
-                "nothing healthy: when_all_down = {:?}",
-                svc.all_down
+                "nothing healthy: when_all_down = {}",
+                svc.all_down.word()
             ));
         }
     } else if svc
@@ -178,7 +271,7 @@ pub fn decide(
         .any(|&p| health.pool_up(p) < model.pools[p].endpoints.len())
         && let Some(ideal) = degraded_pool(&cands)
     {
-        d.ttl = (svc.ttl / 2).max(1);
+        d.ttl = ttl::answer_ttl(svc.ttl, true);
         if let Some(t) = trace.as_mut() {
             t.outcome.push(format!(
                 "TTL halved: {} would answer with everything up",
@@ -193,14 +286,14 @@ pub fn decide(
             d.cname = d.pools.first().and_then(|&p| model.pools[p].cname.clone());
         }
         ServiceKind::Addresses { .. } => {
-            if d.outcome != Outcome::Fallback {
+            if d.kind != AnswerKind::Fallback {
                 d.addresses = d
                     .endpoints
                     .iter()
                     .flat_map(|&e| model.endpoints[e].addresses(v6))
                     .collect();
-                if svc.chain.contains(&Step::FirstN) {
-                    d.addresses.truncate(svc.first_n);
+                if let Some(n) = cands.1 {
+                    d.addresses.truncate(n);
                 }
             }
         }
@@ -231,7 +324,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
     fn www(m: &Gslb) -> &Service {
         m.service(&svc_name("www")).unwrap()
@@ -248,7 +341,7 @@ mod tests {
         let m = model();
         let h = all_up(&m);
         let d = decide(&m, www(&m), false, &client(&m, "eu"), &h, &h, false);
-        assert_eq!(d.outcome, Outcome::Chosen);
+        assert_eq!(d.kind, AnswerKind::Chosen);
         assert_eq!(d.addresses.len(), 1);
         assert!(d.addresses[0].to_string().starts_with("198.51.100."));
         assert_eq!(d.ttl, 30);
@@ -287,22 +380,21 @@ mod tests {
         let s = m.by_name[&svc_name("www")];
         // fail_open: answered as if all were up, TTL halved.
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
-        assert_eq!(d.outcome, Outcome::FailOpen);
+        assert_eq!(d.kind, AnswerKind::FailOpen);
         assert!(d.addresses[0].to_string().starts_with("198.51.100."));
         assert_eq!(d.ttl, 15);
         // fallback: the fixed addresses of the family.
-        m.services[s].all_down = AllDown::Fallback;
-        m.services[s].fallback = vec![ip("192.0.2.99"), ip("2001:db8::99")];
+        m.services[s].all_down = AllDown::Fallback(vec![ip("192.0.2.99"), ip("2001:db8::99")]);
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
         assert_eq!(
-            (d.outcome, d.addresses.clone()),
-            (Outcome::Fallback, vec![ip("192.0.2.99")])
+            (d.kind, d.addresses.clone()),
+            (AnswerKind::Fallback, vec![ip("192.0.2.99")])
         );
         assert_eq!(d.scope, 0);
         // empty: NODATA.
         m.services[s].all_down = AllDown::Empty;
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &up, false);
-        assert_eq!(d.outcome, Outcome::Empty);
+        assert_eq!(d.kind, AnswerKind::Empty);
         assert!(d.addresses.is_empty());
     }
 
@@ -311,10 +403,10 @@ mod tests {
         let mut m = model();
         let h = all_up(&m);
         let s = m.by_name[&svc_name("www")];
-        m.services[s].chain = vec![Step::Health, Step::Failover, Step::FirstN];
+        m.services[s].chain = chain(&m, "www", "health failover first_n");
         let d = decide(&m, &m.services[s], false, &client(&m, "eu"), &h, &h, false);
         assert_eq!(d.scope, 0);
-        m.services[s].chain = Step::default_chain();
+        m.services[s].chain = chain(&m, "www", "health geo failover weighted first_n");
         let mut c = client(&m, "eu");
         c.ecs_source = Some(16);
         let d = decide(&m, &m.services[s], false, &c, &h, &h, false);

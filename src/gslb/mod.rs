@@ -3,23 +3,34 @@
 //!
 //! - [`build`]: config → [`Gslb`], checking every reference and range with its config line;
 //! - [`client`]: who asks — the client address (ECS or source), GeoIP location, region;
-//! - [`decide`]: the answer for a service and client — runs the policy chain, applies the
-//!   all-down rule, the TTL rule and the ECS scope rule.
+//! - [`decide`](mod@decide): the answer for a service and client — runs the [`policy`] chain, applies the
+//!   [`all_down`] rule, the [`ttl`] rule and the ECS scope rule;
+//! - [`view`]: the health the chain reads, with operators' overrides ([`Force`]) laid over it;
+//! - [`target`]: `endpoint:`/`pool:`/`region:` names of what an override acts on.
 
+pub mod all_down;
 pub mod build;
 pub mod client;
 pub mod decide;
+pub mod policy;
+pub mod target;
+pub mod ttl;
+pub mod view;
 
 pub use client::{Client, RegionMatch};
-pub use decide::{Decision, decide};
+pub use decide::decide;
+pub use target::Target;
+pub use view::{Force, HealthView};
 
-use crate::config::gslb::AllDown;
+pub use all_down::AllDown;
+
 use crate::geo::{Continent, Coords, CountryCode};
-use crate::policy::Step;
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
+use policy::Step;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// Index of a region in [`Gslb::regions`].
 pub type RegionId = usize;
@@ -114,27 +125,16 @@ pub struct Service {
     pub name: Name,
     /// What it answers.
     pub kind: ServiceKind,
-    /// TTL of answers.
+    /// TTL of answers ([`ttl`]).
     pub ttl: u32,
     /// Candidate pools, in the operator's order.
     pub pools: Vec<PoolId>,
-    /// The policy chain.
-    pub chain: Vec<Step>,
+    /// The policy chain, compiled.
+    pub chain: Vec<Arc<dyn Step>>,
     /// What to answer when nothing is healthy.
     pub all_down: AllDown,
-    /// Addresses for [`AllDown::Fallback`].
-    pub fallback: Vec<IpAddr>,
-    /// `geo` step rules.
-    pub geo: crate::policy::geo::GeoRules,
-    /// `latency` step settings.
-    pub latency: crate::policy::latency::LatencyConfig,
-    /// `failover` tiers, if any.
-    pub failover_tiers: Vec<Vec<PoolId>>,
-    /// `sticky` prefixes.
-    pub sticky: crate::policy::sticky::StickyConfig,
-    /// `first_n`: addresses per answer.
-    pub first_n: usize,
-    /// True when any chain step depends on the client (else the ECS scope is 0).
+    /// True when any chain step depends on the client (else the ECS scope is 0 and every
+    /// client gets the same answer).
     pub client_dependent: bool,
 }
 

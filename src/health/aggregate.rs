@@ -14,10 +14,10 @@
 //! The aggregator is plain data driven by [`Aggregator::report`] and [`Aggregator::tick`] with
 //! explicit times, so it is tested without sockets or clocks.
 
-use super::HealthView;
 use super::check::Outcome;
-use super::targets::Target;
+use super::targets::ProbeTarget;
 use crate::config::health::{HealthConfig, Initial};
+use crate::gslb::HealthView;
 use crate::gslb::{Gslb, RegionId};
 use crate::state::{EndpointState, Transition};
 use std::collections::HashMap;
@@ -76,7 +76,8 @@ pub struct Aggregator {
     dirty: Vec<bool>,
     dirty_list: Vec<usize>,
     up_changed: bool,
-    transitions: Vec<Transition>,
+    /// Changes since the last `take_transitions`, by target index.
+    transitions: Vec<(usize, Transition)>,
 }
 
 impl Aggregator {
@@ -84,7 +85,7 @@ impl Aggregator {
     /// for the aggregate) younger than `max_age` is used; otherwise the `initial` state.
     pub fn new(
         model: &Gslb,
-        targets: &[Target],
+        targets: &[ProbeTarget],
         cfg: &HealthConfig,
         restored: &[EndpointState],
         now: SystemTime,
@@ -287,35 +288,29 @@ impl Aggregator {
         at: SystemTime,
         reason: String,
     ) {
-        // Named by target here; `take_transitions` names one per endpoint.
-        let key = self.targets[t].key.clone();
-        self.transitions.push(Transition {
-            endpoint: key,
-            region: region.to_string(),
-            from_up: from,
-            to_up: to,
-            at,
-            reason,
-        });
+        // Kept by target index; `take_transitions` names one per endpoint.
+        self.transitions.push((
+            t,
+            Transition {
+                endpoint: String::new(),
+                region: region.to_string(),
+                from_up: from,
+                to_up: to,
+                at,
+                reason,
+            },
+        ));
     }
 
     /// Transitions since the last call, one per endpoint of the target (named by endpoint).
     pub fn take_transitions(&mut self, model: &Gslb) -> Vec<Transition> {
-        let keys: HashMap<&str, usize> = self
-            .targets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.key.as_str(), i))
-            .collect();
         let mut out = Vec::new();
-        for tr in std::mem::take(&mut self.transitions) {
-            if let Some(&i) = keys.get(tr.endpoint.as_str()) {
-                for &e in &self.endpoints_of[i] {
-                    out.push(Transition {
-                        endpoint: model.endpoints[e].name.clone(),
-                        ..tr.clone()
-                    });
-                }
+        for (i, tr) in std::mem::take(&mut self.transitions) {
+            for &e in &self.endpoints_of[i] {
+                out.push(Transition {
+                    endpoint: model.endpoints[e].name.clone(),
+                    ..tr.clone()
+                });
             }
         }
         out
@@ -369,33 +364,34 @@ impl Aggregator {
     }
 
     /// Per endpoint: per region (and `*`) its state, for status pages.
-    pub fn detail(&self, model: &Gslb, now: SystemTime) -> super::engine::StatusDetail {
+    pub fn detail(&self, now: SystemTime) -> super::engine::StatusDetail {
         let mut out = super::engine::StatusDetail::new();
         for (i, ts) in self.targets.iter().enumerate() {
-            let mut m = serde_json::Map::new();
+            let mut regions = std::collections::BTreeMap::new();
             for (r, st) in ts.regions.iter().enumerate() {
                 let Some(st) = st else { continue };
                 let age = now.duration_since(st.last_at).unwrap_or_default();
-                m.insert(
+                regions.insert(
                     self.region_names[r].clone(),
-                    serde_json::json!({
-                        "up": st.up,
-                        "successes": st.successes,
-                        "failures": st.failures,
-                        "rtt_ms": st.last_rtt_ms,
-                        "ewma_ms": st.ewma_ms,
-                        "age_s": age.as_secs_f64(),
-                        "fresh": age <= ts.stale_after,
-                        "error": st.last_error,
-                    }),
+                    crate::api::Vantage {
+                        up: st.up,
+                        successes: st.successes,
+                        failures: st.failures,
+                        rtt_ms: st.last_rtt_ms,
+                        ewma_ms: st.ewma_ms,
+                        age_s: age.as_secs_f64(),
+                        fresh: age <= ts.stale_after,
+                        error: st.last_error.clone(),
+                    },
                 );
             }
-            m.insert(
-                "*".into(),
-                serde_json::json!({ "up": ts.up, "held": ts.held, "target": ts.key }),
-            );
+            let summary = crate::api::ProbeSummary {
+                up: ts.up,
+                held: ts.held,
+                target: ts.key.clone(),
+            };
             for &e in &self.endpoints_of[i] {
-                out.insert(model.endpoints[e].name.clone(), m.clone());
+                out.insert(e, (summary.clone(), regions.clone()));
             }
         }
         out
@@ -436,14 +432,14 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::testing;
+    use crate::gslb::policy::testing;
 
     fn cfg() -> HealthConfig {
         toml::from_str("rise = 2\nfall = 3\ninterval = \"10s\"\ntimeout = \"2s\"").unwrap()
     }
 
     /// The example model with one HTTP check per endpoint.
-    fn setup() -> (Gslb, Vec<Target>) {
+    fn setup() -> (Gslb, Vec<ProbeTarget>) {
         let mut m = testing::model();
         for (i, e) in m.endpoints.iter_mut().enumerate() {
             e.check = Some(crate::config::health::CheckSpec {

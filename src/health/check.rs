@@ -7,22 +7,9 @@
 //! verified unless `insecure = true`; redirects are not followed unless asked. A check passes
 //! when the status is expected (default 200–299) and, if `body` is set, the body contains it.
 
-use crate::config::health::{CheckSpec, HealthConfig, StatusRange};
+use crate::config::health::{CheckSpec, CheckTarget, StatusRange};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// The timing of a check.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Timing {
-    /// Time between probes.
-    pub interval: Duration,
-    /// Time a probe may take.
-    pub timeout: Duration,
-    /// Successes in a row to come up.
-    pub rise: u32,
-    /// Failures in a row to go down.
-    pub fall: u32,
-}
 
 /// What one probe found.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,96 +41,28 @@ pub struct HttpCheck {
     body: Option<String>,
 }
 
-/// Check a spec for errors without building it (for `ayadns check`).
-pub fn validate(spec: &CheckSpec, defaults: &HealthConfig) -> Result<(), String> {
-    Check::build(spec).map(|_| ())?;
-    let t = timing(spec, defaults);
-    if t.timeout >= t.interval {
-        return Err(format!(
-            "timeout {:?} must be less than interval {:?}",
-            t.timeout, t.interval
-        ));
-    }
-    if t.rise == 0 || t.fall == 0 {
-        return Err("rise and fall must be at least 1".into());
-    }
-    Ok(())
-}
-
-/// The timing of `spec`, defaults from `[health]`.
-pub fn timing(spec: &CheckSpec, defaults: &HealthConfig) -> Timing {
-    Timing {
-        interval: spec.interval.unwrap_or(defaults.interval),
-        timeout: spec.timeout.unwrap_or(defaults.timeout),
-        rise: spec.rise.unwrap_or(defaults.rise),
-        fall: spec.fall.unwrap_or(defaults.fall),
-    }
-}
-
 impl Check {
-    /// Compile a spec.
+    /// Compile a spec: parse it ([`CheckSpec::parse`]) and make its HTTP client.
     pub fn build(spec: &CheckSpec) -> Result<Check, String> {
-        let url =
-            reqwest::Url::parse(&spec.url).map_err(|e| format!("bad URL `{}`: {e}", spec.url))?;
-        match url.scheme() {
-            "tcp" => {
-                let host = url.host_str().ok_or("tcp:// needs host:port")?;
-                let port = url.port().ok_or("tcp:// needs a port")?;
-                let ip: std::net::IpAddr = host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse()
-                    .map_err(|_| format!("tcp:// needs an IP address, not `{host}`"))?;
-                Ok(Check::Tcp(SocketAddr::new(ip, port)))
-            }
-            "http" | "https" => {
-                let method = spec
-                    .method
-                    .as_deref()
-                    .unwrap_or("GET")
-                    .parse::<reqwest::Method>()
-                    .map_err(|_| {
-                        format!("bad method `{}`", spec.method.as_deref().unwrap_or(""))
-                    })?;
-                let host = url.host_str().ok_or("URL has no host")?.to_string();
-                let port = url.port_or_known_default().unwrap_or(80);
-                let mut url = url.clone();
-                let client = match &spec.host {
-                    None => shared_client(spec.insecure, spec.follow_redirects)?,
-                    Some(vhost) => {
-                        // Dial the URL's address, but speak to `vhost` (Host header and SNI):
-                        // this needs a client of its own that resolves `vhost` to that address.
-                        let ip: std::net::IpAddr = host
-                            .trim_start_matches('[')
-                            .trim_end_matches(']')
-                            .parse()
-                            .map_err(|_| {
-                                "with `host`, the URL must name an IP address".to_string()
-                            })?;
-                        url.set_host(Some(vhost))
-                            .map_err(|e| format!("bad host `{vhost}`: {e}"))?;
-                        client_builder(spec.insecure, spec.follow_redirects)
-                            .resolve(vhost, SocketAddr::new(ip, port))
-                            .build()
-                            .map_err(|e| format!("HTTP client: {e}"))?
-                    }
-                };
-                let expect = if spec.expect.is_empty() {
-                    vec![StatusRange(200, 299)]
-                } else {
-                    spec.expect.clone()
+        match spec.parse()? {
+            CheckTarget::Tcp(addr) => Ok(Check::Tcp(addr)),
+            CheckTarget::Http(t) => {
+                let client = match &t.dial {
+                    None => shared_client(t.insecure, t.follow_redirects)?,
+                    // A client of its own that resolves the spoken name to the dialled address.
+                    Some((vhost, addr)) => client_builder(t.insecure, t.follow_redirects)
+                        .resolve(vhost, *addr)
+                        .build()
+                        .map_err(|e| format!("HTTP client: {e}"))?,
                 };
                 Ok(Check::Http(Box::new(HttpCheck {
                     client,
-                    url,
-                    method,
-                    expect,
-                    body: spec.body.clone(),
+                    url: t.url,
+                    method: t.method,
+                    expect: t.expect,
+                    body: t.body,
                 })))
             }
-            other => Err(format!(
-                "unsupported check scheme `{other}` (http, https, tcp)"
-            )),
         }
     }
 

@@ -1,8 +1,14 @@
-//! Health: what is up and how fast, as the policy chain sees it.
+//! Health: measuring what is up and how fast, and publishing it as a
+//! [`HealthView`](crate::gslb::HealthView) inside a new snapshot.
 //!
-//! The chain never probes; it reads a [`HealthView`], an immutable value inside the
-//! snapshot. Probers (and, later, overrides) build a new view when something changes and swap
-//! a new snapshot in. Derived numbers (endpoints up per pool) are computed then, not per query.
+//! - [`check`]: one HTTP/HTTPS/TCP check; [`targets`]: what is probed, deduplicated;
+//! - [`prober`]: regional prober tasks; [`agent`]: `ayadns probe`, a remote prober;
+//! - [`aggregate`]: rise/fall per region, quorum over regions, staleness, latency;
+//! - [`engine`]: the one task that owns the aggregator, applies reports and the operators'
+//!   forced states, and publishes a new view when something changes.
+//!
+//! The chain never probes; it reads the view. Derived numbers (endpoints up per pool) are
+//! computed when the view is built, not per query.
 
 pub mod agent;
 pub mod aggregate;
@@ -10,6 +16,3 @@ pub mod check;
 pub mod engine;
 pub mod prober;
 pub mod targets;
-mod view;
-
-pub use view::HealthView;

@@ -7,9 +7,10 @@
 //! in the other regions (see [`super::agent`]); they use these same loops.
 
 use super::check::Outcome;
-use super::targets::Target;
+use super::targets::ProbeTarget;
+use crate::clock::Clock;
 use crate::gslb::RegionId;
-use crate::policy::{mix64, unit};
+use crate::hash::{mix64, unit};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, mpsc};
@@ -30,10 +31,11 @@ pub struct Report {
 
 /// Start probing `targets` from each of `regions`, until `cancel`.
 pub fn spawn(
-    targets: &[Target],
+    targets: &[ProbeTarget],
     regions: &[RegionId],
     slots: Arc<Semaphore>,
     tx: mpsc::UnboundedSender<Report>,
+    clock: Clock,
     cancel: CancellationToken,
 ) {
     let seed = SystemTime::now()
@@ -45,6 +47,7 @@ pub fn spawn(
             let tx = tx.clone();
             let slots = slots.clone();
             let cancel = cancel.clone();
+            let clock = clock.clone();
             let mut rng = mix64(seed ^ ((region as u64) << 32) ^ i as u64);
             tokio::spawn(async move {
                 let interval = t.timing.interval;
@@ -64,7 +67,7 @@ pub fn spawn(
                         target: t.key.clone(),
                         region,
                         outcome,
-                        at: SystemTime::now(),
+                        at: clock.now(),
                     };
                     if tx.send(report).is_err() {
                         return;

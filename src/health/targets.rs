@@ -1,14 +1,15 @@
 //! Check targets: what is probed. Endpoints that name the same check (same URL and options)
 //! share one target, so one probe per region serves them all.
 
-use super::check::{self, Check, Timing};
+use super::check::Check;
+use crate::config::health::Timing;
 use crate::config::health::{CheckSpec, HealthConfig};
 use crate::gslb::{EndpointId, Gslb};
 use std::collections::HashMap;
 
 /// One thing to probe.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct ProbeTarget {
     /// A stable identity across reloads and between servers and agents (URL and options).
     pub key: String,
     /// The compiled check.
@@ -49,8 +50,8 @@ pub fn key(spec: &CheckSpec) -> String {
 }
 
 /// The targets of a model, in a stable order (first endpoint naming each).
-pub fn targets(model: &Gslb, cfg: &HealthConfig) -> Vec<Target> {
-    let mut out: Vec<Target> = Vec::new();
+pub fn targets(model: &Gslb, cfg: &HealthConfig) -> Vec<ProbeTarget> {
+    let mut out: Vec<ProbeTarget> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for (id, ep) in model.endpoints.iter().enumerate() {
         let Some(spec) = &ep.check else {
@@ -66,10 +67,10 @@ pub fn targets(model: &Gslb, cfg: &HealthConfig) -> Vec<Target> {
             continue;
         };
         by_key.insert(k.clone(), out.len());
-        out.push(Target {
+        out.push(ProbeTarget {
             key: k,
             check,
-            timing: check::timing(spec, cfg),
+            timing: spec.timing(cfg),
             endpoints: vec![id],
         });
     }

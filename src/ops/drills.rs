@@ -12,19 +12,20 @@
 //!   in which a client region was answered from the pool the preview said it would move to),
 //!   ended, and queries per service and pool during the drill.
 
-use super::overrides::{Action, Override, apply, unix_secs};
-use super::target::Target;
+use super::overrides::{Override, forced};
+use crate::counters::AnswerKey;
+use crate::gslb::Force;
+use crate::gslb::HealthView;
+use crate::gslb::Target;
 use crate::gslb::{Client, Gslb, RegionMatch, decide};
-use crate::health::HealthView;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-/// Answer counts: (service, client region, pool) → queries answered so far.
-pub type Counts = Vec<(String, String, String, u64)>;
+/// GSLB answers so far, by service, client region and first pool.
+pub type Counts = BTreeMap<AnswerKey, u64>;
 
 /// A drill.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Drill {
     /// Its id.
     pub id: String,
@@ -33,30 +34,39 @@ pub struct Drill {
     /// Why.
     pub reason: String,
     /// When it started.
-    #[serde(with = "unix_secs")]
     pub started_at: SystemTime,
     /// When it reverts by itself.
-    #[serde(with = "unix_secs")]
     pub ends_at: SystemTime,
     /// When it ended (stopped or reverted).
-    #[serde(with = "super::overrides::opt_unix_secs")]
     pub ended_at: Option<SystemTime>,
     /// The first second a client region was answered from its drill pool.
-    #[serde(with = "super::overrides::opt_unix_secs")]
     pub first_moved_at: Option<SystemTime>,
     /// Who started it.
     pub created_by: String,
     /// Queries per service and pool during the drill.
     pub queries: BTreeMap<String, BTreeMap<String, u64>>,
     /// (service, region, from pool, to pool) the preview predicted.
-    #[serde(skip)]
     pub moves: Vec<(String, String, String, String)>,
     /// Counts at the start.
-    #[serde(skip)]
-    pub baseline: BTreeMap<(String, String, String), u64>,
+    pub baseline: Counts,
 }
 
 impl Drill {
+    /// The drill as the API shows it.
+    pub fn api(&self) -> crate::api::Drill {
+        crate::api::Drill {
+            id: self.id.clone(),
+            fail: self.fail.clone(),
+            reason: self.reason.clone(),
+            started_at: self.started_at,
+            ends_at: self.ends_at,
+            ended_at: self.ended_at,
+            first_moved_at: self.first_moved_at,
+            created_by: self.created_by.clone(),
+            queries: self.queries.clone(),
+        }
+    }
+
     /// Still running at `now`?
     pub fn active(&self, now: SystemTime) -> bool {
         self.ended_at.is_none() && self.ends_at > now
@@ -70,7 +80,7 @@ impl Drill {
             .map(|(i, t)| Override {
                 id: format!("{}-{}", self.id, i + 1),
                 target: t.clone(),
-                action: Action::Down,
+                action: Force::Down,
                 reason: format!("drill {}: {}", self.id, self.reason),
                 created_at: self.started_at,
                 expires_at: Some(self.ends_at),
@@ -83,12 +93,13 @@ impl Drill {
     /// Update the timeline from the answer counters.
     pub fn observe(&mut self, counts: &Counts, now: SystemTime) {
         let mut per_pool: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        for (svc, region, pool, n) in counts {
-            let base = self
-                .baseline
-                .get(&(svc.clone(), region.clone(), pool.clone()))
-                .copied()
-                .unwrap_or(0);
+        for (key, n) in counts {
+            let AnswerKey {
+                service: svc,
+                region,
+                pool,
+            } = key;
+            let base = self.baseline.get(key).copied().unwrap_or(0);
             let delta = n.saturating_sub(base);
             *per_pool
                 .entry(svc.clone())
@@ -109,27 +120,7 @@ impl Drill {
     }
 }
 
-/// One row of a preview.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PreviewRow {
-    /// The service.
-    pub service: String,
-    /// The client region.
-    pub region: String,
-    /// First pool answered now.
-    pub now: Option<String>,
-    /// First pool answered during the drill.
-    pub during: Option<String>,
-}
-
-/// A preview.
-#[derive(Debug, Clone, Serialize)]
-pub struct Preview {
-    /// Per service and region.
-    pub regions: Vec<PreviewRow>,
-    /// Per service: share of queries per pool, now and during.
-    pub services: BTreeMap<String, BTreeMap<&'static str, BTreeMap<String, f64>>>,
-}
+pub use crate::api::{Preview, PreviewRow};
 
 /// What clients of each region get, now and with `fail` down.
 pub fn preview(
@@ -154,7 +145,7 @@ pub fn preview(
         moves: Vec::new(),
         baseline: BTreeMap::new(),
     };
-    apply(&drill.overrides(), model, &mut during, now);
+    during.force(model, &forced(&drill.overrides(), now));
     let first_pool = |svc, region, h: &HealthView| {
         let client = Client {
             addr: std::net::IpAddr::from([0, 0, 0, 0]),
@@ -185,14 +176,13 @@ pub fn preview(
             });
         }
     }
-    let mut services: BTreeMap<String, BTreeMap<&'static str, BTreeMap<String, f64>>> =
-        BTreeMap::new();
+    let mut services: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>> = BTreeMap::new();
     for svc in &model.services {
         let name = svc.name.to_string();
         let mut now_c: BTreeMap<String, f64> = BTreeMap::new();
         let mut dur_c: BTreeMap<String, f64> = BTreeMap::new();
-        for (s, region, pool, n) in counts.iter().filter(|c| c.0 == name) {
-            let _ = s;
+        for (AnswerKey { region, pool, .. }, n) in counts.iter().filter(|(k, _)| k.service == name)
+        {
             *now_c.entry(pool.clone()).or_default() += *n as f64;
             let to = rows
                 .iter()
@@ -208,8 +198,8 @@ pub fn preview(
                 .collect()
         };
         let entry = services.entry(name).or_default();
-        entry.insert("now", share(now_c));
-        entry.insert("during", share(dur_c));
+        entry.insert("now".to_string(), share(now_c));
+        entry.insert("during".to_string(), share(dur_c));
     }
     Preview {
         regions: rows,

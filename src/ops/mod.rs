@@ -3,25 +3,29 @@
 //! and recorded (SQLite).
 //!
 //! [`Ops`] owns the list of overrides and drills (control plane only: the query path never
-//! sees it). Every change is written to SQLite first, then handed to the health engine,
-//! which republishes the snapshot with the overrides applied — so a change applies from the
-//! next query on. A tick every second expires overrides and ends drills.
+//! sees it). Every operator action is one [`store::Change`] — the state it changes and its
+//! audit entry — committed in one SQLite transaction on a blocking thread (never on the async
+//! runtime), one action at a time; only then is it applied in memory and handed to the health
+//! engine, which republishes the snapshot with what is forced — so the API answers once the
+//! action is durable, and it applies from the next query on. A tick every second expires
+//! overrides, ends drills, and writes the per-minute rows of refused requests.
 
 pub mod audit;
 pub mod drills;
 pub mod overrides;
 pub mod store;
-pub mod target;
 
+use crate::clock::Clock;
+use crate::gslb::Force;
+use crate::gslb::Target;
 use crate::health::engine::HealthHandle;
 use crate::snapshot::SharedSnapshot;
-use audit::AuditEntry;
+use audit::{Actor, AuditEntry, Refusals, Retention};
 use drills::{Counts, Drill, Preview};
-use overrides::{Action, Override};
+use overrides::Override;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use store::OpsStore;
-use target::Target;
+use store::{Change, OpsStore};
 
 /// A source of answer counts (service, region, pool) → queries (the metrics).
 pub type CountsFn = Arc<dyn Fn() -> Counts + Send + Sync>;
@@ -31,6 +35,8 @@ pub type CountsFn = Arc<dyn Fn() -> Counts + Send + Sync>;
 pub enum OpsError {
     /// Bad input: 400.
     Invalid(String),
+    /// Cannot act now (the health engine stopped, the store is unreachable): 503.
+    Unavailable(String),
     /// No such thing: 404.
     NotFound(String),
     /// Conflicts with the current state: 409.
@@ -43,6 +49,7 @@ impl std::fmt::Display for OpsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OpsError::Invalid(s)
+            | OpsError::Unavailable(s)
             | OpsError::NotFound(s)
             | OpsError::Conflict(s)
             | OpsError::Storage(s) => f.write_str(s),
@@ -51,7 +58,6 @@ impl std::fmt::Display for OpsError {
 }
 
 struct Inner {
-    store: OpsStore,
     overrides: Vec<Override>,
     drills: Vec<Drill>,
     next: u64,
@@ -60,81 +66,102 @@ struct Inner {
 /// The operations service.
 pub struct Ops {
     inner: Mutex<Inner>,
+    /// The database connection, used on blocking threads only.
+    store: Arc<Mutex<OpsStore>>,
+    /// Held for the whole of an action: actions apply one at a time.
+    acting: tokio::sync::Mutex<()>,
+    refusals: Mutex<Refusals>,
+    retention: Retention,
+    clock: Clock,
     health: HealthHandle,
     snapshot: SharedSnapshot,
     counts: CountsFn,
 }
 
-fn new_id(prefix: &str, n: u64) -> String {
-    let t = SystemTime::now()
+fn new_id(prefix: &str, n: u64, now: SystemTime) -> String {
+    let t = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     format!("{prefix}-{t:x}-{n}")
 }
 
-fn system_entry(method: &str, path: String, result: String) -> AuditEntry {
-    AuditEntry {
-        at: SystemTime::now(),
-        token: "system".into(),
-        source: "-".into(),
-        method: method.into(),
-        path,
-        request: String::new(),
-        status: 200,
-        result,
-    }
+fn storage(e: anyhow::Error) -> OpsError {
+    OpsError::Storage(format!("the state file could not be written: {e}"))
 }
+
+/// The longest an override or a drill may last (a year: longer is a typo or an attack).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 impl Ops {
     /// Load stored overrides and drills (dropping those that expired while the server was
     /// down, with an audit entry each) and hand the rest to the health engine.
     pub async fn open(
         state_file: &std::path::Path,
+        retention: Retention,
         health: HealthHandle,
         snapshot: SharedSnapshot,
         counts: CountsFn,
+        clock: Clock,
     ) -> anyhow::Result<Arc<Ops>> {
-        let store = OpsStore::open(state_file)?;
-        let now = SystemTime::now();
-        let mut overrides = store.overrides()?;
-        for o in overrides.iter().filter(|o| !o.active(now)) {
-            store.delete_override(&o.id)?;
-            store.audit(&system_entry(
-                "expire",
-                format!("/api/v1/overrides/{}", o.id),
-                format!(
-                    "expired while the server was down: {} {}",
-                    o.action.as_str(),
-                    o.target
-                ),
-            ))?;
-        }
-        overrides.retain(|o| o.active(now));
-        let mut drills = store.drills()?;
-        for d in drills
-            .iter_mut()
-            .filter(|d| d.ended_at.is_none() && d.ends_at <= now)
-        {
-            d.ended_at = Some(d.ends_at);
-            store.save_drill(d)?;
-            store.audit(&system_entry(
-                "end",
-                format!("/api/v1/drills/{}", d.id),
-                "reverted by itself while the server was down".into(),
-            ))?;
-        }
+        let path = state_file.to_path_buf();
+        let now = clock.now();
+        let (store, overrides, drills) = tokio::task::spawn_blocking(move || {
+            let mut store = OpsStore::open(&path)?;
+            let mut overrides = store.overrides()?;
+            let mut drills = store.drills()?;
+            let mut change = Change::default();
+            for o in overrides.iter().filter(|o| !o.active(now)) {
+                change.delete_overrides.push(o.id.clone());
+                change.audit.push(audit::system(
+                    now,
+                    "expire",
+                    format!("/api/v1/overrides/{}", o.id),
+                    format!(
+                        "expired while the server was down: {} {}",
+                        o.action.as_str(),
+                        o.target
+                    ),
+                ));
+            }
+            overrides.retain(|o| o.active(now));
+            for d in drills
+                .iter_mut()
+                .filter(|d| d.ended_at.is_none() && d.ends_at <= now)
+            {
+                d.ended_at = Some(d.ends_at);
+                change.put_drills.push(d.clone());
+                change.audit.push(audit::system(
+                    now,
+                    "end",
+                    format!("/api/v1/drills/{}", d.id),
+                    "reverted by itself while the server was down".into(),
+                ));
+            }
+            if !change.is_empty() {
+                store.commit(&change)?;
+            }
+            store.prune_audit(retention, now)?;
+            anyhow::Ok((store, overrides, drills))
+        })
+        .await??;
         let ops = Arc::new(Ops {
             inner: Mutex::new(Inner {
-                store,
                 overrides: overrides.clone(),
                 drills,
                 next: 1,
             }),
+            store: Arc::new(Mutex::new(store)),
+            acting: tokio::sync::Mutex::new(()),
+            refusals: Mutex::new(Refusals::default()),
+            retention,
+            clock,
             health,
             snapshot,
             counts,
         });
-        ops.health.set_overrides(overrides).await;
+        ops.health
+            .set_forced(overrides::forced(&overrides, now))
+            .await;
         Ok(ops)
     }
 
@@ -142,8 +169,43 @@ impl Ops {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Run `f` on the database on a blocking thread.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut OpsStore) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut s = store.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut s)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("database task failed: {e}"))?
+    }
+
+    /// Commit `change` durably (then the caller applies it in memory).
+    async fn commit(&self, change: Change) -> Result<(), OpsError> {
+        if change.is_empty() {
+            return Ok(());
+        }
+        self.with_store(move |s| s.commit(&change))
+            .await
+            .map_err(storage)
+    }
+
+    /// Refuse actions while the health engine is not running: they could not apply.
+    fn ready(&self) -> Result<(), OpsError> {
+        if self.health.is_alive() {
+            Ok(())
+        } else {
+            Err(OpsError::Unavailable(
+                "the health engine has stopped: actions cannot apply (see the log)".into(),
+            ))
+        }
+    }
+
     async fn push(&self) {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let (list, drills) = {
             let inner = self.lock();
             let drills = inner.drills.iter().filter(|d| d.active(now)).count();
@@ -152,12 +214,12 @@ impl Ops {
         let metrics = self.snapshot.load().metrics.process().clone();
         metrics.set_overrides_active(list.iter().filter(|o| o.active(now)).count() as u64);
         metrics.set_drills_active(drills as u64);
-        self.health.set_overrides(list).await;
+        self.health.set_forced(overrides::forced(&list, now)).await;
     }
 
     /// Overrides in force.
     pub fn overrides(&self) -> Vec<Override> {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         self.lock()
             .overrides
             .iter()
@@ -168,71 +230,88 @@ impl Ops {
 
     /// The running drill, if any.
     pub fn active_drill(&self) -> Option<Drill> {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         self.lock().drills.iter().find(|d| d.active(now)).cloned()
     }
 
-    /// Add an override.
+    /// Add an override, recorded as `actor`'s.
     pub async fn add_override(
         &self,
         target: &str,
         action: &str,
         reason: &str,
         expires_in: Option<Duration>,
-        by: &str,
+        actor: &Actor,
     ) -> Result<Override, OpsError> {
+        self.ready()?;
         let target: Target = target.parse().map_err(OpsError::Invalid)?;
-        let action = Action::parse(action).ok_or_else(|| {
+        let action = Force::parse(action).ok_or_else(|| {
             OpsError::Invalid(format!("unknown action `{action}` (drain, down, up)"))
         })?;
+        if expires_in.is_some_and(|d| d > MAX_DURATION || d.is_zero()) {
+            return Err(OpsError::Invalid(format!(
+                "expires_in must be between 1s and {}",
+                humantime::format_duration(MAX_DURATION)
+            )));
+        }
         target
             .endpoints(&self.snapshot.load().model.gslb)
             .map_err(OpsError::Invalid)?;
-        let now = SystemTime::now();
-        let o = {
+        let _one = self.acting.lock().await;
+        let now = self.clock.now();
+        let n = {
             let mut inner = self.lock();
             inner.next += 1;
-            let o = Override {
-                id: new_id("ovr", inner.next),
-                target,
-                action,
-                reason: reason.to_string(),
-                created_at: now,
-                expires_at: expires_in.map(|d| now + d),
-                created_by: by.to_string(),
-                drill: None,
-            };
-            inner
-                .store
-                .insert_override(&o)
-                .map_err(|e| OpsError::Storage(e.to_string()))?;
-            inner.overrides.push(o.clone());
-            o
+            inner.next
         };
+        let o = Override {
+            id: new_id("ovr", n, now),
+            target,
+            action,
+            reason: audit::cap(reason, audit::MAX_TEXT),
+            created_at: now,
+            expires_at: expires_in.map(|d| now + d),
+            created_by: actor.token.clone(),
+            drill: None,
+        };
+        let result = format!("{} {} {}", o.id, o.action.as_str(), o.target);
+        self.commit(Change {
+            put_overrides: vec![o.clone()],
+            audit: vec![actor.entry(now, 201, &result)],
+            ..Change::default()
+        })
+        .await?;
+        self.lock().overrides.push(o.clone());
         self.push().await;
         Ok(o)
     }
 
     /// Remove an override (not one of a drill's: stop the drill instead).
-    pub async fn remove_override(&self, id: &str) -> Result<Override, OpsError> {
+    pub async fn remove_override(&self, id: &str, actor: &Actor) -> Result<Override, OpsError> {
+        self.ready()?;
+        let _one = self.acting.lock().await;
         let o = {
-            let mut inner = self.lock();
-            let i = inner
+            let inner = self.lock();
+            let o = inner
                 .overrides
                 .iter()
-                .position(|o| o.id == id)
+                .find(|o| o.id == id)
                 .ok_or_else(|| OpsError::NotFound(format!("no override `{id}`")))?;
-            if let Some(d) = &inner.overrides[i].drill {
+            if let Some(d) = &o.drill {
                 return Err(OpsError::Conflict(format!(
                     "override `{id}` belongs to drill `{d}`: stop the drill"
                 )));
             }
-            inner
-                .store
-                .delete_override(id)
-                .map_err(|e| OpsError::Storage(e.to_string()))?;
-            inner.overrides.remove(i)
+            o.clone()
         };
+        let now = self.clock.now();
+        self.commit(Change {
+            delete_overrides: vec![id.to_string()],
+            audit: vec![actor.entry(now, 200, &format!("removed {id}"))],
+            ..Change::default()
+        })
+        .await?;
+        self.lock().overrides.retain(|o| o.id != id);
         self.push().await;
         Ok(o)
     }
@@ -247,13 +326,18 @@ impl Ops {
             &snap.everything_up,
             &targets,
             &(self.counts)(),
-            SystemTime::now(),
+            self.clock.now(),
         ))
     }
 
     fn parse_targets(&self, fail: &[String]) -> Result<Vec<Target>, OpsError> {
         if fail.is_empty() {
             return Err(OpsError::Invalid("`fail` lists no target".into()));
+        }
+        if fail.len() > 1000 {
+            return Err(OpsError::Invalid(
+                "`fail` lists more than 1000 targets".into(),
+            ));
         }
         let model = self.snapshot.load_full();
         fail.iter()
@@ -265,22 +349,27 @@ impl Ops {
             .collect()
     }
 
-    /// Start a drill.
+    /// Start a drill, recorded as `actor`'s.
     pub async fn start_drill(
         &self,
         fail: &[String],
         reason: &str,
         duration: Duration,
-        by: &str,
+        actor: &Actor,
     ) -> Result<Drill, OpsError> {
+        self.ready()?;
         let targets = self.parse_targets(fail)?;
-        if duration.is_zero() {
-            return Err(OpsError::Invalid("duration must be positive".into()));
+        if duration.is_zero() || duration > MAX_DURATION {
+            return Err(OpsError::Invalid(format!(
+                "duration must be between 1s and {}",
+                humantime::format_duration(MAX_DURATION)
+            )));
         }
         let preview = self.preview(fail)?;
+        let _one = self.acting.lock().await;
         let counts = (self.counts)();
-        let now = SystemTime::now();
-        let d = {
+        let now = self.clock.now();
+        let n = {
             let mut inner = self.lock();
             if let Some(d) = inner.drills.iter().find(|d| d.active(now)) {
                 return Err(OpsError::Conflict(format!(
@@ -289,84 +378,91 @@ impl Ops {
                 )));
             }
             inner.next += 1;
-            let d = Drill {
-                id: new_id("drill", inner.next),
-                fail: targets,
-                reason: reason.to_string(),
-                started_at: now,
-                ends_at: now + duration,
-                ended_at: None,
-                first_moved_at: None,
-                created_by: by.to_string(),
-                queries: Default::default(),
-                moves: preview
-                    .regions
-                    .iter()
-                    .filter(|r| r.now != r.during)
-                    .filter_map(|r| {
-                        Some((
-                            r.service.clone(),
-                            r.region.clone(),
-                            r.now.clone()?,
-                            r.during.clone()?,
-                        ))
-                    })
-                    .collect(),
-                baseline: counts
-                    .into_iter()
-                    .map(|(s, r, p, n)| ((s, r, p), n))
-                    .collect(),
-            };
-            inner
-                .store
-                .save_drill(&d)
-                .map_err(|e| OpsError::Storage(e.to_string()))?;
-            for o in d.overrides() {
-                inner
-                    .store
-                    .insert_override(&o)
-                    .map_err(|e| OpsError::Storage(e.to_string()))?;
-                inner.overrides.push(o);
-            }
-            inner.drills.insert(0, d.clone());
-            d
+            inner.next
         };
+        let d = Drill {
+            id: new_id("drill", n, now),
+            fail: targets,
+            reason: audit::cap(reason, audit::MAX_TEXT),
+            started_at: now,
+            ends_at: now + duration,
+            ended_at: None,
+            first_moved_at: None,
+            created_by: actor.token.clone(),
+            queries: Default::default(),
+            moves: preview
+                .regions
+                .iter()
+                .filter(|r| r.now != r.during)
+                .filter_map(|r| {
+                    Some((
+                        r.service.clone(),
+                        r.region.clone(),
+                        r.now.clone()?,
+                        r.during.clone()?,
+                    ))
+                })
+                .collect(),
+            baseline: counts,
+        };
+        let overrides = d.overrides();
+        self.commit(Change {
+            put_overrides: overrides.clone(),
+            put_drills: vec![d.clone()],
+            audit: vec![actor.entry(now, 201, &format!("drill {} started", d.id))],
+            ..Change::default()
+        })
+        .await?;
+        {
+            let mut inner = self.lock();
+            inner.overrides.extend(overrides);
+            inner.drills.insert(0, d.clone());
+        }
         self.push().await;
         Ok(d)
     }
 
     /// Stop a running drill: its overrides go, traffic comes back.
-    pub async fn stop_drill(&self, id: &str) -> Result<Drill, OpsError> {
-        let now = SystemTime::now();
-        let d = {
-            let mut inner = self.lock();
-            let counts = (self.counts)();
-            let Inner {
-                store,
-                overrides,
-                drills,
-                ..
-            } = &mut *inner;
-            let d = drills
-                .iter_mut()
+    pub async fn stop_drill(&self, id: &str, actor: &Actor) -> Result<Drill, OpsError> {
+        self.ready()?;
+        let _one = self.acting.lock().await;
+        let now = self.clock.now();
+        let counts = (self.counts)();
+        let (d, ids) = {
+            let inner = self.lock();
+            let d = inner
+                .drills
+                .iter()
                 .find(|d| d.id == id)
                 .ok_or_else(|| OpsError::NotFound(format!("no drill `{id}`")))?;
             if d.ended_at.is_some() {
                 return Err(OpsError::Conflict(format!("drill `{id}` has ended")));
             }
+            let mut d = d.clone();
             d.observe(&counts, now);
             d.ended_at = Some(now);
-            store
-                .save_drill(d)
-                .map_err(|e| OpsError::Storage(e.to_string()))?;
-            for o in overrides.iter().filter(|o| o.drill.as_deref() == Some(id)) {
-                store
-                    .delete_override(&o.id)
-                    .map_err(|e| OpsError::Storage(e.to_string()))?;
-            }
-            overrides.retain(|o| o.drill.as_deref() != Some(id));
-            d.clone()
+            let ids: Vec<String> = inner
+                .overrides
+                .iter()
+                .filter(|o| o.drill.as_deref() == Some(id))
+                .map(|o| o.id.clone())
+                .collect();
+            (d, ids)
         };
+        self.commit(Change {
+            delete_overrides: ids,
+            put_drills: vec![d.clone()],
+            audit: vec![actor.entry(now, 200, &format!("drill {id} stopped"))],
+            ..Change::default()
+        })
+        .await?;
+        {
+            let mut inner = self.lock();
+            inner.overrides.retain(|o| o.drill.as_deref() != Some(id));
+            if let Some(slot) = inner.drills.iter_mut().find(|x| x.id == id) {
+                *slot = d.clone();
+            }
+        }
         self.push().await;
         Ok(d)
     }
@@ -376,36 +472,39 @@ impl Ops {
         self.lock().drills.iter().find(|d| d.id == id).cloned()
     }
 
-    /// Once a second: observe running drills, end those past their time, expire overrides.
+    /// Once a second: observe running drills, end those past their time, expire overrides;
+    /// write the rows of refused requests whose minute is over; prune the audit trail once a
+    /// minute.
     pub async fn tick(&self) {
-        let now = SystemTime::now();
+        let _one = self.acting.lock().await;
+        let now = self.clock.now();
         let counts = (self.counts)();
+        let mut change = Change::default();
         let changed = {
             let mut inner = self.lock();
             let Inner {
-                store,
-                overrides,
-                drills,
-                ..
+                overrides, drills, ..
             } = &mut *inner;
             let mut changed = false;
             for d in drills.iter_mut().filter(|d| d.ended_at.is_none()) {
                 d.observe(&counts, now);
                 if d.ends_at <= now {
                     d.ended_at = Some(d.ends_at);
-                    let _ = store.audit(&system_entry(
+                    change.audit.push(audit::system(
+                        now,
                         "end",
                         format!("/api/v1/drills/{}", d.id),
                         "reverted by itself".into(),
                     ));
                     changed = true;
                 }
-                let _ = store.save_drill(d);
+                change.put_drills.push(d.clone());
             }
             for o in overrides.iter().filter(|o| !o.active(now)) {
-                let _ = store.delete_override(&o.id);
+                change.delete_overrides.push(o.id.clone());
                 if o.drill.is_none() {
-                    let _ = store.audit(&system_entry(
+                    change.audit.push(audit::system(
+                        now,
                         "expire",
                         format!("/api/v1/overrides/{}", o.id),
                         format!("expired: {} {}", o.action.as_str(), o.target),
@@ -416,26 +515,73 @@ impl Ops {
             overrides.retain(|o| o.active(now));
             changed
         };
+        change.audit.extend(
+            self.refusals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .finish(now),
+        );
+        let prune = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .is_ok_and(|d| d.as_secs().is_multiple_of(60));
+        let keep = self.retention;
+        let result = self
+            .with_store(move |s| {
+                if !change.is_empty() {
+                    s.commit(&change)?;
+                }
+                if prune {
+                    s.prune_audit(keep, now)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "operations state not written; will retry");
+        }
         if changed {
             self.push().await;
         }
     }
 
-    /// Record an audit entry.
-    pub fn audit(&self, entry: AuditEntry) {
-        if let Err(e) = self.lock().store.audit(&entry) {
+    /// Record a refused request (metadata only; repeats from one source are counted per
+    /// minute).
+    pub async fn refused(&self, entry: AuditEntry) {
+        let first = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .note(entry);
+        if let Some(e) = first
+            && let Err(e) = self.commit(Change::audit(vec![e])).await
+        {
             tracing::warn!(error = %e, "audit entry not written");
         }
     }
 
-    /// The newest audit entries.
-    pub fn audit_log(&self, limit: usize) -> Vec<AuditEntry> {
-        self.lock().store.audit_log(limit).unwrap_or_default()
+    /// Record an action that changes no operators' state (a reload).
+    pub async fn record(&self, entry: AuditEntry) {
+        if let Err(e) = self.commit(Change::audit(vec![entry])).await {
+            tracing::warn!(error = %e, "audit entry not written");
+        }
+    }
+
+    /// A page of the audit trail, newest first.
+    pub async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, OpsError> {
+        self.with_store(move |s| s.audit_page(before, limit))
+            .await
+            .map_err(storage)
     }
 
     /// The newest health transitions.
-    pub fn transitions(&self, limit: usize) -> Vec<crate::state::Transition> {
-        self.lock().store.transitions(limit).unwrap_or_default()
+    pub async fn transitions(&self, limit: usize) -> Vec<crate::state::Transition> {
+        self.with_store(move |s| s.transitions(limit))
+            .await
+            .unwrap_or_default()
     }
 
     /// The answer counts (for status and previews).

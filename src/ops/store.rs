@@ -1,14 +1,18 @@
 //! The operations tables (overrides, drills, audit) in the state database: a connection of
-//! their own beside the health writer's (WAL lets both write). Operations are rare and must
-//! be durable when the API answers, so each is written at once in its own transaction.
+//! their own beside the health writer's (WAL lets both write). An operator action is one
+//! [`Change`] — the state it changes and its audit entry — committed in one transaction, so
+//! an action is never applied without its record, nor recorded without being applied. The
+//! connection is only used from blocking threads (`Ops` hands it to `spawn_blocking`), never
+//! on the async runtime.
 
-use super::audit::AuditEntry;
+use super::audit::{AuditEntry, Retention};
 use super::drills::Drill;
-use super::overrides::{Action, Override};
-use super::target::Target;
+use super::overrides::Override;
+use crate::gslb::Force;
+use crate::gslb::Target;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The connection.
 pub struct OpsStore {
@@ -59,7 +63,7 @@ impl OpsStore {
         for row in rows {
             let (id, target, action, reason, created, expires, by, drill) =
                 row.map_err(|e| self.err(e))?;
-            let (Ok(target), Some(action)) = (target.parse::<Target>(), Action::parse(&action))
+            let (Ok(target), Some(action)) = (target.parse::<Target>(), Force::parse(&action))
             else {
                 continue;
             };
@@ -75,41 +79,6 @@ impl OpsStore {
             });
         }
         Ok(out)
-    }
-
-    /// Store an override.
-    pub fn insert_override(&self, o: &Override) -> anyhow::Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO overrides (id, target, action, reason, created_at, expires_at, created_by, drill) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![o.id, o.target.to_string(), o.action.as_str(), o.reason, ms(o.created_at), o.expires_at.map(ms), o.created_by, o.drill],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Remove an override.
-    pub fn delete_override(&self, id: &str) -> anyhow::Result<()> {
-        self.conn
-            .execute("DELETE FROM overrides WHERE id = ?1", params![id])
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Store or update a drill.
-    pub fn save_drill(&self, d: &Drill) -> anyhow::Result<()> {
-        let fail = serde_json::to_string(&d.fail)?;
-        let queries = serde_json::to_string(&d.queries)?;
-        self.conn
-            .execute(
-                "INSERT INTO drills (id, fail, reason, started_at, ends_at, ended_at, first_moved_at, created_by, queries)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at,
-                     first_moved_at = excluded.first_moved_at, queries = excluded.queries",
-                params![d.id, fail, d.reason, ms(d.started_at), ms(d.ends_at), d.ended_at.map(ms), d.first_moved_at.map(ms), d.created_by, queries],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
     }
 
     /// Every stored drill, newest first.
@@ -156,38 +125,118 @@ impl OpsStore {
         Ok(out)
     }
 
-    /// Record an audit entry.
-    pub fn audit(&self, a: &AuditEntry) -> anyhow::Result<()> {
-        self.conn
-            .execute(
+    /// Apply `change` in one transaction.
+    pub fn commit(&mut self, change: &Change) -> anyhow::Result<()> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| anyhow::anyhow!("{}: {e}", path.display());
+        let tx = self.conn.transaction().map_err(err)?;
+        for o in &change.put_overrides {
+            tx.execute(
+                "INSERT OR REPLACE INTO overrides (id, target, action, reason, created_at, expires_at, created_by, drill) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![o.id, o.target.to_string(), o.action.as_str(), o.reason, ms(o.created_at), o.expires_at.map(ms), o.created_by, o.drill],
+            )
+            .map_err(err)?;
+        }
+        for id in &change.delete_overrides {
+            tx.execute("DELETE FROM overrides WHERE id = ?1", params![id])
+                .map_err(err)?;
+        }
+        for d in &change.put_drills {
+            let fail = serde_json::to_string(&d.fail)?;
+            let queries = serde_json::to_string(&d.queries)?;
+            tx.execute(
+                "INSERT INTO drills (id, fail, reason, started_at, ends_at, ended_at, first_moved_at, created_by, queries)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at,
+                     first_moved_at = excluded.first_moved_at, queries = excluded.queries",
+                params![d.id, fail, d.reason, ms(d.started_at), ms(d.ends_at), d.ended_at.map(ms), d.first_moved_at.map(ms), d.created_by, queries],
+            )
+            .map_err(err)?;
+        }
+        for a in &change.audit {
+            tx.execute(
                 "INSERT INTO audit (at, token, source, method, path, request, status, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![ms(a.at), a.token, a.source, a.method, a.path, a.request, a.status, a.result],
             )
-            .map_err(|e| self.err(e))?;
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
         Ok(())
     }
 
-    /// The newest `limit` audit entries, newest first.
-    pub fn audit_log(&self, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
+    /// Drop audit rows older than `keep.max_age` (at `now`) and beyond the newest
+    /// `keep.max_rows`. Returns how many went.
+    pub fn prune_audit(&self, keep: Retention, now: SystemTime) -> anyhow::Result<usize> {
+        let cutoff = now
+            .checked_sub(keep.max_age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut n = self
+            .conn
+            .execute("DELETE FROM audit WHERE at < ?1", params![ms(cutoff)])
+            .map_err(|e| self.err(e))?;
+        n += self
+            .conn
+            .execute(
+                "DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                params![i64::try_from(keep.max_rows).unwrap_or(i64::MAX)],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n)
+    }
+
+    /// Up to `limit` audit entries older than entry `before` (all when `None`), newest first.
+    pub fn audit_page(&self, before: Option<i64>, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
         let mut st = self
             .conn
-            .prepare("SELECT at, token, source, method, path, request, status, result FROM audit ORDER BY id DESC LIMIT ?1")
+            .prepare("SELECT id, at, token, source, method, path, request, status, result FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2")
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map(params![limit as i64], |r| {
+            .query_map(params![before.unwrap_or(i64::MAX), limit as i64], |r| {
                 Ok(AuditEntry {
-                    at: time(r.get(0)?),
-                    token: r.get(1)?,
-                    source: r.get(2)?,
-                    method: r.get(3)?,
-                    path: r.get(4)?,
-                    request: r.get(5)?,
-                    status: r.get(6)?,
-                    result: r.get(7)?,
+                    id: r.get(0)?,
+                    at: time(r.get(1)?),
+                    token: r.get(2)?,
+                    source: r.get(3)?,
+                    method: r.get(4)?,
+                    path: r.get(5)?,
+                    request: r.get(6)?,
+                    status: r.get(7)?,
+                    result: r.get(8)?,
                 })
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}
+
+/// One committed change of the operators' state, with the audit entries that record it.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// Overrides added or replaced.
+    pub put_overrides: Vec<Override>,
+    /// Overrides removed, by id.
+    pub delete_overrides: Vec<String>,
+    /// Drills started or updated.
+    pub put_drills: Vec<Drill>,
+    /// What records it.
+    pub audit: Vec<AuditEntry>,
+}
+
+impl Change {
+    /// A change that only records.
+    pub fn audit(entries: Vec<AuditEntry>) -> Change {
+        Change {
+            audit: entries,
+            ..Change::default()
+        }
+    }
+
+    /// True when it changes nothing and records nothing.
+    pub fn is_empty(&self) -> bool {
+        self.put_overrides.is_empty()
+            && self.delete_overrides.is_empty()
+            && self.put_drills.is_empty()
+            && self.audit.is_empty()
     }
 }
 

@@ -21,10 +21,11 @@
 //! | --- | --- | --- |
 //! | `endpoint_state` | the latest health of each (endpoint, region): `up`, `successes`, `failures` (consecutive), `last_rtt_ms`, `last_change`, `last_error`, `updated_at` | `(endpoint, region)` |
 //! | `transitions` | every up/down change: `endpoint`, `region` (`*` = the aggregated state), `from_up`, `to_up`, `at`, `reason`; indexed on `at` and on `(endpoint, at)`; pruned by [`Retention`] | `id` (insertion order) |
+//! | `overrides`, `drills`, `audit` | the operators' state, read and written by `ops` (`src/ops/store.rs`) | `id` |
 //!
 //! Times are Unix milliseconds (`INTEGER`), booleans `0`/`1`. The schema version is `PRAGMA
-//! user_version`; `schema.rs` applies numbered migrations in order, so later versions add
-//! tables (overrides, drills, audit) by appending a migration.
+//! user_version`; `schema.rs` applies numbered migrations in order (the second one added the
+//! operators' tables), so a new table is a new migration at the end.
 //!
 //! Files: `record.rs` (the values), `store.rs` (the connection), `schema.rs` (migrations),
 //! `retention.rs` (pruning history), `writer.rs` (the background writer), `error.rs`,

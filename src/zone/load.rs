@@ -1,17 +1,16 @@
-//! Loading a zone file: parse with hickory-proto, then check the rules a zone must obey.
+//! Loading a zone file: read it ([`super::reader`]), then check the rules a zone must obey.
 //!
-//! Parse errors and rule violations are reported as [`Diagnostic`]s naming `file:line`
-//! (see [`super::entries`] for how lines are found). All rule violations of a file are reported
+//! Syntax errors and rule violations are reported as [`Diagnostic`]s naming `file:line` (the
+//! included file's, for records read through `$INCLUDE`). All problems of a zone are reported
 //! together. The checks are the ones an authoritative server must refuse to serve without:
 //! exactly one SOA, at the apex; NS records at the apex; every record at or below the apex;
-//! no CNAME beside other data (RFC 1034 §3.6.2); class IN only; no DNAME (not implemented, so
-//! refused rather than answered wrongly).
+//! no CNAME beside other data (RFC 1034 §3.6.2); at most one DNAME per name and none beside a
+//! CNAME (RFC 6672 §2.4); class IN only.
 
 use super::Zone;
-use super::entries::{self, LineIndex};
+use super::reader::{self, Located, ReadOptions};
 use crate::diag::{Diagnostic, Diagnostics};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
-use hickory_proto::serialize::txt::Parser;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -23,74 +22,45 @@ pub fn origin_from_file_name(path: &Path) -> Option<Name> {
     Some(name)
 }
 
-/// Parse `text` with hickory's master-file parser.
-fn parse(text: &str, path: &Path, origin: Option<&Name>) -> Result<Vec<Record>, String> {
-    let parser = Parser::new(text, Some(path.to_path_buf()), origin.cloned());
-    let (_, sets) = parser.parse().map_err(|e| e.to_string())?;
-    let mut records = Vec::new();
-    for set in sets.into_values() {
-        records.extend(set.records_without_rrsigs().cloned());
-    }
-    Ok(records)
-}
-
-/// Find the line of the first entry whose inclusion makes the parse fail (the parser's errors
-/// carry no position). Parsing a prefix is monotone: once the bad entry is in, it fails.
-fn locate_parse_error(
-    text: &str,
-    path: &Path,
-    origin: Option<&Name>,
-    entries: &[entries::Entry],
-) -> Option<usize> {
-    let fails = |k: usize| parse(&text[..entries[k].end_offset], path, origin).is_err();
-    if entries.is_empty() || !fails(entries.len() - 1) {
-        return None;
-    }
-    let (mut lo, mut hi) = (0usize, entries.len() - 1);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if fails(mid) { hi = mid } else { lo = mid + 1 }
-    }
-    Some(entries[lo].line)
-}
-
 /// Load and check one zone file. `origin` is the configured origin, if any; otherwise the
 /// origin comes from `$ORIGIN`/the SOA owner, else from the file name (`NAME.zone`).
 pub fn load_zone_file(path: &Path, origin: Option<&Name>) -> Result<Zone, Diagnostics> {
-    let text = std::fs::read_to_string(path)
+    load_zone_file_with(path, origin, &ReadOptions::default())
+}
+
+/// [`load_zone_file`] with reader settings (where `$INCLUDE`d files may come from).
+pub fn load_zone_file_with(
+    path: &Path,
+    origin: Option<&Name>,
+    opts: &ReadOptions,
+) -> Result<Zone, Diagnostics> {
+    let text = std::fs::read(path)
         .map_err(|e| Diagnostic::file(path, format!("cannot read zone file: {e}")))?;
-    load_zone_text(&text, path, origin)
+    load_zone_bytes(&text, path, origin, opts)
 }
 
 /// Load and check zone text (as if read from `path`).
 pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<Zone, Diagnostics> {
-    let entries = entries::split(text).map_err(|(line, msg)| Diagnostic::at(path, line, msg))?;
+    load_zone_bytes(text.as_bytes(), path, origin, &ReadOptions::default())
+}
+
+fn load_zone_bytes(
+    text: &[u8],
+    path: &Path,
+    origin: Option<&Name>,
+    opts: &ReadOptions,
+) -> Result<Zone, Diagnostics> {
     let default_origin = origin.cloned().or_else(|| origin_from_file_name(path));
-    let records = match parse(text, path, default_origin.as_ref()) {
-        Ok(r) => r,
-        Err(msg) => {
-            let line = locate_parse_error(text, path, default_origin.as_ref(), &entries);
-            let d = match line {
-                Some(line) => Diagnostic::at(path, line, format!("syntax error: {msg}")),
-                None => Diagnostic::file(path, format!("syntax error: {msg}")),
-            };
-            return Err(d.into());
-        }
-    };
-    let index = LineIndex::new(&entries, default_origin.as_ref());
-    let at = |name: &Name, rtype: Option<RecordType>, msg: String| match index.line_of(name, rtype)
-    {
-        Some(line) => Diagnostic::at(path, line, msg),
-        None => Diagnostic::file(path, msg),
-    };
+    let located = reader::read_zone_bytes(text, path, default_origin.as_ref(), opts)?;
+    let at = |l: &Located, msg: String| Diagnostic::at(&l.file, l.line, msg);
     let mut errors = Diagnostics::default();
 
     // The apex is the SOA owner; there must be exactly one SOA.
-    let soas: Vec<&Record> = records
+    let soas: Vec<&Located> = located
         .iter()
-        .filter(|r| r.record_type() == RecordType::SOA)
+        .filter(|l| l.record.record_type() == RecordType::SOA)
         .collect();
-    let apex = match soas.as_slice() {
+    let (apex, soa_at) = match soas.as_slice() {
         [] => {
             errors.push(Diagnostic::file(
                 path,
@@ -102,26 +72,27 @@ pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<
             for extra in rest {
                 let msg = format!(
                     "second SOA record (at {}): a zone has exactly one",
-                    extra.name
+                    extra.record.name
                 );
-                errors.push(at(&extra.name, Some(RecordType::SOA), msg));
+                errors.push(at(extra, msg));
             }
-            soa.name.clone()
+            (soa.record.name.clone(), *soa)
         }
     };
     if let Some(o) = origin
         && *o != apex
     {
         let msg = format!("the SOA is at {apex} but the zone is configured as {o}");
-        errors.push(at(&apex, Some(RecordType::SOA), msg));
+        errors.push(at(soa_at, msg));
     }
 
-    let mut types_at: HashMap<&Name, Vec<RecordType>> = HashMap::new();
-    for r in &records {
+    let mut types_at: HashMap<&Name, (Vec<RecordType>, &Located)> = HashMap::new();
+    for l in &located {
+        let r = &l.record;
         let rtype = r.record_type();
         if !apex.zone_of(&r.name) {
             let msg = format!("{} is outside the zone {apex}", r.name);
-            errors.push(at(&r.name, Some(rtype), msg));
+            errors.push(at(l, msg));
             continue;
         }
         if r.dns_class != DNSClass::IN {
@@ -129,37 +100,62 @@ pub fn load_zone_text(text: &str, path: &Path, origin: Option<&Name>) -> Result<
                 "{} {rtype}: class {} is not served (IN only)",
                 r.name, r.dns_class
             );
-            errors.push(at(&r.name, Some(rtype), msg));
+            errors.push(at(l, msg));
         }
-        if rtype == RecordType::DNAME {
-            let msg = format!("{} DNAME: DNAME records are not supported", r.name);
-            errors.push(at(&r.name, Some(rtype), msg));
+        let e = types_at.entry(&r.name).or_insert_with(|| (Vec::new(), l));
+        if rtype == RecordType::DNAME
+            && e.0.contains(&RecordType::DNAME)
+            && e.1.record.data != r.data
+        {
+            let msg = format!("{} has a second DNAME (RFC 6672 section 2.4)", r.name);
+            errors.push(at(l, msg));
         }
-        types_at.entry(&r.name).or_default().push(rtype);
+        if rtype == RecordType::CNAME
+            && e.0.contains(&RecordType::CNAME)
+            && e.1.record.data != r.data
+        {
+            let msg = format!("{} has a second CNAME (RFC 2181 section 10.1)", r.name);
+            errors.push(at(l, msg));
+        }
+        if matches!(rtype, RecordType::CNAME | RecordType::DNAME) {
+            e.1 = l;
+        }
+        e.0.push(rtype);
     }
-    for (name, types) in &types_at {
+    // Nothing may live below a DNAME (RFC 6672 §2.3; Knot refuses such a zone too).
+    let dnames: Vec<&Name> = types_at
+        .iter()
+        .filter(|(_, (t, _))| t.contains(&RecordType::DNAME))
+        .map(|(n, _)| *n)
+        .collect();
+    if !dnames.is_empty() {
+        for l in &located {
+            let name = &l.record.name;
+            if let Some(d) = dnames.iter().find(|d| **d != name && d.zone_of(name)) {
+                let msg = format!("{name} is below the DNAME at {d} (RFC 6672 section 2.3)");
+                errors.push(at(l, msg));
+            }
+        }
+    }
+    for (name, (types, l)) in &types_at {
         if types.contains(&RecordType::CNAME) && types.iter().any(|t| *t != RecordType::CNAME) {
             let msg = format!("{name} has a CNAME and other data (RFC 1034 section 3.6.2)");
-            errors.push(at(name, Some(RecordType::CNAME), msg));
+            errors.push(at(l, msg));
         }
     }
     if !types_at
         .get(&apex)
-        .is_some_and(|t| t.contains(&RecordType::NS))
+        .is_some_and(|(t, _)| t.contains(&RecordType::NS))
     {
-        errors.push(at(
-            &apex,
-            Some(RecordType::SOA),
-            format!("no NS records at the apex {apex}"),
-        ));
+        errors.push(at(soa_at, format!("no NS records at the apex {apex}")));
     }
     if !errors.is_empty() {
+        errors
+            .0
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         return Err(errors);
     }
-    let records = records
-        .into_iter()
-        .filter(|r| apex.zone_of(&r.name))
-        .collect();
+    let records: Vec<Record> = located.into_iter().map(|l| l.record).collect();
     Zone::from_records(apex, path.to_path_buf(), records)
         .ok_or_else(|| Diagnostic::file(path, "no SOA record at the apex").into())
 }
@@ -216,6 +212,31 @@ mod tests {
             s.contains("t/example.test.zone:6: www.example.test. has a CNAME"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn dname_rules_and_new_syntax() {
+        let text = format!("{GOOD}d DNAME t.example.test.\nx.d A 192.0.2.1\nd DNAME u.\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(
+            e.contains(":7: x.d.example.test. is below the DNAME"),
+            "{e}"
+        );
+        assert!(e.contains(":8: d.example.test. has a second DNAME"), "{e}");
+        let text = format!(
+            "{GOOD}a\\.b MX 10 @\nds DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118\n\
+             $GENERATE 1-3 g$ CNAME a\\.b\n"
+        );
+        let z = load(&text).unwrap();
+        assert_eq!(z.record_count, 9);
+        assert!(
+            load(&format!("{GOOD}x CNAME a\nx CNAME a\n")).is_ok(),
+            "duplicates merge"
+        );
+        let e = load(&format!("{GOOD}x CNAME a\nx CNAME b\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":7: x.example.test. has a second CNAME"), "{e}");
     }
 
     #[test]

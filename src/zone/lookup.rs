@@ -6,24 +6,35 @@
 //!    a referral: no AA, the child's NS set in the authority section, glue (A/AAAA of the NS
 //!    targets that the zone holds) in the additional section. The parent's data for names at
 //!    or below the cut is never served. (A DS query *at* the cut is the parent's to answer.)
-//! 2. **Exact name.** If the node exists: the RRset of the asked type, else a CNAME (followed
+//! 2. **DNAME.** If a name above the query name (the apex included) holds a DNAME, and no cut
+//!    is above it, the answer is the DNAME, a CNAME synthesized from it (owner the query name,
+//!    target the name with the DNAME's owner replaced by its target, TTL the DNAME's), and the
+//!    lookup goes on at that target as for a CNAME (RFC 6672 §3.2). A target too long to be a
+//!    name gives YXDOMAIN. The topmost cut or DNAME wins: names below them are occluded.
+//! 3. **Exact name.** If the node exists: the RRset of the asked type, else a CNAME (followed
 //!    inside the zone, up to [`MAX_CNAME_HOPS`]), else NODATA (NOERROR, SOA in authority).
 //!    An empty non-terminal exists, so it gives NODATA, not NXDOMAIN.
-//! 3. **Wildcard.** Otherwise, if the closest existing ancestor has a `*` child, that node
+//! 4. **Wildcard.** Otherwise, if the closest existing ancestor has a `*` child, that node
 //!    answers with the query name as owner.
-//! 4. Otherwise NXDOMAIN with the SOA in authority.
+//! 5. Otherwise NXDOMAIN with the SOA in authority.
 //!
 //! The SOA in negative answers has TTL = min(SOA TTL, SOA MINIMUM), see [`Zone::negative_soa`].
-//! A CNAME chain ends when it leaves the zone (the resolver follows it), loops, or runs out of
-//! hops; one that reaches a delegation ends with that referral (AA kept: the CNAMEs are ours).
+//! A CNAME chain ends when it leaves the zone (the resolver follows it), loops (a CNAME already
+//! in the answer), or holds [`MAX_CNAME_HOPS`] CNAMEs; one that reaches a delegation ends with that referral (AA kept: the CNAMEs are ours).
 //! The rcode and authority section are those of the last name looked up.
+//!
+//! For future online DNSSEC signing, [`Lookup::synthesized`] tells which answers were made up
+//! per query (wildcard expansions, CNAMEs from a DNAME) and so need their own proof or no
+//! signature, as opposed to RRsets served as they are in the zone.
 
 use super::{Node, RRset, Zone};
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-/// How many CNAMEs a chain may have before ayadns stops following it.
-pub const MAX_CNAME_HOPS: usize = 12;
+/// How many CNAMEs (from the zone or synthesized from a DNAME) an answer holds at most; the
+/// chain is not followed further. Knot's limit, which the differential test shows.
+pub const MAX_CNAME_HOPS: usize = 5;
 
 /// Per-query choices that change the answer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,6 +58,9 @@ pub struct Lookup {
     pub additional: Vec<Record>,
     /// The ECS scope: the largest of the dynamic answers' scopes (0 for static data).
     pub scope: u8,
+    /// Names whose answer was synthesized (a wildcard expansion or a CNAME from a DNAME),
+    /// in the order met; for DNSSEC (wildcard proofs, unsigned synthesized CNAMEs).
+    pub synthesized: Vec<Name>,
 }
 
 /// Records computed per query for a name (a GSLB service), replacing the zone's RRset of
@@ -64,6 +78,8 @@ enum Found<'z> {
     Node(&'z Node),
     Wildcard(&'z Node),
     Referral(&'z Node),
+    /// A DNAME above the name: its owner (as stored) and node.
+    Dname(&'z Name, &'z Node),
     NxDomain,
 }
 
@@ -103,7 +119,51 @@ impl Zone {
                     out.authority.push(self.negative_soa.clone());
                     return out;
                 }
-                Found::Node(node) | Found::Wildcard(node) => node,
+                Found::Dname(owner, node) => {
+                    let (Some(set), Some(target)) = (node.get(RecordType::DNAME), &node.dname)
+                    else {
+                        return out;
+                    };
+                    if hops >= MAX_CNAME_HOPS {
+                        return out;
+                    }
+                    // The DNAME once; the CNAMEs it makes count towards the chain limit (a
+                    // DNAME that loops back on itself ends there, as in Knot).
+                    if !out
+                        .answers
+                        .iter()
+                        .any(|r| r.record_type() == RecordType::DNAME && r.name == *owner)
+                    {
+                        push_set(&mut out.answers, set, owner);
+                    }
+                    let ttl = set.records.first().map_or(0, |r| r.ttl);
+                    let keep = (name.num_labels() - owner.num_labels()) as usize;
+                    let synth = Name::from_labels(name.iter().take(keep))
+                        .and_then(|prefix| prefix.append_domain(target));
+                    let Ok(mut synth) = synth else {
+                        // The substituted name would be too long (RFC 6672 §2.2).
+                        out.rcode = ResponseCode::YXDomain;
+                        return out;
+                    };
+                    synth.set_fqdn(true);
+                    out.synthesized.push(name.clone());
+                    out.answers.push(Record::from_rdata(
+                        name.clone(),
+                        ttl,
+                        RData::CNAME(CNAME(synth.clone())),
+                    ));
+                    hops += 1;
+                    if !self.origin.zone_of(&synth) || qtype == RecordType::CNAME {
+                        return out;
+                    }
+                    name = synth;
+                    continue;
+                }
+                Found::Wildcard(node) => {
+                    out.synthesized.push(name.clone());
+                    node
+                }
+                Found::Node(node) => node,
             };
             if qtype == RecordType::ANY {
                 // ANY matches a CNAME itself: no chasing.
@@ -134,39 +194,58 @@ impl Zone {
                 self.additional_for(set, &mut out.additional);
                 return out;
             }
-            let Some(cname) = node.get(RecordType::CNAME) else {
+            let Some(cname) = node.get(RecordType::CNAME).filter(|_| follows(qtype)) else {
                 out.authority.push(self.negative_soa.clone());
                 return out;
             };
+            // The chain ends at the limit, or when this CNAME is already in the answer (a loop).
+            let looped = out
+                .answers
+                .iter()
+                .any(|r| r.record_type() == RecordType::CNAME && r.name == name);
+            if hops >= MAX_CNAME_HOPS || looped {
+                return out;
+            }
             push_set(&mut out.answers, cname, &name);
             let Some(RData::CNAME(target)) = cname.records.first().map(|r| &r.data) else {
                 return out;
             };
             let target = target.0.clone();
             hops += 1;
-            let seen = out.answers.iter().any(|r| r.name == target);
-            if !self.origin.zone_of(&target) || hops > MAX_CNAME_HOPS || seen {
+            if !self.origin.zone_of(&target) {
                 return out;
             }
             name = target;
         }
     }
 
-    /// Locate `name`: a delegation above or at it, the node itself, a wildcard, or nothing.
+    /// Locate `name`: a delegation at or above it, a DNAME above it, the node itself, a
+    /// wildcard, or nothing.
     fn find(&self, name: &Name, ds: bool) -> Found<'_> {
-        if self.has_cuts {
-            let mut cut = None;
-            let mut n = if ds { name.base_name() } else { name.clone() };
-            while n.num_labels() > self.origin.num_labels() {
-                if let Some(node) = self.nodes.get(&n)
-                    && node.is_cut
-                {
-                    cut = Some(node);
+        if self.has_cuts || self.has_dnames {
+            // Walk up to the apex; the topmost cut or DNAME wins (it occludes what is below).
+            let mut found = None;
+            let mut n = name.clone();
+            let mut at_name = true;
+            while n.num_labels() >= self.origin.num_labels() {
+                let at_apex = n.num_labels() == self.origin.num_labels();
+                // The apex is never a cut; it matters only for a DNAME there.
+                let look = !at_apex || self.has_dnames;
+                if look && let Some((key, node)) = self.nodes.get_key_value(&n) {
+                    if node.is_cut && !(at_name && ds) {
+                        found = Some(Found::Referral(node));
+                    } else if node.dname.is_some() && !at_name {
+                        found = Some(Found::Dname(key, node));
+                    }
+                }
+                if at_apex {
+                    break;
                 }
                 n = n.base_name();
+                at_name = false;
             }
-            if let Some(node) = cut {
-                return Found::Referral(node);
+            if let Some(f) = found {
+                return f;
             }
         }
         if let Some(node) = self.nodes.get(name) {
@@ -232,6 +311,15 @@ impl Zone {
             }
         }
     }
+}
+
+/// Whether a CNAME at the name is followed for `qtype`: not when the CNAME itself (or its
+/// signature or NSEC) is what was asked for, as Knot does.
+fn follows(qtype: RecordType) -> bool {
+    !matches!(
+        qtype,
+        RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC | RecordType::ANY
+    )
 }
 
 /// Append `set` to `out` with `owner` as the owner name (the query name as asked, or the
@@ -409,6 +497,111 @@ deep.sub A  192.0.2.54
         assert_eq!(
             owners(&l.additional),
             vec!["mail.example.test. A", "mail.example.test. AAAA"]
+        );
+    }
+
+    #[test]
+    fn dname_synthesizes_a_cname_and_follows_it() {
+        let text = format!(
+            "{ZONE}dn DNAME target\ntarget A 192.0.2.70\nx.target A 192.0.2.71\n\
+             out DNAME example.net.\nself DNAME self.example.test.\n"
+        );
+        let z = load_zone_text(&text, Path::new("example.test.zone"), None).unwrap();
+        let l = z.lookup(
+            &n("x.dn.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!(
+            owners(&l.answers),
+            vec![
+                "dn.example.test. DNAME",
+                "x.dn.example.test. CNAME",
+                "x.target.example.test. A"
+            ]
+        );
+        assert_eq!(l.synthesized, vec![n("x.dn.example.test.")]);
+        let RData::CNAME(t) = &l.answers[1].data else {
+            panic!()
+        };
+        assert_eq!(t.0, n("x.target.example.test."));
+        // the DNAME owner itself is ordinary data
+        let l = z.lookup(
+            &n("dn.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!((l.answers.len(), l.authority.len()), (0, 1));
+        // NXDOMAIN at the target; CNAME queries stop at the synthesized CNAME
+        let l = z.lookup(
+            &n("nx.dn.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!((l.rcode, l.answers.len()), (ResponseCode::NXDomain, 2));
+        let l = z.lookup(
+            &n("x.dn.example.test."),
+            RecordType::CNAME,
+            LookupOptions::default(),
+        );
+        assert_eq!((l.answers.len(), l.authority.len()), (2, 0));
+        // out of the zone: the resolver goes on
+        let l = z.lookup(
+            &n("a.out.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!(
+            (l.rcode, l.answers.len(), l.authority.len()),
+            (ResponseCode::NoError, 2, 0)
+        );
+        // a DNAME looping on itself ends at the chain limit: the DNAME once, 5 CNAMEs
+        let l = z.lookup(
+            &n("a.self.example.test."),
+            RecordType::A,
+            LookupOptions::default(),
+        );
+        assert_eq!(l.answers.len(), 1 + MAX_CNAME_HOPS);
+        // too long: YXDOMAIN
+        let long = format!(
+            "{}.{}.{}.self.example.test.",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63)
+        );
+        let z2 = load_zone_text(
+            &format!(
+                "{ZONE}far DNAME {}.{}.example.test.\n",
+                "d".repeat(63),
+                "e".repeat(50)
+            ),
+            Path::new("example.test.zone"),
+            None,
+        )
+        .unwrap();
+        let q = long.replace("self", "far");
+        let l = z2.lookup(&n(&q), RecordType::A, LookupOptions::default());
+        assert_eq!((l.rcode, l.answers.len()), (ResponseCode::YXDomain, 1));
+    }
+
+    #[test]
+    fn nested_zones_ds_goes_to_the_parent() {
+        let parent = zone();
+        let child = load_zone_text(
+            "$TTL 60\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.9\n",
+            Path::new("sub.example.test.zone"),
+            None,
+        )
+        .unwrap();
+        let set = super::super::ZoneSet::new(vec![parent, child]);
+        let sub = n("sub.example.test.");
+        let pick = |name: &Name, t| set.find_for_query(name, t).unwrap().1.origin.clone();
+        assert_eq!(pick(&sub, RecordType::DS), n("example.test."));
+        assert_eq!(pick(&sub, RecordType::NS), sub);
+        assert_eq!(pick(&n("x.sub.example.test."), RecordType::DS), sub);
+        assert_eq!(
+            pick(&n("example.test."), RecordType::DS),
+            n("example.test.")
         );
     }
 

@@ -1,21 +1,24 @@
 //! Zones: the static data ayadns is authoritative for, and how names in it are answered.
 //!
-//! A zone file (RFC 1035 master format) is parsed by hickory-proto's parser ([`load`]) into a
-//! [`Zone`]: a hash map from owner name to [`Node`]. Every name between a record's owner and the
+//! A zone file (RFC 1035 master format) is read by [`reader`] (our tokenizer and directives,
+//! NLnet Labs' `domain` for the record data of each type, see [`rdata`]) and checked by [`load`]
+//! into a [`Zone`]: a hash map from owner name to [`Node`]. Every name between a record's owner and the
 //! apex is a node too (an *empty non-terminal*), so "does this name exist?" is one hash lookup
 //! and NXDOMAIN costs what a hit costs, however large the zone. [`lookup`] implements the
-//! answer semantics of RFC 1034 §4.3.2 with RFC 4592 wildcards and RFC 2308 negative answers;
-//! [`ZoneSet`] finds the zone for a query name.
+//! answer semantics of RFC 1034 §4.3.2 with RFC 4592 wildcards, RFC 6672 DNAME and RFC 2308
+//! negative answers; [`ZoneSet`] finds the zone for a query name (the parent for DS at a cut).
 //!
 //! Zones are immutable once built: a reload builds new ones and swaps them in.
 
-pub mod entries;
 pub mod load;
 pub mod lookup;
+pub mod rdata;
+pub mod reader;
 mod set;
 
-pub use load::{load_zone_file, origin_from_file_name};
+pub use load::{load_zone_file, load_zone_file_with, origin_from_file_name};
 pub use lookup::{DynamicAnswer, Lookup, LookupOptions};
+pub use reader::ReadOptions;
 pub use set::ZoneSet;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -38,6 +41,8 @@ pub struct Node {
     pub rrsets: Vec<RRset>,
     /// True when this (non-apex) name holds an NS set: a zone cut, delegated elsewhere.
     pub is_cut: bool,
+    /// The target of this name's DNAME (RFC 6672), which redirects every name below it.
+    pub dname: Option<Name>,
 }
 
 impl Node {
@@ -62,8 +67,27 @@ pub struct Zone {
     pub has_cuts: bool,
     /// True when the zone holds any wildcard owner.
     pub has_wildcards: bool,
+    /// True when the zone holds any DNAME, so lookups must look for one above the name.
+    pub has_dnames: bool,
     /// Number of records, for logs and status.
     pub record_count: usize,
+    /// NSEC3 records and the RRSIGs over them. They live in their own hashed namespace
+    /// (RFC 5155 §7.2): their owners are not names of the zone, so they are kept out of
+    /// [`Zone::nodes`], served only in transfers (and, later, as denial proofs).
+    pub nsec3: Vec<Record>,
+}
+
+/// True for records that belong to the NSEC3 chain rather than to the zone's names.
+fn is_nsec3_chain(r: &Record) -> bool {
+    match r.record_type() {
+        RecordType::NSEC3 => true,
+        RecordType::RRSIG => match &r.data {
+            // RRSIG is kept as wire data: the type covered is its first two octets.
+            RData::Unknown { rdata, .. } => rdata.anything.get(..2) == Some(&[0, 50][..]),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 impl Zone {
@@ -73,6 +97,8 @@ impl Zone {
         let mut nodes: HashMap<Name, Node> = HashMap::new();
         let record_count = records.len();
         nodes.entry(origin.clone()).or_default();
+        let (nsec3, records): (Vec<Record>, Vec<Record>) =
+            records.into_iter().partition(is_nsec3_chain);
         for record in records {
             let owner = record.name.clone();
             // Every name between the owner and the apex exists (empty non-terminals).
@@ -97,9 +123,15 @@ impl Zone {
         }
         let mut has_cuts = false;
         let mut has_wildcards = false;
+        let mut has_dnames = false;
         for (name, node) in nodes.iter_mut() {
             node.is_cut = *name != origin && node.get(RecordType::NS).is_some();
             has_cuts |= node.is_cut;
+            node.dname = node
+                .get(RecordType::DNAME)
+                .and_then(|s| s.records.first())
+                .and_then(|r| rdata::dname_target(&r.data));
+            has_dnames |= node.dname.is_some();
             has_wildcards |= name.is_wildcard();
             node.rrsets.sort_by_key(|s| u16::from(s.rtype));
         }
@@ -115,7 +147,9 @@ impl Zone {
             negative_soa,
             has_cuts,
             has_wildcards,
+            has_dnames,
             record_count,
+            nsec3,
         })
     }
 

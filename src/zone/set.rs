@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// All served zones, by origin. Each zone also has a dense index (its position in the list
-/// the set was built from), which per-zone counters ([`crate::metrics`]) are indexed by.
+/// the set was built from), which per-zone counters ([`crate::counters`]) are indexed by.
 #[derive(Debug, Clone, Default)]
 pub struct ZoneSet {
     zones: Vec<Arc<Zone>>,
@@ -68,6 +68,25 @@ impl ZoneSet {
             }
             n -= 1;
         }
+    }
+
+    /// The zone that answers `qname`/`qtype`: the most specific one, except that a DS query
+    /// for the apex of a served zone goes to the served zone above it, if any (the DS RRset
+    /// lives in the parent, RFC 4035 §3.1.4.1), as Knot and NSD do.
+    pub fn find_for_query(
+        &self,
+        qname: &Name,
+        qtype: hickory_proto::rr::RecordType,
+    ) -> Option<(usize, &Arc<Zone>)> {
+        let found = self.find_indexed(qname)?;
+        if qtype == hickory_proto::rr::RecordType::DS
+            && found.1.origin == *qname
+            && !qname.is_root()
+            && let Some(parent) = self.find_indexed(&qname.base_name())
+        {
+            return Some(parent);
+        }
+        Some(found)
     }
 
     /// The zones, in index order.

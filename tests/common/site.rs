@@ -13,7 +13,7 @@ use std::time::Duration;
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 /// A read-only token (name `viewer`).
 pub const READ_TOKEN: &str = "read-token-0123456789";
-/// An agent token (name `agents`).
+/// An agent token (name `agents`), bound to the regions us, eu and ap.
 pub const AGENT_TOKEN: &str = "agent-token-0123456789";
 
 /// The three regions of the example: us (the Americas, default), eu (Europe, Africa), ap.
@@ -57,7 +57,7 @@ impl Site {
         fs::write(
             dir.path().join("tokens.txt"),
             format!(
-                "ops admin {ADMIN_TOKEN}\nviewer read {READ_TOKEN}\nagents agent {AGENT_TOKEN}\n"
+                "ops admin {ADMIN_TOKEN}\nviewer read {READ_TOKEN}\nagents agent:us,eu,ap {AGENT_TOKEN}\n"
             ),
         )
         .unwrap();
@@ -103,4 +103,20 @@ impl Site {
         );
         a
     }
+}
+
+/// A probe report body as an agent sends it: sent now, with a fresh sequence number.
+pub fn report_body(region: &str, results: Vec<ayadns::api::ProbeResult>) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    serde_json::to_string(&ayadns::api::ProbeReports {
+        region: region.to_string(),
+        sent_at: now.as_secs_f64(),
+        seq: SEQ.fetch_add(1, Ordering::Relaxed),
+        results,
+    })
+    .unwrap()
 }

@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match ayadns::config::Config::parse(text, Path::new("fuzz.toml")) {
+    match ayadns::testing::Config::parse(text, Path::new("fuzz.toml")) {
         Ok(loaded) => {
             let _ = loaded.problems.to_string();
         }

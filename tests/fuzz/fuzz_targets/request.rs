@@ -4,11 +4,11 @@
 //! query the worker's answer cache accepts must get the same bytes through it (miss and hit).
 #![no_main]
 
-use ayadns::config::Config;
-use ayadns::diag::Diagnostics;
-use ayadns::dns::DnsHandler;
-use ayadns::dns::cache::AnswerCache;
-use ayadns::dns::udp::UdpAnswerer;
+use ayadns::testing::Config;
+use ayadns::testing::Diagnostics;
+use ayadns::testing::DnsHandler;
+use ayadns::testing::AnswerCache;
+use ayadns::testing::UdpAnswerer;
 use ayadns::model::Model;
 use ayadns::snapshot::Publisher;
 use libfuzzer_sys::fuzz_target;
@@ -16,9 +16,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+/// The answerer, and the publisher whose snapshot it reads (kept here, reachable: not a leak).
+struct Setup {
+    answerer: UdpAnswerer,
+    _publisher: Arc<Publisher>,
+}
+
 fn answerer() -> &'static UdpAnswerer {
-    static A: OnceLock<UdpAnswerer> = OnceLock::new();
-    A.get_or_init(|| {
+    static A: OnceLock<Setup> = OnceLock::new();
+    &A.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let text = std::fs::read_to_string(root.join("tests/fuzz/fuzz.toml")).unwrap();
         let path = root.join("tests/fuzz/fuzz.toml");
@@ -27,10 +33,13 @@ fn answerer() -> &'static UdpAnswerer {
         let model = Model::load(&loaded.config, Diagnostics::default()).unwrap();
         let publisher = Publisher::new(model);
         let handler = DnsHandler::new(publisher.shared());
-        std::mem::forget(publisher);
-        let rrl = ayadns::dns::rrl::Rrl::new(&loaded.config.rrl).map(Arc::new);
-        UdpAnswerer::new(handler, rrl)
+        let rrl = ayadns::testing::Rrl::new(&loaded.config.rrl).map(Arc::new);
+        Setup {
+            answerer: UdpAnswerer::new(handler, rrl),
+            _publisher: publisher,
+        }
     })
+    .answerer
 }
 
 thread_local! {
@@ -47,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(out[2] & 0x80 != 0, "QR set");
         hickory_like_parse(&out);
     }
-    if ayadns::dns::cache::key(data).is_some() {
+    if ayadns::testing::cache::key(data).is_some() {
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
             for _ in 0..2 {

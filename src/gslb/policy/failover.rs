@@ -15,22 +15,50 @@
 //!
 //! Does not depend on the client.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
+use crate::gslb::PoolId;
 use serde::Deserialize;
+use std::sync::Arc;
+use toml::Spanned;
+
+/// The word.
+pub const WORD: Word = Word {
+    word: "failover",
+    client_dependent: false,
+    compile,
+};
 
 /// `[service.failover]`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FailoverConfig {
+struct Settings {
     /// Pool names, tier by tier.
     #[serde(default)]
-    pub tiers: Vec<Vec<String>>,
+    tiers: Vec<Vec<Spanned<String>>>,
 }
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    let s: Settings = cx.settings(WORD.word)?;
+    let mut ok = true;
+    let mut tiers = Vec::new();
+    for tier in &s.tiers {
+        let mut ids = Vec::new();
+        for p in tier {
+            match cx.pool(p, "a failover tier") {
+                Some(id) => ids.push(id),
+                None => ok = false,
+            }
+        }
+        tiers.push(ids);
+    }
+    ok.then(|| Compiled::step(WORD.word, Tiers(tiers), apply))
+}
+
+/// The compiled settings: pools, tier by tier.
+#[derive(Debug)]
+struct Tiers(Vec<Vec<PoolId>>);
+
+fn apply(Tiers(tiers): &Tiers, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let alive = |pc: &super::PoolCand| pc.endpoints.iter().any(|&e| ctx.health.is_up(e));
-    let tiers = &ctx.service.failover_tiers;
     let tier_of = |pool| {
         tiers
             .iter()
@@ -65,7 +93,7 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
     #[test]
     fn keeps_the_first_live_pool() {
@@ -82,11 +110,9 @@ mod tests {
 
     #[test]
     fn tiers_keep_whole_tiers() {
-        let mut m = model();
-        let s = m.by_name[&svc_name("www")];
-        let p = |n: &str| m.pool_id(n).unwrap();
-        m.services[s].failover_tiers =
-            vec![vec![p("ap-southeast")], vec![p("eu-west"), p("us-east")]];
+        let m = model_with(
+            "[service.failover]\ntiers = [[\"ap-southeast\"], [\"eu-west\", \"us-east\"]]\n",
+        );
         let mut h = all_up(&m);
         let out = run_steps(&m, "www", "failover", &client(&m, "eu"), &h);
         assert_eq!(

@@ -9,10 +9,21 @@
 //! Weights are per endpoint (`weight = 3`). The randomness comes from the query's seed, so a
 //! decision can be replayed. Does not depend on the client.
 
-use super::{Candidates, Ctx, Notes, mix64, unit};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word, mix64, unit};
+use std::sync::Arc;
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+/// The word.
+pub const WORD: Word = Word {
+    word: "weighted",
+    client_dependent: false,
+    compile,
+};
+
+fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    Some(Compiled::step(WORD.word, (), apply))
+}
+
+fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let endpoints = &ctx.model.endpoints;
     let mut rng = ctx.client.seed;
     for pc in &mut cands.0 {
@@ -36,7 +47,7 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
     #[test]
     fn weights_3_to_1_give_75_25_within_2_percent() {

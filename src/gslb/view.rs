@@ -1,6 +1,46 @@
-//! [`HealthView`]: endpoint up/down and (region, pool) latency, by dense id.
+//! [`HealthView`]: endpoint up/down and (region, pool) latency, by dense id — measured by the
+//! health engine, with what operators force ([`Force`]) laid over it.
+//!
+//! An operator's override means one thing for a decision, and it is said here: `drain` gives
+//! the endpoints weight 0 (never answered, health untouched), `down` marks them down (the
+//! policy chain fails over as if checks had failed), `up` marks them up whatever the checks
+//! say. Who made an override, and for how long, is the business of `ops`.
 
-use crate::gslb::{EndpointId, Gslb, PoolId, RegionId};
+use super::{EndpointId, Gslb, PoolId, RegionId, Target};
+use serde::{Deserialize, Serialize};
+
+/// What an operator forces on a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Force {
+    /// Weight 0: never answered.
+    Drain,
+    /// Down, whatever the checks say.
+    Down,
+    /// Up, whatever the checks say.
+    Up,
+}
+
+impl Force {
+    /// The word used in the API and the state file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Force::Drain => "drain",
+            Force::Down => "down",
+            Force::Up => "up",
+        }
+    }
+
+    /// From the word.
+    pub fn parse(s: &str) -> Option<Force> {
+        match s {
+            "drain" => Some(Force::Drain),
+            "down" => Some(Force::Down),
+            "up" => Some(Force::Up),
+            _ => None,
+        }
+    }
+}
 
 /// Health and latency as of one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +112,23 @@ impl HealthView {
                 self.pool_up[p] += 1;
             } else {
                 self.pool_up[p] -= 1;
+            }
+        }
+    }
+
+    /// Lay what operators force over the view, in order (a later entry wins over an earlier
+    /// one). A target whose name is not in `model` (it left the config in a reload) is skipped.
+    pub fn force(&mut self, model: &Gslb, forced: &[(Target, Force)]) {
+        for (target, force) in forced {
+            let Ok(eps) = target.endpoints(model) else {
+                continue;
+            };
+            for e in eps {
+                match force {
+                    Force::Drain => self.set_drained(e, true),
+                    Force::Down => self.set_up(e, false),
+                    Force::Up => self.set_up(e, true),
+                }
             }
         }
     }

@@ -7,11 +7,22 @@
 //!
 //! No settings. ECS scope: the prefix of the GeoIP network that gave the coordinates.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use crate::geo::haversine_km;
+use std::sync::Arc;
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+/// The word.
+pub const WORD: Word = Word {
+    word: "nearest",
+    client_dependent: true,
+    compile,
+};
+
+fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    Some(Compiled::step(WORD.word, (), apply))
+}
+
+fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let coords = ctx.client.location.as_ref().and_then(|l| l.coords);
     notes.depends_on(ctx.client.geo_prefix);
     let Some(from) = coords else {
@@ -37,7 +48,7 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
     #[test]
     fn orders_by_real_distance() {

@@ -16,22 +16,29 @@
 //!
 //! ECS scope: the prefix over which the client's region holds.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use serde::Deserialize;
+use std::sync::Arc;
+
+/// The word.
+pub const WORD: Word = Word {
+    word: "latency",
+    client_dependent: true,
+    compile,
+};
 
 /// `[service.latency]`.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LatencyConfig {
+struct Settings {
     /// Absolute tolerance, in milliseconds.
     #[serde(default = "default_ms")]
-    pub tolerance_ms: f64,
+    tolerance_ms: f64,
     /// Relative tolerance, in percent of the best.
     #[serde(default = "default_pct")]
-    pub tolerance_percent: f64,
+    tolerance_percent: f64,
 }
 
-impl Default for LatencyConfig {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             tolerance_ms: default_ms(),
@@ -47,8 +54,29 @@ fn default_pct() -> f64 {
     10.0
 }
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    let s: Settings = cx.settings(WORD.word)?;
+    if cx.model.probers.is_empty() && cx.model.agent_regions.is_empty() {
+        let msg = format!(
+            "service {}: the `latency` step needs prober regions ([health] probers or agents), and none are configured",
+            cx.service
+        );
+        cx.err(cx.at.clone(), msg);
+        return None;
+    }
+    let ok = |v: f64| v.is_finite() && (0.0..=60_000.0).contains(&v);
+    if !ok(s.tolerance_ms) || !ok(s.tolerance_percent) {
+        let msg = format!(
+            "service {}: [service.latency] tolerances must be between 0 and 60000",
+            cx.service
+        );
+        cx.err(cx.at.clone(), msg);
+        return None;
+    }
+    Some(Compiled::step(WORD.word, s, apply))
+}
+
+fn apply(cfg: &Settings, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let region = ctx.client.region;
     notes.depends_on(ctx.client.region_prefix);
     let rtt: Vec<Option<f64>> = cands
@@ -60,7 +88,6 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
         notes.why(|| "no latency measured from the client's region: order kept".into());
         return;
     };
-    let cfg = &ctx.service.latency;
     let band = best + cfg.tolerance_ms.max(best * cfg.tolerance_percent / 100.0);
     let pools = &ctx.model.pools;
     notes.why(|| {
@@ -98,9 +125,9 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
-    fn order(m: &crate::gslb::Gslb, c: &crate::policy::Candidates) -> Vec<String> {
+    fn order(m: &crate::gslb::Gslb, c: &crate::gslb::policy::Candidates) -> Vec<String> {
         c.0.iter().map(|p| m.pools[p.pool].name.clone()).collect()
     }
 

@@ -1,7 +1,7 @@
 //! Override and drill targets: `endpoint:NAME`, `pool:NAME`, `region:NAME` (a region means
 //! every pool in it).
 
-use crate::gslb::{EndpointId, Gslb};
+use super::{EndpointId, Gslb};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

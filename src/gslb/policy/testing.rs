@@ -2,16 +2,17 @@
 //! three endpoints each, two IPv4 and one IPv6), compiled from real config text by the real
 //! builder, so step tests exercise the same model the server uses.
 
-use super::{Candidates, Ctx, Step};
+use super::{Candidates, Compile, Ctx, Step};
 use crate::config::Config;
 use crate::diag::Diagnostics;
 use crate::geo::{CoordsSource, Location};
+use crate::gslb::HealthView;
 use crate::gslb::{Client, EndpointId, Gslb, RegionMatch, decide::candidates};
-use crate::health::HealthView;
 use crate::zone::{ZoneSet, load::load_zone_text};
 use hickory_proto::rr::Name;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 const ZONE: &str =
     "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n NS ns1\nns1 A 192.0.2.53\n";
@@ -90,12 +91,12 @@ addresses = ["192.0.2.21"]
 weight = 1
 
 [[service]]
-name = "www.gslb.example.com."
-pools = ["us-east", "eu-west", "ap-southeast"]
-
-[[service]]
 name = "api.gslb.example.com."
 pools = ["api-us"]
+
+[[service]]
+name = "www.gslb.example.com."
+pools = ["us-east", "eu-west", "ap-southeast"]
 "#;
 
 /// Compile `config` text with the real builder; panics with the problems when invalid.
@@ -114,6 +115,38 @@ pub fn build(config: &str) -> Gslb {
 /// The example deployment.
 pub fn model() -> Gslb {
     build(CONFIG)
+}
+
+/// The example deployment with `extra` config text after the `www` service (its last table):
+/// keys of `www`, then its step tables.
+pub fn model_with(extra: &str) -> Gslb {
+    build(&format!("{CONFIG}{extra}"))
+}
+
+/// Compile the chain `words` (space-separated) for service `short` with default settings.
+pub fn chain(m: &Gslb, short: &str, words: &str) -> Vec<Arc<dyn Step>> {
+    let svc = m.service(&svc_name(short)).unwrap();
+    let mut problems = Diagnostics::default();
+    words
+        .split_whitespace()
+        .map(|w| {
+            // The service's own compiled step when it has one (with its settings).
+            if let Some(s) = svc.chain.iter().find(|s| s.word() == w) {
+                return s.clone();
+            }
+            let word = super::word(w).unwrap_or_else(|| panic!("no step {w}"));
+            let mut cx = Compile {
+                model: m,
+                service: &svc.name,
+                pools: &svc.pools,
+                answers: 1,
+                at: 0..0,
+                source: None,
+                problems: &mut problems,
+            };
+            (word.compile)(&mut cx).unwrap_or_else(|| panic!("{w}: {problems}"))
+        })
+        .collect()
 }
 
 /// Four single-endpoint pools, for stickiness.
@@ -183,13 +216,9 @@ pub fn run_steps(
     health: &HealthView,
 ) -> Candidates {
     let svc = m.service(&svc_name(short)).unwrap();
-    let steps: Vec<Step> = chain
-        .split_whitespace()
-        .map(|w| Step::parse(w).unwrap())
-        .collect();
+    let steps = self::chain(m, short, chain);
     let ctx = Ctx {
         model: m,
-        service: svc,
         client,
         health,
         v6: false,

@@ -16,36 +16,105 @@
 //!
 //! ECS scope: the prefix of the network rule or GeoIP network that decided the order.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
 use crate::geo::CountryCode;
+use crate::gslb::build::effective_prefixes;
 use crate::gslb::{PoolId, RegionId};
 use ipnet::IpNet;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// The word.
+pub const WORD: Word = Word {
+    word: "geo",
+    client_dependent: true,
+    compile,
+};
 
 /// `[service.geo]` as written.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct GeoConfig {
+struct Settings {
     /// Region name → pool order.
     #[serde(default)]
-    pub regions: BTreeMap<String, Vec<String>>,
+    regions: BTreeMap<String, Vec<String>>,
     /// Country code → pool order.
     #[serde(default)]
-    pub countries: BTreeMap<String, Vec<String>>,
+    countries: BTreeMap<String, Vec<String>>,
     /// Client network → pool order.
     #[serde(default)]
-    pub networks: BTreeMap<String, Vec<String>>,
+    networks: BTreeMap<String, Vec<String>>,
 }
 
-/// `[service.geo]` compiled to ids.
+/// `[service.geo]` compiled to ids: the step.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct GeoRules {
+struct Rules {
     /// Region → pool order.
-    pub regions: HashMap<RegionId, Vec<PoolId>>,
+    regions: HashMap<RegionId, Vec<PoolId>>,
     /// Country → pool order.
-    pub countries: HashMap<CountryCode, Vec<PoolId>>,
+    countries: HashMap<CountryCode, Vec<PoolId>>,
     /// Network → pool order, longest prefix first, with the prefix the match holds for.
-    pub networks: Vec<(IpNet, Vec<PoolId>, u8)>,
+    networks: Vec<(IpNet, Vec<PoolId>, u8)>,
+}
+
+fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    let cfg: Settings = cx.settings(WORD.word)?;
+    let mut rules = Rules::default();
+    let mut ok = true;
+    let mut problem = |cx: &mut Compile<'_>, msg: String| {
+        let msg = format!("service {}: [service.geo] {msg}", cx.service);
+        cx.err(cx.at.clone(), msg);
+        ok = false;
+    };
+    let mut order = |cx: &mut Compile<'_>, list: &[String]| -> Vec<PoolId> {
+        let mut ids = Vec::new();
+        let mut seen = HashSet::new();
+        for p in list {
+            match cx.model.pool_id(p) {
+                Some(id) if seen.insert(id) => ids.push(id),
+                Some(_) => {}
+                None => problem(cx, format!("names unknown pool `{p}`")),
+            }
+        }
+        ids
+    };
+    let mut regions = Vec::new();
+    for (region, list) in &cfg.regions {
+        regions.push((region, order(cx, list)));
+    }
+    let mut countries = Vec::new();
+    for (country, list) in &cfg.countries {
+        countries.push((country, order(cx, list)));
+    }
+    let mut networks = Vec::new();
+    for (net, list) in &cfg.networks {
+        networks.push((net, order(cx, list)));
+    }
+    let mut nets = Vec::new();
+    for (region, ids) in regions {
+        match cx.model.region_id(region) {
+            Some(r) => {
+                rules.regions.insert(r, ids);
+            }
+            None => problem(cx, format!("names unknown region `{region}`")),
+        }
+    }
+    for (country, ids) in countries {
+        match CountryCode::new(country) {
+            Some(k) => {
+                rules.countries.insert(k, ids);
+            }
+            None => problem(cx, format!("`{country}` is not a country code")),
+        }
+    }
+    for (net, ids) in networks {
+        match net.parse::<IpNet>() {
+            Ok(n) => nets.push((n, ids)),
+            Err(e) => problem(cx, format!("`{net}` is not a network: {e}")),
+        }
+    }
+    rules.networks = effective_prefixes(&nets);
+    ok.then(|| Compiled::step(WORD.word, rules, apply))
 }
 
 /// Move `order`'s pools to the front, in that order.
@@ -58,9 +127,7 @@ pub fn prefer(cands: &mut Candidates, order: &[PoolId]) {
     });
 }
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-    let rules = &ctx.service.geo;
+fn apply(rules: &Rules, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let client = ctx.client;
     let model = ctx.model;
     if let Some((net, order, prefix)) = rules
@@ -101,7 +168,7 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
     #[test]
     fn region_pools_come_first() {

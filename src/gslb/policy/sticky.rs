@@ -14,24 +14,31 @@
 //! Put it after `failover` to stick within the chosen pool, or before to spread clients over
 //! pools. ECS scope: the hashed prefix.
 
-use super::{Candidates, Ctx, Notes, mix64, unit};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word, mix64, unit};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// The word.
+pub const WORD: Word = Word {
+    word: "sticky",
+    client_dependent: true,
+    compile,
+};
 
 /// `[service.sticky]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StickyConfig {
+struct Settings {
     /// Prefix IPv4 clients are grouped by.
     #[serde(default = "default_v4")]
-    pub ipv4_prefix: u8,
+    ipv4_prefix: u8,
     /// Prefix IPv6 clients are grouped by.
     #[serde(default = "default_v6")]
-    pub ipv6_prefix: u8,
+    ipv6_prefix: u8,
 }
 
-impl Default for StickyConfig {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             ipv4_prefix: default_v4(),
@@ -57,9 +64,20 @@ fn name_hash(name: &str) -> u64 {
     h
 }
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-    let cfg = &ctx.service.sticky;
+fn compile(cx: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    let s: Settings = cx.settings(WORD.word)?;
+    if s.ipv4_prefix > 32 || s.ipv6_prefix > 128 {
+        let msg = format!(
+            "service {}: [service.sticky] prefixes are at most 32 (IPv4) and 128 (IPv6)",
+            cx.service
+        );
+        cx.err(cx.at.clone(), msg);
+        return None;
+    }
+    Some(Compiled::step(WORD.word, s, apply))
+}
+
+fn apply(cfg: &Settings, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let addr = ctx.client.addr;
     let mut prefix = if addr.is_ipv4() {
         cfg.ipv4_prefix
@@ -98,7 +116,7 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
     use std::net::{IpAddr, Ipv4Addr};
 
     #[test]
@@ -106,7 +124,7 @@ mod tests {
         let m = model4();
         let mut h = all_up(&m);
         let mut c = client(&m, "us");
-        let pick = |c: &crate::gslb::Client, h: &crate::health::HealthView| {
+        let pick = |c: &crate::gslb::Client, h: &crate::gslb::HealthView| {
             let out = run_steps(&m, "www", "health sticky failover", c, h);
             out.0[0].pool
         };

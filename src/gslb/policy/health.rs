@@ -8,10 +8,21 @@
 //! No settings of its own. Health comes from the probers (see `src/health/`); this step only
 //! reads the snapshot. Put it first in a chain: later steps then choose among live endpoints.
 
-use super::{Candidates, Ctx, Notes};
+use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
+use std::sync::Arc;
 
-/// Apply the step.
-pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
+/// The word.
+pub const WORD: Word = Word {
+    word: "health",
+    client_dependent: false,
+    compile,
+};
+
+fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
+    Some(Compiled::step(WORD.word, (), apply))
+}
+
+fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     for pc in &mut cands.0 {
         let pool = &ctx.model.pools[pc.pool];
         let total = pool.endpoints.len().max(1);
@@ -39,7 +50,7 @@ pub fn apply(ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::testing::*;
+    use crate::gslb::policy::testing::*;
 
     #[test]
     fn down_endpoints_and_weak_pools_are_dropped() {

@@ -1,0 +1,291 @@
+//! `GET /metrics`: Prometheus metrics in the OpenMetrics text format (content type
+//! `application/openmetrics-text; version=1.0.0`), encoded by the `prometheus-client` crate
+//! from the counters ([`crate::counters`]) and the snapshot being served.
+//!
+//! # The metrics
+//!
+//! | name | type | labels | what |
+//! | --- | --- | --- | --- |
+//! | `ayadns_queries_total` | counter | `zone`, `qtype`, `rcode`, `protocol` | queries answered. `zone` is the zone's origin (`""` for a name in no served zone); `qtype` one of A, AAAA, CNAME, MX, TXT, NS, SOA, SRV, ANY, AXFR, other; `rcode` one of NOERROR, NXDOMAIN, REFUSED, FORMERR, NOTIMP, SERVFAIL, BADVERS, other; `protocol` udp or tcp. Only label sets seen at least once are exported. An AXFR counts once. |
+//! | `ayadns_queries_ecs_total` | counter | `ecs` (`yes`, `no`) | queries with and without an EDNS Client Subnet option (a malformed one counts as `yes`) |
+//! | `ayadns_query_duration_seconds` | histogram | | time in the DNS handler per query (deciding, encoding, handing the response to the transport); buckets 1 µs … 10 ms (1, 2.5, 5 steps per decade) and +Inf |
+//! | `ayadns_gslb_answers_total` | counter | `service`, `pool` | GSLB answers by service and the first pool answered: the traffic split. `pool=""` when no pool was answered (a `fallback` answer, or NODATA). Every pool of the current config is exported, 0 included. |
+//! | `ayadns_gslb_region_answers_total` | counter | `service`, `region`, `pool` | the same, split by the client's region (see [`Metrics::answers_by_region`](crate::counters::Metrics::answers_by_region)) |
+//! | `ayadns_endpoint_up` | gauge | `endpoint`, `pool` | 1 when the endpoint is up in the health view being served, else 0 |
+//! | `ayadns_probe_rtt_milliseconds` | gauge | `region`, `pool` | smoothed probe RTT from the region's probers to the pool's best live endpoint (only where one is known) |
+//! | `ayadns_health_transitions_total` | counter | | endpoint up/down changes (`Metrics::transition`) |
+//! | `ayadns_overrides_active` | gauge | | operator overrides in force (`Metrics::set_overrides_active`) |
+//! | `ayadns_drills_active` | gauge | | DR drills running (`Metrics::set_drills_active`) |
+//! | `ayadns_reloads_total` | counter | `result` (`ok`, `failed`) | configuration reloads (`Metrics::reload`) |
+//! | `ayadns_rate_limited_total` | counter | | responses withheld or truncated by rate limiting (`Metrics::rate_limited`) |
+//!
+//! Service, zone and endpoint labels are names as configured (service and zone names fully
+//! qualified, with the trailing dot).
+
+use super::AdminState;
+use crate::counters::{LATENCY_BOUNDS_NS, Metrics, PROTOCOLS, QTYPES, RCODES, Readings};
+use crate::snapshot::Snapshot;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The content type of the exposition.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The exposition (OpenMetrics text) of `metrics` for the current snapshot `snap`.
+pub fn render(metrics: &Metrics, snap: &Snapshot) -> String {
+    let r = metrics.read();
+    let mut split: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // Every pool of the current config, even at 0: the split shows all candidates.
+    for svc in &snap.model.gslb.services {
+        for &p in &svc.pools {
+            let pool = snap.model.gslb.pools[p].name.clone();
+            split.insert((svc.name.to_string(), pool), 0);
+        }
+    }
+    for (k, v) in &r.totals.answers {
+        *split
+            .entry((k.service.clone(), k.pool.clone()))
+            .or_default() += v;
+    }
+    let g = &snap.model.gslb;
+    let endpoint_up = g
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let up = snap.health.is_up(i);
+            (e.name.clone(), g.pools[e.pool].name.clone(), u64::from(up))
+        })
+        .collect();
+    let mut rtt = Vec::new();
+    for (r, region) in g.regions.iter().enumerate() {
+        for (p, pool) in g.pools.iter().enumerate() {
+            if let Some(ms) = snap.health.latency_ms(r, p) {
+                rtt.push((region.name.clone(), pool.name.clone(), ms));
+            }
+        }
+    }
+    let scrape = Scrape {
+        r,
+        split,
+        endpoint_up,
+        rtt,
+    };
+    let mut registry = prometheus_client::registry::Registry::with_prefix("ayadns");
+    registry.register_collector(Box::new(scrape));
+    registry.register_collector(crate::dns::counters::collector());
+    let mut out = String::new();
+    if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+        tracing::error!("encoding metrics failed");
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scrape
+// ---------------------------------------------------------------------------------------------
+
+/// Everything one scrape exports, gathered from the atomics (the registry's collector).
+#[derive(Debug)]
+struct Scrape {
+    r: Readings,
+    /// (service, pool) → answers.
+    split: BTreeMap<(String, String), u64>,
+    /// (endpoint, pool, up).
+    endpoint_up: Vec<(String, String, u64)>,
+    /// (region, pool, ms).
+    rtt: Vec<(String, String, f64)>,
+}
+
+fn counters<L: EncodeLabelSet>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (L, u64)>,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, v) in rows {
+        m.encode_family(&labels)?
+            .encode_counter::<NoLabelSet, u64, u64>(&v, None)?;
+    }
+    Ok(())
+}
+
+fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+    enc.encode_descriptor(name, help, None, MetricType::Counter)?
+        .encode_counter::<NoLabelSet, u64, u64>(&v, None)
+}
+
+fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+    enc.encode_descriptor(name, help, None, MetricType::Gauge)?
+        .encode_gauge(&v)
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let e = &mut enc;
+        counters(
+            e,
+            "queries",
+            "DNS queries answered, by zone (\"\": none), qtype, rcode and protocol.",
+            self.r.totals.queries.iter().map(|((z, q, r, p), v)| {
+                let labels = [
+                    ("zone", z.as_str()),
+                    ("qtype", QTYPES[*q]),
+                    ("rcode", RCODES[*r]),
+                    ("protocol", PROTOCOLS[*p]),
+                ];
+                (labels, *v)
+            }),
+        )?;
+        counters(
+            e,
+            "queries_ecs",
+            "DNS queries with and without an EDNS Client Subnet option.",
+            [
+                ([("ecs", "yes")], self.r.ecs[0]),
+                ([("ecs", "no")], self.r.ecs[1]),
+            ],
+        )?;
+        {
+            let mut m = e.encode_descriptor(
+                "query_duration_seconds",
+                "Time spent in the DNS handler per query.",
+                None,
+                MetricType::Histogram,
+            )?;
+            let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS_NS
+                .iter()
+                .map(|&b| b as f64 / 1e9)
+                .chain([f64::INFINITY])
+                .zip(self.r.latency.iter().copied())
+                .collect();
+            let count = self.r.latency.iter().sum();
+            m.encode_histogram::<NoLabelSet>(self.r.latency_sum, count, &buckets, None)?;
+        }
+        counters(
+            e,
+            "gslb_answers",
+            "GSLB answers by service and first pool answered (\"\": none).",
+            self.split
+                .iter()
+                .map(|((s, p), v)| ([("service", s.as_str()), ("pool", p.as_str())], *v)),
+        )?;
+        counters(
+            e,
+            "gslb_region_answers",
+            "GSLB answers by service, client region and first pool answered.",
+            self.r.totals.answers.iter().map(|(k, v)| {
+                let labels = [
+                    ("service", k.service.as_str()),
+                    ("region", k.region.as_str()),
+                    ("pool", k.pool.as_str()),
+                ];
+                (labels, *v)
+            }),
+        )?;
+        {
+            let mut m = e.encode_descriptor(
+                "endpoint_up",
+                "1 when the endpoint is up in the health view being served.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (ep, pool, up) in &self.endpoint_up {
+                let labels = [("endpoint", ep.as_str()), ("pool", pool.as_str())];
+                m.encode_family(&labels)?.encode_gauge(up)?;
+            }
+        }
+        {
+            let mut m = e.encode_descriptor(
+                "probe_rtt_milliseconds",
+                "Smoothed probe RTT from a region to a pool's best live endpoint.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (region, pool, ms) in &self.rtt {
+                let labels = [("region", region.as_str()), ("pool", pool.as_str())];
+                m.encode_family(&labels)?.encode_gauge(ms)?;
+            }
+        }
+        counter(
+            e,
+            "health_transitions",
+            "Endpoint health state changes (up/down).",
+            self.r.transitions,
+        )?;
+        gauge(
+            e,
+            "overrides_active",
+            "Operator overrides in force.",
+            self.r.overrides_active,
+        )?;
+        gauge(
+            e,
+            "drills_active",
+            "DR drills running.",
+            self.r.drills_active,
+        )?;
+        counters(
+            e,
+            "reloads",
+            "Configuration reloads, applied (ok) or rejected (failed).",
+            [
+                ([("result", "ok")], self.r.reloads[0]),
+                ([("result", "failed")], self.r.reloads[1]),
+            ],
+        )?;
+        counter(
+            e,
+            "rate_limited",
+            "Responses withheld or truncated by rate limiting.",
+            self.r.rate_limited,
+        )
+    }
+}
+
+/// `GET /metrics`: the exposition for the current snapshot.
+pub async fn handler(
+    axum::extract::State(st): axum::extract::State<AdminState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let snap = st.snapshot.load_full();
+    let body = render(snap.metrics.process(), &snap);
+    ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::tests::answer;
+    use std::time::Duration;
+
+    #[test]
+    fn render_parses_as_openmetrics() {
+        let snap = Snapshot::new(crate::counters::tests::model(
+            crate::gslb::policy::testing::CONFIG,
+        ));
+        answer(&snap.metrics, 1, 1, 1); // www, eu, eu-west
+        snap.metrics.process().observe(Duration::from_micros(3));
+        snap.metrics.process().reload(false);
+        let text = render(snap.metrics.process(), &snap);
+        for want in [
+            "# TYPE ayadns_queries counter",
+            "ayadns_queries_total{zone=\"gslb.example.com.\",qtype=\"A\",rcode=\"NOERROR\",protocol=\"udp\"} 1",
+            "ayadns_queries_ecs_total{ecs=\"yes\"} 1",
+            "ayadns_gslb_answers_total{service=\"www.gslb.example.com.\",pool=\"eu-west\"} 1",
+            "ayadns_gslb_answers_total{service=\"www.gslb.example.com.\",pool=\"us-east\"} 0",
+            "ayadns_gslb_region_answers_total{service=\"www.gslb.example.com.\",region=\"eu\",pool=\"eu-west\"} 1",
+            "ayadns_query_duration_seconds_bucket{le=\"0.000005\"} 1",
+            "ayadns_query_duration_seconds_count 1",
+            "ayadns_endpoint_up{endpoint=\"eu-west-a\",pool=\"eu-west\"} 1",
+            "ayadns_reloads_total{result=\"failed\"} 1",
+            "# EOF",
+        ] {
+            assert!(text.contains(want), "{want} not in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The operations endpoints' bodies: overrides, drills, explain, reload, audit.
+
+use super::{opt_unix_secs, unix_secs};
+use crate::gslb::{Force, Target};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// One override.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Override {
+    /// Its id.
+    pub id: String,
+    /// What it acts on.
+    pub target: Target,
+    /// What it does.
+    pub action: Force,
+    /// Why (free text from the operator).
+    pub reason: String,
+    /// When it was made (Unix seconds in JSON).
+    #[serde(with = "unix_secs")]
+    pub created_at: SystemTime,
+    /// When it expires by itself.
+    #[serde(with = "opt_unix_secs")]
+    pub expires_at: Option<SystemTime>,
+    /// The token name that made it.
+    pub created_by: String,
+    /// The drill it belongs to.
+    pub drill: Option<String>,
+}
+
+impl Override {
+    /// Still in force at `now`?
+    pub fn active(&self, now: SystemTime) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+/// `POST /api/v1/overrides`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOverride {
+    /// `endpoint:NAME`, `pool:NAME` or `region:NAME`.
+    pub target: String,
+    /// `drain`, `down` or `up`.
+    pub action: String,
+    /// Why (required).
+    #[serde(default)]
+    pub reason: String,
+    /// How long (humantime: `10m`, `2h`); none = until removed.
+    #[serde(default)]
+    pub expires_in: Option<String>,
+}
+
+/// `GET /api/v1/overrides`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OverrideList {
+    /// Overrides in force.
+    pub overrides: Vec<Override>,
+}
+
+/// `DELETE /api/v1/overrides/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Removed {
+    /// The override removed.
+    pub removed: Override,
+}
+
+/// `POST /api/v1/drills` and `/api/v1/drills/preview`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillRequest {
+    /// Targets to take out.
+    pub fail: Vec<String>,
+    /// Why (required to start).
+    #[serde(default)]
+    pub reason: String,
+    /// How long until it reverts by itself (humantime).
+    #[serde(default)]
+    pub duration: Option<String>,
+}
+
+/// A drill as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Drill {
+    /// Its id.
+    pub id: String,
+    /// What it takes out.
+    pub fail: Vec<Target>,
+    /// Why.
+    pub reason: String,
+    /// When it started.
+    #[serde(with = "unix_secs")]
+    pub started_at: SystemTime,
+    /// When it reverts by itself.
+    #[serde(with = "unix_secs")]
+    pub ends_at: SystemTime,
+    /// When it ended (stopped or reverted).
+    #[serde(with = "opt_unix_secs")]
+    pub ended_at: Option<SystemTime>,
+    /// The first second a client region was answered from its drill pool.
+    #[serde(with = "opt_unix_secs")]
+    pub first_moved_at: Option<SystemTime>,
+    /// Who started it.
+    pub created_by: String,
+    /// Queries per service and pool during the drill.
+    pub queries: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// One row of a preview.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PreviewRow {
+    /// The service.
+    pub service: String,
+    /// The client region.
+    pub region: String,
+    /// First pool answered now.
+    pub now: Option<String>,
+    /// First pool answered during the drill.
+    pub during: Option<String>,
+}
+
+/// A preview.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Preview {
+    /// Per service and region.
+    pub regions: Vec<PreviewRow>,
+    /// Per service: share of queries per pool, now and during.
+    pub services: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
+}
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Its number (newer entries have larger ones; 0 before it is stored).
+    #[serde(default)]
+    pub id: i64,
+    /// When.
+    #[serde(with = "unix_secs")]
+    pub at: SystemTime,
+    /// The token's name, `-` when no valid token was given, `system` for automatic actions.
+    pub token: String,
+    /// The client address.
+    pub source: String,
+    /// HTTP method (or `expire`, `end` for automatic actions).
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// The request body (JSON, as sent).
+    pub request: String,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The answer body, shortened.
+    pub result: String,
+}
+
+/// `GET /api/v1/audit?limit=N&before=ID`: a page of the trail, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditList {
+    /// Newest first.
+    pub audit: Vec<AuditEntry>,
+    /// The `before` of the next (older) page, when there may be one.
+    pub next_before: Option<i64>,
+}
+
+/// `GET /api/v1/explain`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExplainReply {
+    /// The decision trace, as text.
+    pub trace: String,
+}
+
+/// `POST /api/v1/reload`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadReply {
+    /// Accepted?
+    pub ok: bool,
+    /// Every problem, when rejected.
+    pub errors: Vec<String>,
+    /// Settings that changed but take effect only after a restart (new sockets).
+    #[serde(default)]
+    pub needs_restart: Vec<String>,
+}
+
+/// Any refusal: 4xx/5xx answers carry this body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What was wrong.
+    pub error: String,
+}
+
+/// `POST /api/v1/test/clock` (servers started with `--test-clock` only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockAdvance {
+    /// How far to move the clock forward (humantime: `10s`, `2m`).
+    pub advance: String,
+}
+
+/// The test clock after a move.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClockReply {
+    /// The time now, on the test clock.
+    #[serde(with = "unix_secs")]
+    pub now: SystemTime,
+    /// How far ahead of the system clock it is, seconds.
+    pub offset_s: f64,
+}

@@ -1,0 +1,172 @@
+//! `GET /api/v1/status`: what is up, as the query path sees it, and why.
+
+use super::{Drill, Override, unix_secs};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// The whole status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    /// The configuration being served.
+    pub config: ConfigInfo,
+    /// The last reload's result, if any.
+    pub last_reload: Option<ReloadInfo>,
+    /// Regions.
+    pub regions: Vec<RegionInfo>,
+    /// Overrides in force.
+    pub overrides: Vec<Override>,
+    /// The drill running, if any.
+    pub drill: Option<Drill>,
+    /// Recent health transitions, newest first.
+    pub transitions: Vec<TransitionInfo>,
+    /// GSLB answers so far: service → first pool answered → count.
+    pub traffic: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Zones served.
+    pub zones: Vec<ZoneInfo>,
+    /// GSLB services.
+    pub services: Vec<ServiceInfo>,
+    /// Pools.
+    pub pools: Vec<PoolStatus>,
+    /// Endpoints.
+    pub endpoints: Vec<EndpointStatus>,
+}
+
+/// The configuration being served.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfigInfo {
+    /// When it was loaded (Unix seconds).
+    #[serde(with = "unix_secs")]
+    pub loaded_at: SystemTime,
+    /// A version string (changes with every reload).
+    pub version: String,
+}
+
+/// A reload's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadInfo {
+    /// When.
+    #[serde(with = "unix_secs")]
+    pub at: SystemTime,
+    /// Accepted?
+    pub ok: bool,
+    /// Every problem, when rejected.
+    pub errors: Vec<String>,
+}
+
+/// A region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionInfo {
+    /// Its name.
+    pub name: String,
+    /// `[latitude, longitude]`.
+    pub location: [f64; 2],
+}
+
+/// A health transition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransitionInfo {
+    /// The endpoint.
+    pub endpoint: String,
+    /// The vantage region, or `*` for the quorum of all regions.
+    pub region: String,
+    /// Up before.
+    pub from_up: bool,
+    /// Up after.
+    pub to_up: bool,
+    /// When.
+    #[serde(with = "unix_secs")]
+    pub at: SystemTime,
+    /// Why.
+    pub reason: String,
+}
+
+/// A zone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ZoneInfo {
+    /// Its origin.
+    pub origin: String,
+    /// Its SOA serial.
+    pub serial: u32,
+    /// Its record count.
+    pub records: usize,
+}
+
+/// A GSLB service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    /// Its name.
+    pub name: String,
+    /// Its TTL.
+    pub ttl: u32,
+    /// Its pools, in the operator's order.
+    pub pools: Vec<String>,
+    /// Its chain.
+    pub chain: Vec<String>,
+}
+
+/// A pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolStatus {
+    /// Its name.
+    pub name: String,
+    /// Its region.
+    pub region: String,
+    /// Endpoints up.
+    pub endpoints_up: usize,
+    /// Endpoints in all.
+    pub endpoints: usize,
+    /// Smoothed RTT from each region's probers, in ms (where measured).
+    pub latency_ms: BTreeMap<String, f64>,
+}
+
+/// An endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointStatus {
+    /// Its name.
+    pub name: String,
+    /// Its pool.
+    pub pool: String,
+    /// Up in the view being served (overrides included).
+    pub up: bool,
+    /// Its weight.
+    pub weight: u32,
+    /// Its check URL, if checked.
+    pub check: Option<String>,
+    /// The measured state, if checked.
+    pub probe: Option<ProbeSummary>,
+    /// Each vantage region's view of it.
+    pub regions: BTreeMap<String, Vantage>,
+}
+
+/// The measured state of a check target, over all regions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeSummary {
+    /// Up by quorum.
+    pub up: bool,
+    /// Held at its last state (no quorum of fresh regions).
+    pub held: bool,
+    /// The check target's key.
+    pub target: String,
+}
+
+/// One vantage region's view of a check target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Vantage {
+    /// Up after rise/fall.
+    pub up: bool,
+    /// Successes in a row.
+    pub successes: u32,
+    /// Failures in a row.
+    pub failures: u32,
+    /// The last RTT, ms.
+    pub rtt_ms: Option<f64>,
+    /// The smoothed RTT, ms.
+    pub ewma_ms: Option<f64>,
+    /// Age of the last result, seconds.
+    pub age_s: f64,
+    /// Recent enough to vote.
+    pub fresh: bool,
+    /// The last failure.
+    pub error: Option<String>,
+}
