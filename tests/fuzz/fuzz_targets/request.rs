@@ -16,9 +16,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+/// The answerer, and the publisher whose snapshot it reads (kept here, reachable: not a leak).
+struct Setup {
+    answerer: UdpAnswerer,
+    _publisher: Arc<Publisher>,
+}
+
 fn answerer() -> &'static UdpAnswerer {
-    static A: OnceLock<UdpAnswerer> = OnceLock::new();
-    A.get_or_init(|| {
+    static A: OnceLock<Setup> = OnceLock::new();
+    &A.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let text = std::fs::read_to_string(root.join("tests/fuzz/fuzz.toml")).unwrap();
         let path = root.join("tests/fuzz/fuzz.toml");
@@ -27,10 +33,13 @@ fn answerer() -> &'static UdpAnswerer {
         let model = Model::load(&loaded.config, Diagnostics::default()).unwrap();
         let publisher = Publisher::new(model);
         let handler = DnsHandler::new(publisher.shared());
-        std::mem::forget(publisher);
         let rrl = ayadns::dns::rrl::Rrl::new(&loaded.config.rrl).map(Arc::new);
-        UdpAnswerer::new(handler, rrl)
+        Setup {
+            answerer: UdpAnswerer::new(handler, rrl),
+            _publisher: publisher,
+        }
     })
+    .answerer
 }
 
 thread_local! {
