@@ -161,13 +161,6 @@ pub fn tcp_accept_error() {
     C.tcp_accept_errors.fetch_add(1, Relaxed);
 }
 
-/// The current value of a counter, for tests and the flood figures: (dropped, slipped) summed
-/// over reasons.
-pub fn rrl_totals() -> (u64, u64) {
-    let sum = |a: &[AtomicU64]| a.iter().map(|c| c.load(Relaxed)).sum();
-    (sum(&C.rrl_dropped), sum(&C.rrl_slipped))
-}
-
 /// The collector to register in the metrics registry (`registry.register_collector(...)`).
 pub fn collector() -> Box<dyn Collector> {
     Box::new(DnsCounters)
