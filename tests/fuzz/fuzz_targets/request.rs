@@ -4,13 +4,13 @@
 //! query the worker's answer cache accepts must get the same bytes through it (miss and hit).
 #![no_main]
 
+use ayadns::model::Model;
+use ayadns::snapshot::Publisher;
+use ayadns::testing::AnswerCache;
 use ayadns::testing::Config;
 use ayadns::testing::Diagnostics;
 use ayadns::testing::DnsHandler;
-use ayadns::testing::AnswerCache;
 use ayadns::testing::UdpAnswerer;
-use ayadns::model::Model;
-use ayadns::snapshot::Publisher;
 use libfuzzer_sys::fuzz_target;
 use std::net::SocketAddr;
 use std::path::Path;
