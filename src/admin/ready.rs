@@ -4,7 +4,8 @@
 //! - `/healthz`: 200 while the process serves its admin listener (liveness).
 //! - `/readyz`: 200 when the zones are loaded and served, every checked endpoint has a
 //!   health result (measured since start, or restored from the state file), and — on a
-//!   clustered node — the cluster view has synced with etcd at least once; else 503 with the
+//!   clustered node — the cluster view has synced with etcd at least once, and the health
+//!   engine runs (it is supervised: if it ever stops, this turns red); else 503 with the
 //!   condition that is not met. Without that, the first answers of a cold start would come
 //!   from `initial` guesses rather than measurements.
 
@@ -33,6 +34,15 @@ pub(super) async fn readyz(State(st): State<AdminState>) -> Response {
     }
     let measured = targets.values().filter(|&&m| m).count();
     let mut checks = vec![
+        ReadyCheck {
+            name: "health engine".into(),
+            ok: st.health.is_alive(),
+            detail: if st.health.is_alive() {
+                "running".into()
+            } else {
+                "stopped: health is frozen and operator actions are refused (see the log)".into()
+            },
+        },
         ReadyCheck {
             name: "zones".into(),
             ok: zones > 0,
