@@ -574,3 +574,97 @@ fn ctl_reads_server_and_token_from_the_config_and_covers_every_action() {
     assert_eq!(st.code(), Some(1));
     assert!(err.contains("no [admin] listen"), "{err}");
 }
+
+/// The first A record of `name` for a client in `ecs`/24.
+fn first_a_for(s: &Setup, name: &str, ecs: &str) -> String {
+    let r = udp(
+        s.dns,
+        &Q::new(name, RecordType::A)
+            .ecs(ecs.parse().unwrap(), 24)
+            .message(),
+    );
+    r.answers
+        .first()
+        .map(|r| r.data.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_drill_preview_comes_from_real_clients_and_holds_during_the_drill() {
+    let s = Setup::new(1000);
+    let _a = s.start();
+    let api = "api.gslb.example.com.";
+    let (changchun, london) = ("175.16.199.0", "81.2.69.0");
+    // Recent traffic: clients in Changchun and London.
+    assert!(
+        first_a_for(&s, api, changchun).starts_with("203.0.113."),
+        "ap-southeast now"
+    );
+    assert!(
+        first_a_for(&s, api, london).starts_with("198.51.100."),
+        "eu-west now"
+    );
+    for _ in 0..80 {
+        first_a_for(&s, api, changchun);
+        first_a_for(&s, api, london);
+    }
+    s.advance("1s"); // the tick takes the sampled answers into the record
+    let (code, p) = s.api(
+        "POST",
+        "/api/v1/drills/preview",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:ap-southeast"]}"#),
+    );
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(p["basis"][api], "traffic", "{p}");
+    let group = |country: &str| {
+        p["placements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["service"] == api && r["country"] == country)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {country} group: {p}"))
+    };
+    let cn = group("CN");
+    assert_eq!(
+        (cn["now"].as_str(), cn["during"].as_str()),
+        (Some("ap-southeast"), Some("eu-west")),
+        "Changchun goes to the nearer survivor: {p}"
+    );
+    let gb = group("GB");
+    assert_eq!(
+        (gb["now"].as_str(), gb["during"].as_str()),
+        (Some("eu-west"), Some("eu-west"))
+    );
+    let predicted = |pool: &str| p["services"][api]["during"][pool].as_f64().unwrap_or(0.0);
+    // The drill: the same clients, 1,000 queries, shares compared with the prediction.
+    let (code, d) = s.api(
+        "POST",
+        "/api/v1/drills",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:ap-southeast"], "reason": "preview check", "duration": "10m"}"#),
+    );
+    assert_eq!(code, 201, "{d}");
+    let mut seen: std::collections::BTreeMap<&str, f64> = Default::default();
+    for _ in 0..500 {
+        for client in [changchun, london] {
+            let a = first_a_for(&s, api, client);
+            let pool = if a.starts_with("198.51.100.") {
+                "eu-west"
+            } else if a.starts_with("192.0.2.") {
+                "us-east"
+            } else {
+                "ap-southeast"
+            };
+            *seen.entry(pool).or_default() += 1.0 / 1000.0;
+        }
+    }
+    for pool in ["eu-west", "us-east", "ap-southeast"] {
+        let (want, got) = (predicted(pool), seen.get(pool).copied().unwrap_or(0.0));
+        assert!(
+            (want - got).abs() <= 0.02,
+            "{pool}: predicted {want:.3}, observed {got:.3}: {p}"
+        );
+    }
+}

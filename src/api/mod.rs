@@ -13,7 +13,7 @@ pub use cli::{CheckReport, GeoipBuilt, GeoipLookup, Problem};
 pub use history::{History, HistoryEvent, Sample};
 pub use ops::{
     ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillRequest, ExplainReply,
-    NewOverride, Override, OverrideList, Preview, PreviewRow, ReloadReply, Removed,
+    NewOverride, Override, OverrideList, PlacementRow, Preview, PreviewRow, ReloadReply, Removed,
 };
 pub use ready::{Readiness, ReadyCheck};
 pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};

@@ -120,13 +120,38 @@ pub struct PreviewRow {
     pub during: Option<String>,
 }
 
+/// One group of clients in a preview: a service's recent clients of one region and country.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlacementRow {
+    /// The service.
+    pub service: String,
+    /// The clients' region.
+    pub region: String,
+    /// Their country (`--` when GeoIP does not say).
+    pub country: String,
+    /// Their share of the service's recent queries.
+    pub share: f64,
+    /// The first pool most of them are answered now.
+    pub now: Option<String>,
+    /// The first pool most of them would be answered during the drill.
+    pub during: Option<String>,
+}
+
 /// A preview.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Preview {
-    /// Per service and region.
+    /// Per service and region (the pool most of the region's clients get).
     pub regions: Vec<PreviewRow>,
-    /// Per service: share of queries per pool, now and during.
+    /// Per service, region and country of the clients seen recently.
+    #[serde(default)]
+    pub placements: Vec<PlacementRow>,
+    /// Per service: share of queries per pool, now and during — over the same clients.
     pub services: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
+    /// Per service: `traffic` (computed for the clients seen recently, weighted by their
+    /// queries) or `representative` (no recent traffic: one client per region, at the region's
+    /// location).
+    #[serde(default)]
+    pub basis: BTreeMap<String, String>,
 }
 
 /// One audit entry.

@@ -12,12 +12,13 @@
 //!   in which a client region was answered from the pool the preview said it would move to),
 //!   ended, and queries per service and pool during the drill.
 
-use super::overrides::{Override, forced};
+use super::overrides::Override;
 use crate::counters::AnswerKey;
 use crate::gslb::Force;
 use crate::gslb::HealthView;
 use crate::gslb::Target;
-use crate::gslb::{Client, Gslb, RegionMatch, decide};
+use crate::gslb::decide::{Asker, Inputs};
+use crate::gslb::{Client, RegionMatch, decide};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -120,89 +121,165 @@ impl Drill {
     }
 }
 
-pub use crate::api::{Preview, PreviewRow};
+pub use crate::api::{PlacementRow, Preview, PreviewRow};
 
-/// What clients of each region get, now and with `fail` down.
-pub fn preview(
-    model: &Gslb,
-    health: &HealthView,
-    everything_up: &HealthView,
-    fail: &[Target],
-    counts: &Counts,
-    now: SystemTime,
-) -> Preview {
-    let mut during = health.clone();
-    let drill = Drill {
-        id: "preview".into(),
-        fail: fail.to_vec(),
-        reason: String::new(),
-        started_at: now,
-        ends_at: now + std::time::Duration::from_secs(3600),
-        ended_at: None,
-        first_moved_at: None,
-        created_by: String::new(),
-        queries: BTreeMap::new(),
-        moves: Vec::new(),
-        baseline: BTreeMap::new(),
-    };
-    during.force(model, &forced(&drill.overrides(), now));
-    let first_pool = |svc, region, h: &HealthView| {
-        let client = Client {
-            addr: std::net::IpAddr::from([0, 0, 0, 0]),
-            ecs_source: None,
-            location: None,
-            region,
-            matched: RegionMatch::Default,
-            region_prefix: 0,
-            geo_prefix: 0,
-            seed: 0,
-        };
-        let d = decide(model, svc, false, &client, h, everything_up, false);
+/// What clients get now and with `fail` down — computed with the answer function the query
+/// path uses ([`crate::gslb::decide::answer`]'s placement and decision), for every client
+/// placement in the recent traffic (`traffic`), weighted by its queries; for a service with no
+/// recent traffic, for one client per region at the region's location (said in `basis`).
+pub fn preview(inputs: &Inputs<'_>, fail: &[Target], traffic: &super::traffic::Traffic) -> Preview {
+    let model = inputs.model;
+    let mut during = inputs.health.clone();
+    let forced_fail: Vec<(Target, Force)> = fail.iter().map(|t| (t.clone(), Force::Down)).collect();
+    during.force(model, &forced_fail);
+    let first_pool = |svc: &crate::gslb::Service, client: &Client, h: &HealthView| {
+        let d = decide(model, svc, false, client, h, inputs.everything_up, false);
         let d = if d.pools.is_empty() {
-            decide(model, svc, true, &client, h, everything_up, false)
+            decide(model, svc, true, client, h, inputs.everything_up, false)
         } else {
             d
         };
         d.pools.first().map(|&p| model.pools[p].name.clone())
     };
     let mut rows = Vec::new();
-    for svc in &model.services {
-        for (r, region) in model.regions.iter().enumerate() {
-            rows.push(PreviewRow {
-                service: svc.name.to_string(),
-                region: region.name.clone(),
-                now: first_pool(svc, r, health),
-                during: first_pool(svc, r, &during),
-            });
-        }
-    }
+    let mut placements = Vec::new();
     let mut services: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>> = BTreeMap::new();
+    let mut basis = BTreeMap::new();
     for svc in &model.services {
         let name = svc.name.to_string();
-        let mut now_c: BTreeMap<String, f64> = BTreeMap::new();
-        let mut dur_c: BTreeMap<String, f64> = BTreeMap::new();
-        for (AnswerKey { region, pool, .. }, n) in counts.iter().filter(|(k, _)| k.service == name)
-        {
-            *now_c.entry(pool.clone()).or_default() += *n as f64;
-            let to = rows
+        // The population: recorded placements, or one client per region at its location.
+        let recorded = traffic.of(&name);
+        let population: Vec<(Client, f64)> = if recorded.is_empty() {
+            basis.insert(name.clone(), "representative".to_string());
+            model
+                .regions
                 .iter()
-                .find(|row| row.service == name && &row.region == region)
-                .and_then(|row| row.during.clone())
-                .unwrap_or_else(|| pool.clone());
-            *dur_c.entry(to).or_default() += *n as f64;
-        }
-        let share = |m: BTreeMap<String, f64>| {
-            let total: f64 = m.values().sum();
-            m.into_iter()
-                .map(|(k, v)| (k, if total > 0.0 { v / total } else { 0.0 }))
+                .enumerate()
+                .map(|(r, region)| (representative(r, region.coords), 1.0))
+                .collect()
+        } else {
+            basis.insert(name.clone(), "traffic".to_string());
+            recorded
+                .into_iter()
+                .map(|(net, w)| {
+                    let asker = match net {
+                        Some(n) => Asker {
+                            source: n.addr(),
+                            ecs: Some((n.addr(), n.prefix_len())),
+                            seed: 0,
+                        },
+                        None => Asker {
+                            source: std::net::IpAddr::from([0, 0, 0, 0]),
+                            ecs: None,
+                            seed: 0,
+                        },
+                    };
+                    (asker.locate(model, inputs.geo), w)
+                })
                 .collect()
         };
+        let total: f64 = population
+            .iter()
+            .map(|(_, w)| w)
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE);
+        // Per (region, country): weight, and weight per pool now and during.
+        type Votes = BTreeMap<Option<String>, f64>;
+        let mut groups: BTreeMap<(String, String), (f64, Votes, Votes)> = BTreeMap::new();
+        let mut now_share: BTreeMap<String, f64> = BTreeMap::new();
+        let mut dur_share: BTreeMap<String, f64> = BTreeMap::new();
+        for (client, w) in &population {
+            let (a, b) = (
+                first_pool(svc, client, inputs.health),
+                first_pool(svc, client, &during),
+            );
+            let country = client
+                .location
+                .as_ref()
+                .and_then(|l| l.country)
+                .map_or("--".to_string(), |c| c.to_string());
+            let g = groups
+                .entry((model.regions[client.region].name.clone(), country))
+                .or_default();
+            g.0 += w;
+            *g.1.entry(a.clone()).or_default() += w;
+            *g.2.entry(b.clone()).or_default() += w;
+            *now_share.entry(a.unwrap_or_default()).or_default() += w / total;
+            *dur_share.entry(b.unwrap_or_default()).or_default() += w / total;
+        }
+        let most = |v: &Votes| {
+            v.iter()
+                .max_by(|x, y| x.1.total_cmp(y.1))
+                .and_then(|(p, _)| p.clone())
+        };
+        for ((region, country), (w, a, b)) in &groups {
+            placements.push(PlacementRow {
+                service: name.clone(),
+                region: region.clone(),
+                country: country.clone(),
+                share: w / total,
+                now: most(a),
+                during: most(b),
+            });
+        }
+        for (r, region) in model.regions.iter().enumerate() {
+            let (mut a, mut b): (Votes, Votes) = Default::default();
+            for ((gr, _), (_, na, nb)) in &groups {
+                if *gr == region.name {
+                    na.iter()
+                        .for_each(|(p, w)| *a.entry(p.clone()).or_default() += w);
+                    nb.iter()
+                        .for_each(|(p, w)| *b.entry(p.clone()).or_default() += w);
+                }
+            }
+            let (now_pool, during_pool) = if a.is_empty() {
+                let c = representative(r, region.coords);
+                (
+                    first_pool(svc, &c, inputs.health),
+                    first_pool(svc, &c, &during),
+                )
+            } else {
+                (most(&a), most(&b))
+            };
+            rows.push(PreviewRow {
+                service: name.clone(),
+                region: region.name.clone(),
+                now: now_pool,
+                during: during_pool,
+            });
+        }
+        now_share.retain(|k, _| !k.is_empty());
+        dur_share.retain(|k, _| !k.is_empty());
         let entry = services.entry(name).or_default();
-        entry.insert("now".to_string(), share(now_c));
-        entry.insert("during".to_string(), share(dur_c));
+        entry.insert("now".to_string(), now_share);
+        entry.insert("during".to_string(), dur_share);
     }
     Preview {
         regions: rows,
+        placements,
         services,
+        basis,
+    }
+}
+
+/// A client of region `r` at the region's location, for services with no recent traffic.
+fn representative(r: usize, coords: crate::geo::Coords) -> Client {
+    Client {
+        addr: std::net::IpAddr::from([0, 0, 0, 0]),
+        ecs_source: None,
+        location: Some(crate::geo::Location {
+            country: None,
+            continent: None,
+            coords: Some(coords),
+            coords_source: None,
+            city: None,
+            network: "0.0.0.0/0".parse().expect("a network"),
+            database: "region location".into(),
+        }),
+        region: r,
+        matched: RegionMatch::Default,
+        region_prefix: 0,
+        geo_prefix: 0,
+        seed: 0,
     }
 }

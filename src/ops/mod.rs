@@ -16,6 +16,7 @@ pub mod overrides;
 #[cfg(feature = "cluster")]
 pub mod shared;
 pub mod store;
+pub mod traffic;
 
 use crate::clock::Clock;
 use crate::gslb::Force;
@@ -81,6 +82,8 @@ pub struct Ops {
     /// Held for the whole of an action: actions apply one at a time.
     acting: tokio::sync::Mutex<()>,
     refusals: Mutex<Refusals>,
+    /// Recent GSLB traffic by client placement, for drill previews.
+    traffic: Mutex<traffic::Traffic>,
     retention: Retention,
     clock: Clock,
     health: HealthHandle,
@@ -191,6 +194,7 @@ impl Ops {
             applied: tokio::sync::watch::channel(0).0,
             acting: tokio::sync::Mutex::new(()),
             refusals: Mutex::new(Refusals::default()),
+            traffic: Mutex::new(traffic::Traffic::default()),
             retention,
             clock,
             health,
@@ -441,14 +445,8 @@ impl Ops {
     pub fn preview(&self, fail: &[String]) -> Result<Preview, OpsError> {
         let targets = self.parse_targets(fail)?;
         let snap = self.snapshot.load_full();
-        Ok(drills::preview(
-            &snap.model.gslb,
-            &snap.health,
-            &snap.everything_up,
-            &targets,
-            &(self.counts)(),
-            self.clock.now(),
-        ))
+        let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(drills::preview(&snap.gslb_inputs(), &targets, &traffic))
     }
 
     fn parse_targets(&self, fail: &[String]) -> Result<Vec<Target>, OpsError> {
@@ -609,6 +607,11 @@ impl Ops {
     /// write the rows of refused requests whose minute is over; prune the audit trail once a
     /// minute.
     pub async fn tick(&self) {
+        let samples = self.snapshot.load().metrics.process().take_samples();
+        self.traffic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(samples, self.clock.now());
         #[cfg(feature = "cluster")]
         if let Some(cluster) = &self.shared {
             return self.tick_shared(cluster).await;
