@@ -283,3 +283,119 @@ fn representative(r: usize, coords: crate::geo::Coords) -> Client {
         seed: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::Sample;
+    use crate::geo::GeoDb;
+    use crate::gslb::decide::answer;
+    use crate::gslb::policy::testing;
+    use crate::hash::mix64;
+    use hickory_proto::rr::RecordType;
+
+    /// For random chains (every step appears), random health and latency, random clients and
+    /// random drills: the preview's "during" pool for a recorded client is the pool the answer
+    /// function gives that client while the drill's targets are down.
+    #[test]
+    fn preview_during_is_what_the_server_answers_during_the_drill() {
+        let chains = [
+            "\"health\", \"geo\", \"failover\", \"weighted\", \"first_n\"",
+            "\"health\", \"nearest\", \"weighted\", \"first_n\"",
+            "\"health\", \"latency\", \"failover\"",
+            "\"health\", \"sticky\", \"first_n\"",
+            "\"failover\"",
+            "\"geo\", \"nearest\", \"health\", \"failover\"",
+        ];
+        let clients = [
+            "81.2.69.0",
+            "89.160.20.112",
+            "216.160.83.56",
+            "175.16.199.0",
+            "202.196.224.0",
+            "214.0.0.0",
+            "149.101.100.0",
+            "2.3.3.0",
+            "1.2.3.0",
+        ];
+        let geo = GeoDb::open(&[concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/sample.mmdb")])
+            .expect("the sample database");
+        let mut rng = 7u64;
+        let mut next = |n: usize| {
+            rng = mix64(rng);
+            (rng % n as u64) as usize
+        };
+        let mut checked = 0;
+        for round in 0..300 {
+            let chain = chains[next(chains.len())];
+            let model = testing::model_with(&format!("chain = [{chain}]\n"));
+            let svc = model.service(&testing::svc_name("www")).unwrap().clone();
+            // Random health (each endpoint up 3 times in 4) and latency.
+            let up = HealthView::all_up(&model);
+            let mut health = up.clone();
+            for e in 0..model.endpoints.len() {
+                health.set_up(e, next(4) != 0);
+            }
+            for r in 0..model.regions.len() {
+                for p in 0..model.pools.len() {
+                    health.set_latency(r, p, 1.0 + next(200) as f64);
+                }
+            }
+            // A random drill: one pool or one region.
+            let target = if next(2) == 0 {
+                Target::Pool(model.pools[next(model.pools.len())].name.clone())
+            } else {
+                Target::Region(model.regions[next(model.regions.len())].name.clone())
+            };
+            let mut during = health.clone();
+            during.force(&model, &[(target.clone(), Force::Down)]);
+            // A random client, answered now: its placement is what the query path records.
+            let ip: std::net::IpAddr = clients[next(clients.len())].parse().unwrap();
+            let asker = Asker {
+                source: ip,
+                ecs: Some((ip, 24)),
+                seed: round,
+            };
+            let inputs = Inputs {
+                model: &model,
+                geo: &geo,
+                health: &health,
+                everything_up: &up,
+            };
+            let Some((d, client)) = answer(&inputs, &svc, RecordType::A, &asker, false) else {
+                continue;
+            };
+            let placement = d
+                .depends_on
+                .and_then(|p| ipnet::IpNet::new(client.addr, p).ok())
+                .map(|n| n.trunc());
+            let mut traffic = super::super::traffic::Traffic::default();
+            traffic.add(
+                vec![Sample {
+                    service: svc.name.to_string().into(),
+                    placement,
+                }],
+                SystemTime::UNIX_EPOCH,
+            );
+            let p = preview(&inputs, std::slice::from_ref(&target), &traffic);
+            let row = p
+                .placements
+                .iter()
+                .find(|r| r.service == svc.name.to_string())
+                .expect("the recorded client's group");
+            // What the server answers that client during the drill.
+            let inputs_during = Inputs {
+                health: &during,
+                ..inputs
+            };
+            let (dd, _) = answer(&inputs_during, &svc, RecordType::A, &asker, false).unwrap();
+            let server = dd.pools.first().map(|&p| model.pools[p].name.clone());
+            assert_eq!(
+                row.during, server,
+                "round {round}: chain [{chain}], client {ip}, drill {target}, placement {placement:?}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 250, "only {checked} rounds checked");
+    }
+}
