@@ -550,6 +550,42 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
             }
             out.push_str("queries during the drill:\n");
             out.push_str(&table(&rows));
+            let r = &d.report;
+            out.push_str(&format!(
+                "last moved    {}\nanswers from a drilled pool ({}): {}\n",
+                r.last_moved_at.map_or("-".into(), |t| ago(Some(t))),
+                if r.drilled_pools.is_empty() {
+                    "-".into()
+                } else {
+                    r.drilled_pools.join(" ")
+                },
+                r.drilled_answers
+            ));
+            let mut rows = vec![vec![
+                "SERVICE".into(),
+                "POOL".into(),
+                "PREDICTED".into(),
+                "OBSERVED".into(),
+            ]];
+            for (svc, pools) in &r.predicted {
+                let observed = r.observed.get(svc);
+                let mut names: Vec<&String> = pools.keys().collect();
+                if let Some(o) = observed {
+                    names.extend(o.keys().filter(|k| !pools.contains_key(*k)));
+                }
+                for pool in names {
+                    let pct =
+                        |v: Option<&f64>| v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0));
+                    rows.push(vec![
+                        svc.clone(),
+                        pool.clone(),
+                        pct(pools.get(pool)),
+                        pct(observed.and_then(|o| o.get(pool))),
+                    ]);
+                }
+            }
+            out.push_str("predicted and observed shares:\n");
+            out.push_str(&table(&rows));
             out
         }
         Call::Transitions { .. } => {

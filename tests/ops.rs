@@ -667,4 +667,32 @@ fn a_drill_preview_comes_from_real_clients_and_holds_during_the_drill() {
             "{pool}: predicted {want:.3}, observed {got:.3}: {p}"
         );
     }
+    // The report, after the drill: predicted and observed shares, nothing from the drilled pool.
+    s.advance("1s");
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(
+        s.api(
+            "POST",
+            &format!("/api/v1/drills/{id}/stop"),
+            Some(ADMIN),
+            None
+        )
+        .0,
+        200
+    );
+    let (code, r) = s.api("GET", &format!("/api/v1/drills/{id}"), Some(READ), None);
+    assert_eq!(code, 200, "{r}");
+    let report = &r["report"];
+    assert_eq!(
+        report["drilled_pools"],
+        serde_json::json!(["ap-southeast"]),
+        "{r}"
+    );
+    assert_eq!(report["drilled_answers"], 0, "{r}");
+    assert!(r["first_moved_at"].is_number(), "{r}");
+    for pool in ["eu-west", "us-east", "ap-southeast"] {
+        let want = report["predicted"][api][pool].as_f64().unwrap_or(0.0);
+        let got = report["observed"][api][pool].as_f64().unwrap_or(0.0);
+        assert!((want - got).abs() <= 0.02, "{pool}: {want} vs {got}: {r}");
+    }
 }

@@ -105,6 +105,39 @@ pub struct Drill {
     pub created_by: String,
     /// Queries per service and pool during the drill.
     pub queries: BTreeMap<String, BTreeMap<String, u64>>,
+    /// What the drill proved (filled as it runs, final when it ended).
+    #[serde(default)]
+    pub report: DrillReport,
+}
+
+/// A drill's report: what was predicted, what happened.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DrillReport {
+    /// Per service: the share of queries per pool the preview predicted for the drill.
+    pub predicted: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Per service: the share of queries per pool observed during the drill (first pool of
+    /// each answer).
+    pub observed: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The last second a client region was first answered from its drill pool.
+    #[serde(default, with = "opt_unix_secs")]
+    pub last_moved_at: Option<SystemTime>,
+    /// Queries per service and pool, minute by minute.
+    pub per_minute: Vec<MinuteQueries>,
+    /// The pools the drill takes out.
+    pub drilled_pools: Vec<String>,
+    /// Answers since the start whose first pool is a drilled one (0 unless everything was down
+    /// and the service fails open).
+    pub drilled_answers: u64,
+}
+
+/// Queries per service and pool in one minute of a drill.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MinuteQueries {
+    /// The end of the minute.
+    #[serde(with = "unix_secs")]
+    pub at: SystemTime,
+    /// Service → pool → queries.
+    pub queries: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// One row of a preview.

@@ -50,6 +50,12 @@ pub struct Drill {
     pub moves: Vec<(String, String, String, String)>,
     /// Counts at the start.
     pub baseline: Counts,
+    /// The report as it grows.
+    pub report: crate::api::DrillReport,
+    /// (service, region) pairs seen answered from their drill pool.
+    pub moved: std::collections::BTreeSet<(String, String)>,
+    /// Queries per service and pool at the last minute mark, and when.
+    pub minute_mark: (SystemTime, BTreeMap<String, BTreeMap<String, u64>>),
 }
 
 impl Drill {
@@ -65,6 +71,22 @@ impl Drill {
             first_moved_at: self.first_moved_at,
             created_by: self.created_by.clone(),
             queries: self.queries.clone(),
+            report: crate::api::DrillReport {
+                observed: self
+                    .queries
+                    .iter()
+                    .map(|(svc, pools)| {
+                        let total = pools.values().sum::<u64>().max(1) as f64;
+                        let shares = pools
+                            .iter()
+                            .filter(|(p, _)| !p.is_empty())
+                            .map(|(p, n)| (p.clone(), *n as f64 / total))
+                            .collect();
+                        (svc.clone(), shares)
+                    })
+                    .collect(),
+                ..self.report.clone()
+            },
         }
     }
 
@@ -107,15 +129,50 @@ impl Drill {
                 .or_default()
                 .entry(pool.clone())
                 .or_default() += delta;
-            if self.first_moved_at.is_none()
-                && delta > 0
+            if delta > 0
+                && !self.moved.contains(&(svc.clone(), region.clone()))
                 && self
                     .moves
                     .iter()
                     .any(|(s, r, _, to)| s == svc && r == region && to == pool)
             {
-                self.first_moved_at = Some(now);
+                self.moved.insert((svc.clone(), region.clone()));
+                self.first_moved_at.get_or_insert(now);
+                self.report.last_moved_at = Some(now);
             }
+        }
+        self.report.drilled_answers = per_pool
+            .values()
+            .flat_map(|pools| pools.iter())
+            .filter(|(p, _)| self.report.drilled_pools.contains(p))
+            .map(|(_, n)| n)
+            .sum();
+        // Minute by minute (at most a day of minutes is kept).
+        let (mark_at, mark) = &self.minute_mark;
+        if now
+            .duration_since(*mark_at)
+            .is_ok_and(|d| d >= std::time::Duration::from_secs(60))
+            && self.report.per_minute.len() < 1440
+        {
+            let minute = per_pool
+                .iter()
+                .map(|(svc, pools)| {
+                    let before = mark.get(svc);
+                    let d = pools
+                        .iter()
+                        .map(|(p, n)| {
+                            let b = before.and_then(|m| m.get(p)).copied().unwrap_or(0);
+                            (p.clone(), n.saturating_sub(b))
+                        })
+                        .collect();
+                    (svc.clone(), d)
+                })
+                .collect();
+            self.report.per_minute.push(crate::api::MinuteQueries {
+                at: now,
+                queries: minute,
+            });
+            self.minute_mark = (now, per_pool.clone());
         }
         self.queries = per_pool;
     }

@@ -251,6 +251,12 @@ impl Ops {
                         moves: sd.moves,
                         // Counted from when this node first saw the drill.
                         baseline: local.map_or_else(|| counts.clone(), |d| d.baseline.clone()),
+                        report: local.map_or_else(|| sd.drill.report.clone(), |d| d.report.clone()),
+                        moved: local.map(|d| d.moved.clone()).unwrap_or_default(),
+                        minute_mark: local.map_or_else(
+                            || (sd.drill.started_at, Default::default()),
+                            |d| d.minute_mark.clone(),
+                        ),
                     }
                 })
                 .collect();
@@ -449,6 +455,22 @@ impl Ops {
         Ok(drills::preview(&snap.gslb_inputs(), &targets, &traffic))
     }
 
+    /// The pools every endpoint of which `targets` take out.
+    fn drilled_pools(&self, targets: &[Target]) -> Vec<String> {
+        let snap = self.snapshot.load();
+        let g = &snap.model.gslb;
+        let out: std::collections::HashSet<usize> = targets
+            .iter()
+            .filter_map(|t| t.endpoints(g).ok())
+            .flatten()
+            .collect();
+        g.pools
+            .iter()
+            .filter(|p| !p.endpoints.is_empty() && p.endpoints.iter().all(|e| out.contains(e)))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
     fn parse_targets(&self, fail: &[String]) -> Result<Vec<Target>, OpsError> {
         if fail.is_empty() {
             return Err(OpsError::Invalid("`fail` lists no target".into()));
@@ -478,6 +500,7 @@ impl Ops {
     ) -> Result<Drill, OpsError> {
         self.ready()?;
         let targets = self.parse_targets(fail)?;
+        let d_targets = targets.clone();
         if duration.is_zero() || duration > MAX_DURATION {
             return Err(OpsError::Invalid(format!(
                 "duration must be between 1s and {}",
@@ -523,6 +546,17 @@ impl Ops {
                 })
                 .collect(),
             baseline: counts,
+            report: crate::api::DrillReport {
+                predicted: preview
+                    .services
+                    .iter()
+                    .filter_map(|(svc, m)| Some((svc.clone(), m.get("during")?.clone())))
+                    .collect(),
+                drilled_pools: self.drilled_pools(&d_targets),
+                ..Default::default()
+            },
+            moved: Default::default(),
+            minute_mark: (now, Default::default()),
         };
         let overrides = d.overrides();
         let local = self
