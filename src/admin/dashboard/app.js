@@ -667,6 +667,27 @@
         h('td', { class: 'reason' }, str(t.reason))))))));
   }
 
+  // Predicted against observed shares per service and pool, and answers from a drilled pool.
+  function drillReport(d) {
+    const r = obj(d.report);
+    const predicted = obj(r.predicted);
+    const observed = obj(r.observed);
+    const rows = [];
+    for (const svc of Object.keys(predicted)) {
+      const pools = new Set([...Object.keys(obj(predicted[svc])), ...Object.keys(obj(observed[svc]))]);
+      for (const pool of pools) {
+        const pct = (v) => (num(v) === null ? '–' : `${(num(v) * 100).toFixed(1)} %`);
+        rows.push(h('tr', {}, h('td', {}, svc), h('td', {}, pool),
+          h('td', {}, pct(obj(predicted[svc])[pool])), h('td', {}, pct(obj(observed[svc])[pool]))));
+      }
+    }
+    if (!rows.length) return null;
+    return h('div', { id: 'drill-report', class: 'drill-report' },
+      h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'service'), h('th', {}, 'pool'),
+        h('th', {}, 'predicted'), h('th', {}, 'observed'))), h('tbody', {}, rows)),
+      h('div', { class: 'muted' }, `answers from a drilled pool: ${num(r.drilled_answers) ?? 0}`));
+  }
+
   function renderDrill() {
     if (!('drill' in status)) {
       fill('drill', empty('This server does not report drills.'));
@@ -694,7 +715,8 @@
       h('div', { class: 'drill-times' },
         started !== null ? h('span', {}, 'started ', ago(started)) : null,
         ends !== null ? h('span', {}, 'ends in ', countdown(ends, 'big')) : null),
-      started !== null && ends !== null && ends > started ? progress : null);
+      started !== null && ends !== null && ends > started ? progress : null,
+      drillReport(d));
     if (started !== null && ends !== null) {
       card.dataset.startedAt = started;
       card.dataset.endsAt = ends;
