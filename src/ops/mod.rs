@@ -205,7 +205,10 @@ impl Ops {
         if let Some(cluster) = shared {
             // Apply the view (restored or live) before answering anything, then every new one.
             let mut views = cluster.subscribe();
-            ops.apply_view(&views.borrow_and_update().clone()).await;
+            // Clone out of the guard first: holding the channel's read lock across the await
+            // would block the watcher's next send on this same thread.
+            let view = views.borrow_and_update().clone();
+            ops.apply_view(&view).await;
             let o = Arc::downgrade(&ops);
             tokio::spawn(async move {
                 while views.changed().await.is_ok() {
