@@ -6,7 +6,10 @@
 #      feature;
 #   3. runs every unit and black-box test with `--features cluster` (the real binary over real
 #      sockets on 127.0.0.x, real etcd members on loopback), and the build without the feature
-#      refusing a [cluster] section.
+#      refusing a [cluster] section;
+#   4. runs scripts/e2e.sh, the end-to-end walkthrough (NSD, unbound with ECS, two nodes on
+#      etcd, a failover and a drill, in a network namespace of its own), with the binary the
+#      tests just built (`AYADNS_E2E=0` skips it).
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +22,8 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --all-targets --quiet --features cluster -- -D warnings
 cargo test --lib --quiet config::cluster
 cargo test --all-targets --features cluster "$@"
+
+if [ "${AYADNS_E2E:-1}" != 0 ]; then
+    cargo build --features cluster --quiet   # the binary the tests used; nothing to rebuild
+    AYADNS_BIN=target/debug/ayadns scripts/e2e.sh
+fi
