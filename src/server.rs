@@ -57,9 +57,38 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     let now = clock.now();
     let init = engine::initial(&model, &config.health, &restored, now);
     let mut view = init.agg.view(&model.gslb, now);
+    // In a cluster, the last view this node applied (kept in its state file) is where it
+    // starts: a node restarted while etcd is down serves that state from its first answer.
+    #[cfg(feature = "cluster")]
+    let cluster_start = match &config.cluster {
+        Some(c) => {
+            let settings = crate::cluster::Settings::from_config(c);
+            let cache =
+                crate::cluster::LocalCache::open(&config.health.state_file, &settings.prefix)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let restored = cache.load().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if let Some(r) = &restored {
+                tracing::info!(
+                    revision = r.view.revision(),
+                    "cluster state restored from the state file"
+                );
+            }
+            Some((settings, cache, restored))
+        }
+        None => None,
+    };
     // Overrides in force apply from the first answer too (expired ones are dropped later,
     // with an audit entry, by `Ops::open`).
     let overrides: Vec<_> = match &source {
+        #[cfg(feature = "cluster")]
+        Source::ConfigFile(_) if cluster_start.is_some() => cluster_start
+            .as_ref()
+            .and_then(|(_, _, r)| r.as_ref())
+            .map(|r| crate::ops::shared::read(&r.view).0)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o.active(now))
+            .collect(),
         Source::ConfigFile(_) => crate::ops::store::OpsStore::open(&config.health.state_file)?
             .overrides()?
             .into_iter()
@@ -125,6 +154,19 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     let threads = listener::spawn_workers(sockets, handler, limits, shutdown.clone())?;
     let listen: Vec<String> = bound.iter().map(|a| a.to_string()).collect();
 
+    #[cfg(feature = "cluster")]
+    let cluster = match cluster_start {
+        Some((settings, cache, restored)) => {
+            let _in_runtime = rt.enter();
+            let cluster = crate::cluster::Cluster::start(settings, restored)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            cache.spawn_writer(cluster.subscribe());
+            tracing::info!(node = cluster.node(), region = %cluster.settings().region, "cluster member");
+            Some(cluster)
+        }
+        None => None,
+    };
+
     rt.block_on(async {
         let health = engine::start(
             publisher.clone(),
@@ -174,6 +216,8 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                     publisher.shared(),
                     counts,
                     clock.clone(),
+                    #[cfg(feature = "cluster")]
+                    cluster.clone(),
                 )
                 .await?;
                 let o = ops.clone();

@@ -182,6 +182,7 @@ async fn audit(
                 request: String::new(),
                 status: status.as_u16(),
                 result: String::new(),
+                node: None,
             })
             .await;
     }

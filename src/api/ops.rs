@@ -152,6 +152,9 @@ pub struct AuditEntry {
     pub status: u16,
     /// The answer body, shortened.
     pub result: String,
+    /// The node that took the request (clusters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// `GET /api/v1/audit?limit=N&before=ID`: a page of the trail, newest first.

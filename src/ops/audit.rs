@@ -65,6 +65,7 @@ impl Actor {
             request: cap(&self.request, MAX_TEXT),
             status,
             result: cap(result, MAX_TEXT),
+            node: None,
         }
     }
 }
@@ -81,6 +82,7 @@ pub fn system(at: SystemTime, method: &str, path: String, result: String) -> Aud
         request: String::new(),
         status: 200,
         result: cap(&result, MAX_TEXT),
+        node: None,
     }
 }
 
@@ -172,6 +174,7 @@ mod tests {
             request: String::new(),
             status: 401,
             result: String::new(),
+            node: None,
         };
         assert!(r.note(e(t0, "10.0.0.1")).is_some());
         for _ in 0..199 {

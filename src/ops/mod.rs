@@ -13,6 +13,8 @@
 pub mod audit;
 pub mod drills;
 pub mod overrides;
+#[cfg(feature = "cluster")]
+pub mod shared;
 pub mod store;
 
 use crate::clock::Clock;
@@ -61,6 +63,8 @@ struct Inner {
     overrides: Vec<Override>,
     drills: Vec<Drill>,
     next: u64,
+    /// Cluster: the revision of every control key in the view applied (for guards).
+    revisions: std::collections::HashMap<String, i64>,
 }
 
 /// The operations service.
@@ -68,6 +72,12 @@ pub struct Ops {
     inner: Mutex<Inner>,
     /// The database connection, used on blocking threads only.
     store: Arc<Mutex<OpsStore>>,
+    /// The cluster, when the operators' state is shared through etcd.
+    #[cfg(feature = "cluster")]
+    shared: Option<crate::cluster::Cluster>,
+    /// Cluster: the revision of the last view applied (and who waits for it).
+    #[cfg(feature = "cluster")]
+    applied: tokio::sync::watch::Sender<i64>,
     /// Held for the whole of an action: actions apply one at a time.
     acting: tokio::sync::Mutex<()>,
     refusals: Mutex<Refusals>,
@@ -89,6 +99,19 @@ fn storage(e: anyhow::Error) -> OpsError {
     OpsError::Storage(format!("the state file could not be written: {e}"))
 }
 
+/// The control key of an override (in a cluster; guards name it).
+pub fn override_key(id: &str) -> String {
+    format!("overrides/{id}")
+}
+
+/// The control key of a drill.
+pub fn drill_key(id: &str) -> String {
+    format!("drills/{id}")
+}
+
+/// The control key naming the drill that runs: one drill at a time, cluster-wide.
+pub const ACTIVE_DRILL: &str = "drill";
+
 /// The longest an override or a drill may last (a year: longer is a typo or an attack).
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
@@ -102,11 +125,21 @@ impl Ops {
         snapshot: SharedSnapshot,
         counts: CountsFn,
         clock: Clock,
+        #[cfg(feature = "cluster")] shared: Option<crate::cluster::Cluster>,
     ) -> anyhow::Result<Arc<Ops>> {
         let path = state_file.to_path_buf();
+        #[cfg(feature = "cluster")]
+        let clustered = shared.is_some();
+        #[cfg(not(feature = "cluster"))]
+        let clustered = false;
         let now = clock.now();
         let (store, overrides, drills) = tokio::task::spawn_blocking(move || {
             let mut store = OpsStore::open(&path)?;
+            if clustered {
+                // The shared state comes from the cluster view; the file keeps the history.
+                store.prune_audit(retention, now)?;
+                return anyhow::Ok((store, Vec::new(), Vec::new()));
+            }
             let mut overrides = store.overrides()?;
             let mut drills = store.drills()?;
             let mut change = Change::default();
@@ -149,8 +182,13 @@ impl Ops {
                 overrides: overrides.clone(),
                 drills,
                 next: 1,
+                revisions: Default::default(),
             }),
             store: Arc::new(Mutex::new(store)),
+            #[cfg(feature = "cluster")]
+            shared: shared.clone(),
+            #[cfg(feature = "cluster")]
+            applied: tokio::sync::watch::channel(0).0,
             acting: tokio::sync::Mutex::new(()),
             refusals: Mutex::new(Refusals::default()),
             retention,
@@ -159,10 +197,84 @@ impl Ops {
             snapshot,
             counts,
         });
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = shared {
+            // Apply the view (restored or live) before answering anything, then every new one.
+            let mut views = cluster.subscribe();
+            ops.apply_view(&views.borrow_and_update().clone()).await;
+            let o = Arc::downgrade(&ops);
+            tokio::spawn(async move {
+                while views.changed().await.is_ok() {
+                    let view = views.borrow_and_update().clone();
+                    let Some(ops) = o.upgrade() else { return };
+                    ops.apply_view(&view).await;
+                }
+            });
+            return Ok(ops);
+        }
         ops.health
             .set_forced(overrides::forced(&overrides, now))
             .await;
         Ok(ops)
+    }
+
+    /// Cluster: take the operators' state from `view` (the same on every node), keeping this
+    /// node's own observations of running drills, and hand it to the health engine.
+    #[cfg(feature = "cluster")]
+    async fn apply_view(&self, view: &crate::cluster::ClusterView) {
+        let (overrides, drills, revisions) = shared::read(view);
+        {
+            let mut inner = self.lock();
+            let mine: std::collections::HashMap<String, Drill> =
+                inner.drills.drain(..).map(|d| (d.id.clone(), d)).collect();
+            let counts = (self.counts)();
+            inner.drills = drills
+                .into_iter()
+                .map(|sd| {
+                    let local = mine.get(&sd.drill.id);
+                    Drill {
+                        id: sd.drill.id,
+                        fail: sd.drill.fail,
+                        reason: sd.drill.reason,
+                        started_at: sd.drill.started_at,
+                        ends_at: sd.drill.ends_at,
+                        ended_at: sd.drill.ended_at,
+                        first_moved_at: local
+                            .and_then(|d| d.first_moved_at)
+                            .or(sd.drill.first_moved_at),
+                        created_by: sd.drill.created_by,
+                        queries: local.map(|d| d.queries.clone()).unwrap_or_default(),
+                        moves: sd.moves,
+                        // Counted from when this node first saw the drill.
+                        baseline: local.map_or_else(|| counts.clone(), |d| d.baseline.clone()),
+                    }
+                })
+                .collect();
+            inner.overrides = overrides;
+            inner.revisions = revisions;
+        }
+        self.push().await;
+        self.applied.send_replace(view.revision());
+    }
+
+    /// Commit `change`; `Ok(true)` when the caller applies it in memory (one node), `Ok(false)`
+    /// when the cluster view brought it (this returns once this node applied it).
+    async fn committed(&self, change: Change) -> Result<bool, OpsError> {
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &self.shared {
+            let rev = shared::commit(cluster, &change).await?;
+            let mut applied = self.applied.subscribe();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), applied.wait_for(|&r| r >= rev)).await;
+            return Ok(false);
+        }
+        self.commit(change).await?;
+        Ok(true)
+    }
+
+    /// The revision of control `key` in the applied view (0: absent, or one node).
+    fn revision(&self, key: &str) -> i64 {
+        self.lock().revisions.get(key).copied().unwrap_or(0)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -275,14 +387,18 @@ impl Ops {
             drill: None,
         };
         let result = format!("{} {} {}", o.id, o.action.as_str(), o.target);
-        self.commit(Change {
-            put_overrides: vec![o.clone()],
-            audit: vec![actor.entry(now, 201, &result)],
-            ..Change::default()
-        })
-        .await?;
-        self.lock().overrides.push(o.clone());
-        self.push().await;
+        let local = self
+            .committed(Change {
+                put_overrides: vec![o.clone()],
+                audit: vec![actor.entry(now, 201, &result)],
+                guard: vec![(override_key(&o.id), 0)],
+                ..Change::default()
+            })
+            .await?;
+        if local {
+            self.lock().overrides.push(o.clone());
+            self.push().await;
+        }
         Ok(o)
     }
 
@@ -305,14 +421,19 @@ impl Ops {
             o.clone()
         };
         let now = self.clock.now();
-        self.commit(Change {
-            delete_overrides: vec![id.to_string()],
-            audit: vec![actor.entry(now, 200, &format!("removed {id}"))],
-            ..Change::default()
-        })
-        .await?;
-        self.lock().overrides.retain(|o| o.id != id);
-        self.push().await;
+        let key = override_key(id);
+        let local = self
+            .committed(Change {
+                delete_overrides: vec![id.to_string()],
+                audit: vec![actor.entry(now, 200, &format!("removed {id}"))],
+                guard: vec![(key.clone(), self.revision(&key))],
+                ..Change::default()
+            })
+            .await?;
+        if local {
+            self.lock().overrides.retain(|o| o.id != id);
+            self.push().await;
+        }
         Ok(o)
     }
 
@@ -406,19 +527,25 @@ impl Ops {
             baseline: counts,
         };
         let overrides = d.overrides();
-        self.commit(Change {
-            put_overrides: overrides.clone(),
-            put_drills: vec![d.clone()],
-            audit: vec![actor.entry(now, 201, &format!("drill {} started", d.id))],
-            ..Change::default()
-        })
-        .await?;
-        {
+        let local = self
+            .committed(Change {
+                put_overrides: overrides.clone(),
+                put_drills: vec![d.clone()],
+                put_marks: vec![(ACTIVE_DRILL.to_string(), d.id.clone())],
+                audit: vec![actor.entry(now, 201, &format!("drill {} started", d.id))],
+                // No drill may have started meanwhile, on any node.
+                guard: vec![(ACTIVE_DRILL.to_string(), self.revision(ACTIVE_DRILL))],
+                ..Change::default()
+            })
+            .await?;
+        if local {
             let mut inner = self.lock();
             inner.overrides.extend(overrides);
             inner.drills.insert(0, d.clone());
         }
-        self.push().await;
+        if local {
+            self.push().await;
+        }
         Ok(d)
     }
 
@@ -449,21 +576,27 @@ impl Ops {
                 .collect();
             (d, ids)
         };
-        self.commit(Change {
-            delete_overrides: ids,
-            put_drills: vec![d.clone()],
-            audit: vec![actor.entry(now, 200, &format!("drill {id} stopped"))],
-            ..Change::default()
-        })
-        .await?;
-        {
-            let mut inner = self.lock();
-            inner.overrides.retain(|o| o.drill.as_deref() != Some(id));
-            if let Some(slot) = inner.drills.iter_mut().find(|x| x.id == id) {
-                *slot = d.clone();
+        let key = drill_key(id);
+        let local = self
+            .committed(Change {
+                delete_overrides: ids,
+                put_drills: vec![d.clone()],
+                delete_marks: vec![ACTIVE_DRILL.to_string()],
+                audit: vec![actor.entry(now, 200, &format!("drill {id} stopped"))],
+                guard: vec![(key.clone(), self.revision(&key))],
+                ..Change::default()
+            })
+            .await?;
+        if local {
+            {
+                let mut inner = self.lock();
+                inner.overrides.retain(|o| o.drill.as_deref() != Some(id));
+                if let Some(slot) = inner.drills.iter_mut().find(|x| x.id == id) {
+                    *slot = d.clone();
+                }
             }
+            self.push().await;
         }
-        self.push().await;
         Ok(d)
     }
 
@@ -476,6 +609,10 @@ impl Ops {
     /// write the rows of refused requests whose minute is over; prune the audit trail once a
     /// minute.
     pub async fn tick(&self) {
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &self.shared {
+            return self.tick_shared(cluster).await;
+        }
         let _one = self.acting.lock().await;
         let now = self.clock.now();
         let counts = (self.counts)();
@@ -544,6 +681,82 @@ impl Ops {
         }
     }
 
+    /// Cluster: what falls due is done once for the whole cluster — every node tries, a guard
+    /// on the key's revision lets exactly one succeed. Drill timelines are this node's.
+    #[cfg(feature = "cluster")]
+    async fn tick_shared(&self, cluster: &crate::cluster::Cluster) {
+        let now = self.clock.now();
+        let counts = (self.counts)();
+        let mut due = Vec::new();
+        {
+            let mut inner = self.lock();
+            let Inner {
+                overrides,
+                drills,
+                revisions,
+                ..
+            } = &mut *inner;
+            for d in drills.iter_mut().filter(|d| d.ended_at.is_none()) {
+                d.observe(&counts, now);
+                if d.ends_at <= now {
+                    let mut ended = d.clone();
+                    ended.ended_at = Some(d.ends_at);
+                    let key = drill_key(&d.id);
+                    due.push(Change {
+                        delete_overrides: overrides
+                            .iter()
+                            .filter(|o| o.drill.as_deref() == Some(d.id.as_str()))
+                            .map(|o| o.id.clone())
+                            .collect(),
+                        put_drills: vec![ended],
+                        delete_marks: vec![ACTIVE_DRILL.to_string()],
+                        audit: vec![audit::system(
+                            now,
+                            "end",
+                            format!("/api/v1/drills/{}", d.id),
+                            "reverted by itself".into(),
+                        )],
+                        guard: vec![(key.clone(), revisions.get(&key).copied().unwrap_or(0))],
+                        ..Change::default()
+                    });
+                }
+            }
+            for o in overrides
+                .iter()
+                .filter(|o| !o.active(now) && o.drill.is_none())
+            {
+                let key = override_key(&o.id);
+                due.push(Change {
+                    delete_overrides: vec![o.id.clone()],
+                    audit: vec![audit::system(
+                        now,
+                        "expire",
+                        format!("/api/v1/overrides/{}", o.id),
+                        format!("expired: {} {}", o.action.as_str(), o.target),
+                    )],
+                    guard: vec![(key.clone(), revisions.get(&key).copied().unwrap_or(0))],
+                    ..Change::default()
+                });
+            }
+        }
+        let rows = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(now);
+        if !rows.is_empty() {
+            due.push(Change::audit(rows));
+        }
+        for change in due {
+            match shared::commit(cluster, &change).await {
+                Ok(_) | Err(OpsError::Conflict(_)) => {} // done here, or by another node
+                Err(e) => {
+                    tracing::warn!(error = %e, "a due change could not be made now; retried next second")
+                }
+            }
+        }
+    }
+
     /// Record a refused request (metadata only; repeats from one source are counted per
     /// minute).
     pub async fn refused(&self, entry: AuditEntry) {
@@ -553,7 +766,7 @@ impl Ops {
             .unwrap_or_else(|e| e.into_inner())
             .note(entry);
         if let Some(e) = first
-            && let Err(e) = self.commit(Change::audit(vec![e])).await
+            && let Err(e) = self.committed(Change::audit(vec![e])).await
         {
             tracing::warn!(error = %e, "audit entry not written");
         }
@@ -561,7 +774,7 @@ impl Ops {
 
     /// Record an action that changes no operators' state (a reload).
     pub async fn record(&self, entry: AuditEntry) {
-        if let Err(e) = self.commit(Change::audit(vec![entry])).await {
+        if let Err(e) = self.committed(Change::audit(vec![entry])).await {
             tracing::warn!(error = %e, "audit entry not written");
         }
     }
@@ -572,6 +785,10 @@ impl Ops {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, OpsError> {
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &self.shared {
+            return shared::audit_page(cluster, before, limit).await;
+        }
         self.with_store(move |s| s.audit_page(before, limit))
             .await
             .map_err(storage)

@@ -202,6 +202,7 @@ impl OpsStore {
                     request: r.get(6)?,
                     status: r.get(7)?,
                     result: r.get(8)?,
+                    node: None,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -220,6 +221,14 @@ pub struct Change {
     pub put_drills: Vec<Drill>,
     /// What records it.
     pub audit: Vec<AuditEntry>,
+    /// Cluster only: marker keys set (key, value) — the running drill's id under `drill`.
+    pub put_marks: Vec<(String, String)>,
+    /// Cluster only: marker keys removed.
+    pub delete_marks: Vec<String>,
+    /// Cluster only: the control keys this change was decided on, at the revision read
+    /// (0 = absent); the commit fails if any moved. One node's changes are already serial.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub guard: Vec<(String, i64)>,
 }
 
 impl Change {
@@ -237,6 +246,8 @@ impl Change {
             && self.delete_overrides.is_empty()
             && self.put_drills.is_empty()
             && self.audit.is_empty()
+            && self.put_marks.is_empty()
+            && self.delete_marks.is_empty()
     }
 }
 

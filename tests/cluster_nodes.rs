@@ -1,0 +1,255 @@
+//! Several ayadns nodes as one load balancer: real binaries sharing state through real etcd
+//! members on loopback. A drain or a drill sent to one node changes every node's answers;
+//! with etcd gone the nodes keep answering from the last state, refuse changes with 503, and
+//! converge when it is back; a node restarted while etcd is down serves the last state.
+#![cfg(feature = "cluster")]
+
+mod common;
+#[path = "common/etcd.rs"]
+mod etcd;
+
+use common::backend::{eventually, http};
+use common::site::{ADMIN_TOKEN, READ_TOKEN, Site};
+use common::*;
+use etcd::EtcdCluster;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use std::fs;
+use std::time::{Duration, Instant};
+
+/// The pools and service every node serves (no checks: health is not the point here).
+const POOLS: &str = "[[pool]]\nname = \"us-east\"\nregion = \"us\"\n[[pool.endpoint]]\nname = \"us-east-a\"\naddresses = [\"192.0.2.10\"]\n\
+[[pool]]\nname = \"eu-west\"\nregion = \"eu\"\n[[pool.endpoint]]\nname = \"eu-west-a\"\naddresses = [\"198.51.100.10\"]\n\
+[[service]]\nname = \"www.gslb.example.com.\"\ntypes = [\"A\"]\npools = [\"eu-west\", \"us-east\"]\nchain = [\"health\", \"failover\"]\n";
+
+/// One node: its site (folder, addresses), config and process.
+struct Node {
+    site: Site,
+    cfg: std::path::PathBuf,
+    proc: Option<Ayadns>,
+}
+
+impl Node {
+    fn new(name: &str, etcd: &EtcdCluster, prefix: &str) -> Node {
+        let site = Site::new();
+        let cfg = site.config("probers = []", POOLS);
+        let endpoints: Vec<String> = etcd
+            .endpoints()
+            .iter()
+            .map(|e| format!("\"{e}\""))
+            .collect();
+        let mut text = fs::read_to_string(&cfg).unwrap();
+        text.push_str(&format!(
+            "[cluster]\nnode = \"{name}\"\netcd = [{}]\nprefix = \"{prefix}\"\nregion = \"eu\"\nlease = \"2s\"\n",
+            endpoints.join(", ")
+        ));
+        fs::write(&cfg, text).unwrap();
+        Node {
+            site,
+            cfg,
+            proc: None,
+        }
+    }
+
+    fn start(&mut self) {
+        let mut a = Ayadns::start_in(
+            self.site.path(),
+            &[
+                "serve",
+                "--config",
+                self.cfg.to_str().unwrap(),
+                "--test-clock",
+                "0s",
+            ],
+        );
+        a.wait_for_dns(self.site.dns, Duration::from_secs(15));
+        assert!(wait_for_tcp(self.site.admin, Duration::from_secs(10)));
+        self.proc = Some(a);
+    }
+
+    fn answer(&self) -> String {
+        let r = udp(
+            self.site.dns,
+            &Q::new("www.gslb.example.com.", RecordType::A).message(),
+        );
+        assert_eq!(r.response_code, ResponseCode::NoError, "never SERVFAIL");
+        r.answers
+            .first()
+            .map(|a| a.data.to_string())
+            .unwrap_or_default()
+    }
+
+    fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+        let (code, text) = http(self.site.admin, method, path, Some(ADMIN_TOKEN), body);
+        (code, serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    fn advance(&self, by: &str) {
+        let (code, v) = self.api(
+            "POST",
+            "/api/v1/test/clock",
+            Some(&format!("{{\"advance\": \"{by}\"}}")),
+        );
+        assert_eq!(code, 200, "{v}");
+    }
+
+    fn log(&self) -> String {
+        self.proc.as_ref().map(|p| p.log()).unwrap_or_default()
+    }
+}
+
+fn all(nodes: &[Node], want: &str) -> bool {
+    nodes.iter().all(|n| n.answer() == want)
+}
+
+#[test]
+fn a_drain_on_one_node_moves_every_node_and_a_drill_reverts_everywhere() {
+    let etcd = EtcdCluster::start(3);
+    let mut nodes: Vec<Node> = ["ns1", "ns2", "ns3"]
+        .iter()
+        .map(|n| Node::new(n, &etcd, "/ayadns/t1/"))
+        .collect();
+    for n in &mut nodes {
+        n.start();
+    }
+    assert!(all(&nodes, "198.51.100.10"), "eu-west first everywhere");
+    // A drain on node 1 …
+    let (code, o) = nodes[0].api(
+        "POST",
+        "/api/v1/overrides",
+        Some(r#"{"target": "pool:eu-west", "action": "drain", "reason": "maintenance", "expires_in": "10m"}"#),
+    );
+    assert_eq!(code, 201, "{o}");
+    // … applies on node 1 when the API answers, and on the others within a second.
+    assert_eq!(nodes[0].answer(), "192.0.2.10");
+    let t = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(2), || all(&nodes, "192.0.2.10")),
+        "drain did not reach every node: {}",
+        nodes[2].log()
+    );
+    println!("drain reached every node within {:?}", t.elapsed());
+    // Removed on node 3: back everywhere.
+    let id = o["id"].as_str().unwrap().to_string();
+    let (code, body) = nodes[2].api("DELETE", &format!("/api/v1/overrides/{id}"), None);
+    assert_eq!(code, 200, "{body}");
+    assert!(eventually(Duration::from_secs(2), || all(
+        &nodes,
+        "198.51.100.10"
+    )));
+    // A drill started on node 2 moves everyone; a second drill, on another node, is refused.
+    let (code, d) = nodes[1].api(
+        "POST",
+        "/api/v1/drills",
+        Some(r#"{"fail": ["pool:eu-west"], "reason": "DR drill", "duration": "30s"}"#),
+    );
+    assert_eq!(code, 201, "{d}");
+    assert!(eventually(Duration::from_secs(2), || all(
+        &nodes,
+        "192.0.2.10"
+    )));
+    let (code, body) = nodes[0].api(
+        "POST",
+        "/api/v1/drills",
+        Some(r#"{"fail": ["pool:us-east"], "reason": "another", "duration": "30s"}"#),
+    );
+    assert_eq!(code, 409, "one drill at a time, cluster-wide: {body}");
+    // It reverts by itself — once, whichever node's clock passes its end first.
+    nodes[2].advance("31s");
+    assert!(
+        eventually(Duration::from_secs(2), || all(&nodes, "198.51.100.10")),
+        "the drill did not revert everywhere"
+    );
+    // The trail is shared, and says which node took each request.
+    let (code, audit) = nodes[0].api("GET", "/api/v1/audit?limit=100", None);
+    assert_eq!(code, 200);
+    let entries = audit["audit"].as_array().unwrap();
+    let took = |method: &str, node: &str| {
+        entries
+            .iter()
+            .any(|e| e["method"] == method && e["node"] == node && e["status"].as_u64() < Some(300))
+    };
+    assert!(
+        took("POST", "ns1") && took("DELETE", "ns3") && took("POST", "ns2"),
+        "{audit}"
+    );
+    let ends = entries.iter().filter(|e| e["method"] == "end").count();
+    assert_eq!(ends, 1, "the drill ended exactly once: {audit}");
+}
+
+#[test]
+fn with_etcd_gone_nodes_keep_answering_refuse_changes_and_converge_when_it_is_back() {
+    let mut etcd = EtcdCluster::start(1);
+    let mut nodes: Vec<Node> = ["ns1", "ns2"]
+        .iter()
+        .map(|n| Node::new(n, &etcd, "/ayadns/t2/"))
+        .collect();
+    for n in &mut nodes {
+        n.start();
+    }
+    let (code, _) = nodes[0].api(
+        "POST",
+        "/api/v1/overrides",
+        Some(r#"{"target": "pool:eu-west", "action": "drain", "reason": "before the outage", "expires_in": "1h"}"#),
+    );
+    assert_eq!(code, 201);
+    assert!(eventually(Duration::from_secs(2), || all(
+        &nodes,
+        "192.0.2.10"
+    )));
+    etcd.kill_all();
+    // Queries keep their answers, never SERVFAIL (checked in `answer`).
+    let t = Instant::now();
+    let mut n = 0;
+    while t.elapsed() < Duration::from_secs(2) {
+        for node in &nodes {
+            assert_eq!(node.answer(), "192.0.2.10");
+            n += 1;
+        }
+    }
+    println!("{n} queries while etcd was down: every one answered, unchanged");
+    // A change cannot be made, and says why.
+    let t = Instant::now();
+    let (code, body) = nodes[1].api(
+        "POST",
+        "/api/v1/overrides",
+        Some(r#"{"target": "pool:us-east", "action": "drain", "reason": "during", "expires_in": "1h"}"#),
+    );
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or("").contains("etcd"),
+        "{body}"
+    );
+    println!("a change while etcd was down: 503 in {:?}", t.elapsed());
+    // A node restarted while etcd is down serves the last state from its first answer.
+    nodes[1].proc.take().unwrap().stop();
+    nodes[1].start();
+    assert_eq!(
+        nodes[1].answer(),
+        "192.0.2.10",
+        "restored from the state file"
+    );
+    // etcd back: a change on one node reaches the other, no restart.
+    etcd.restart_all();
+    etcd.wait_healthy(Duration::from_secs(10));
+    let ok = eventually(Duration::from_secs(10), || {
+        nodes[1]
+            .api(
+                "POST",
+                "/api/v1/overrides",
+                Some(r#"{"target": "pool:us-east", "action": "down", "reason": "after", "expires_in": "1h"}"#),
+            )
+            .0
+            == 201
+    });
+    assert!(ok, "changes work again: {}", nodes[1].log());
+    let (_, st) = nodes[0].api("GET", "/api/v1/overrides", None);
+    let _ = READ_TOKEN;
+    assert!(
+        eventually(Duration::from_secs(3), || {
+            let (_, st) = nodes[0].api("GET", "/api/v1/overrides", None);
+            st["overrides"].as_array().map_or(0, |a| a.len()) == 2
+        }),
+        "node 1 converged: {st}"
+    );
+}
