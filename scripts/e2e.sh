@@ -26,7 +26,8 @@
 # must come from the pool expected at that step. Transitions are timed against their bounds:
 #   eu-west fails   nodes within interval x fall + 1 s, resolver within that + TTL
 #   eu-west returns nodes within interval x rise + 1 s, resolver within that + TTL (halved TTL)
-#   drill on ns1    both nodes within 2 s, resolver within that + TTL; reverts by itself
+#   drill on ns1    both nodes within 2 s, resolver within that + TTL; reverts by itself:
+#                   nodes within its duration + 1 s (expiry tick) + 2 s, resolver + TTL (halved)
 #   node skew       the two nodes switch within 1 s of each other
 # Any miss fails the run. The last line is a one-line summary with the measured times.
 set -euo pipefail
@@ -498,7 +499,7 @@ transition "drill" "$T0" "$DRILL_MS" $((DRILL_MS + TTL * 1000)) 2:eu-west
 checkpoint "drill running: US clients on eu-west on both nodes" eu-west eu-west eu-west ap-southeast
 DRILL_TTL=${LAST_TTL[2]}
 
-BOUND_REVERT=$((DRILL_FOR * 1000 + DRILL_MS))
+BOUND_REVERT=$((DRILL_FOR * 1000 + 1000 + DRILL_MS))   # its end, the 1 s expiry tick, propagation
 say "waiting for the drill to revert by itself (${DRILL_FOR}s after it started)"
 transition "drill revert" "$T0" "$BOUND_REVERT" $((BOUND_REVERT + DRILL_TTL * 1000)) 2:us-east
 checkpoint "drill over: every client home again" eu-west eu-west us-east ap-southeast
