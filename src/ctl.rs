@@ -280,6 +280,39 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                 }
                 None => out.push_str("drill: none\n"),
             }
+            if let Some(c) = &st.cluster {
+                out.push_str(&format!(
+                    "\ncluster: this node {} ({}), {}, view at revision {}\n",
+                    c.node,
+                    c.region,
+                    if c.connected {
+                        "connected to etcd"
+                    } else {
+                        "NOT connected to etcd: serving the last known state"
+                    },
+                    c.revision
+                ));
+                let mut rows = vec![vec![
+                    "NODE".into(),
+                    "REGION".into(),
+                    "APPLIED".into(),
+                    "LAG".into(),
+                    "VOTES".into(),
+                    "NEWEST VOTE".into(),
+                ]];
+                for n in &c.nodes {
+                    rows.push(vec![
+                        n.node.clone(),
+                        n.region.clone(),
+                        n.control_revision.to_string(),
+                        n.lag.to_string(),
+                        n.votes.to_string(),
+                        n.newest_vote_age_s
+                            .map_or("-".into(), |a| format!("{a:.0}s ago")),
+                    ]);
+                }
+                out.push_str(&table(&rows));
+            }
             out
         }
         Call::Drain { .. } => {

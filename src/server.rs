@@ -55,7 +55,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let now = clock.now();
-    let init = engine::initial(&model, &config.health, &restored, now);
+    let mut init = engine::initial(&model, &config.health, &restored, now);
     let mut view = init.agg.view(&model.gslb, now);
     // In a cluster, the last view this node applied (kept in its state file) is where it
     // starts: a node restarted while etcd is down serves that state from its first answer.
@@ -96,7 +96,8 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             .collect(),
         Source::ZonesDir { .. } => Vec::new(),
     };
-    view.force(&model.gslb, &crate::ops::overrides::forced(&overrides, now));
+    init.forced = crate::ops::overrides::forced(&overrides, now);
+    view.force(&model.gslb, &init.forced);
     if !restored.is_empty() {
         tracing::info!(
             states = restored.len(),
@@ -162,19 +163,27 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             cache.spawn_writer(cluster.subscribe());
             tracing::info!(node = cluster.node(), region = %cluster.settings().region, "cluster member");
+            let own = &cluster.settings().region;
+            if config.health.probers.iter().any(|p| p.get_ref() != own) {
+                tracing::warn!(region = %own, "in a cluster a node probes from its [cluster] region only: [health] probers is not used");
+            }
             Some(cluster)
         }
         None => None,
     };
 
     rt.block_on(async {
+        #[cfg(feature = "cluster")]
+        let health_share: engine::Share = cluster.clone().map(crate::health::shared::Sharing::new);
+        #[cfg(not(feature = "cluster"))]
+        let health_share: engine::Share = None;
         let health = engine::start(
             publisher.clone(),
             config.health.clone(),
-            crate::ops::overrides::forced(&overrides, now),
             init,
             writer.clone(),
             clock.clone(),
+            health_share,
             shutdown.clone(),
         );
         // Tokens are the admin API's: a reload reads them anew (a bad tokens file rejects
@@ -235,6 +244,13 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             }
             Source::ZonesDir { .. } => None,
         };
+        #[cfg(feature = "cluster")]
+        let cluster_info: admin::ClusterInfo = {
+            let c = cluster.clone();
+            Arc::new(move || c.as_ref().map(cluster_status))
+        };
+        #[cfg(not(feature = "cluster"))]
+        let cluster_info: admin::ClusterInfo = Arc::new(|| None);
         if let (Some(l), Some(ops)) = (admin_listener, ops) {
             let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
             let quota = governor::Quota::per_second(
@@ -249,6 +265,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                 tokens,
                 health_cfg,
                 reports_seen: Default::default(),
+                cluster: cluster_info,
                 ops,
                 reloader: reloader.clone(),
                 limiter: Arc::new(governor::RateLimiter::keyed(quota)),
@@ -322,6 +339,45 @@ async fn control_loop(
     // Let the health engine flush its last states.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
+}
+
+/// The cluster as this node sees it, for status pages and metrics.
+#[cfg(feature = "cluster")]
+fn cluster_status(c: &crate::cluster::Cluster) -> crate::api::ClusterStatus {
+    let view = c.view();
+    let counters = c.counters();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let nodes = view
+        .nodes()
+        .values()
+        .map(|n| {
+            let votes: Vec<_> = view.votes().filter(|v| v.node == n.node).collect();
+            crate::api::NodeStatus {
+                node: n.node.clone(),
+                region: n.region.clone(),
+                version: n.version.clone(),
+                control_revision: n.control_revision,
+                lag: (view.control_revision() - n.control_revision).max(0),
+                votes: votes.len(),
+                newest_vote_age_s: votes
+                    .iter()
+                    .map(|v| v.at_ms)
+                    .max()
+                    .map(|at| (now_ms - at).max(0) as f64 / 1000.0),
+            }
+        })
+        .collect();
+    crate::api::ClusterStatus {
+        node: c.node().to_string(),
+        region: c.settings().region.clone(),
+        connected: counters.connected(),
+        revision: view.revision(),
+        control_revision: view.control_revision(),
+        sync_age_s: counters.sync_age().map(|d| d.as_secs_f64()),
+        nodes,
+    }
 }
 
 /// The admin API's tokens named by `config` (file and environment).

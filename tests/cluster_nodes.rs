@@ -31,8 +31,12 @@ struct Node {
 
 impl Node {
     fn new(name: &str, etcd: &EtcdCluster, prefix: &str) -> Node {
+        Node::with(name, etcd, prefix, "probers = []", POOLS)
+    }
+
+    fn with(name: &str, etcd: &EtcdCluster, prefix: &str, health: &str, pools: &str) -> Node {
         let site = Site::new();
-        let cfg = site.config("probers = []", POOLS);
+        let cfg = site.config(health, pools);
         let endpoints: Vec<String> = etcd
             .endpoints()
             .iter()
@@ -175,6 +179,50 @@ fn a_drain_on_one_node_moves_every_node_and_a_drill_reverts_everywhere() {
     );
     let ends = entries.iter().filter(|e| e["method"] == "end").count();
     assert_eq!(ends, 1, "the drill ended exactly once: {audit}");
+    // Status, metrics and ctl show the nodes.
+    let (_, st) = nodes[1].api("GET", "/api/v1/status", None);
+    let listed: Vec<&str> = st["cluster"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["ns1", "ns2", "ns3"], "{st}");
+    assert_eq!(st["cluster"]["connected"], true);
+    let (_, metrics) = http(
+        nodes[1].site.admin,
+        "GET",
+        "/metrics",
+        Some(READ_TOKEN),
+        None,
+    );
+    assert!(
+        metrics.lines().any(|l| l == "ayadns_cluster_connected 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ayadns_cluster_sync_age_seconds "),
+        "{metrics}"
+    );
+    let token = nodes[1].site.path().join("admin.token");
+    fs::write(&token, ADMIN_TOKEN).unwrap();
+    let server = format!("http://{}", nodes[1].site.admin);
+    let (status, out, err) = run_ayadns(
+        None,
+        &[
+            "ctl",
+            "--server",
+            &server,
+            "--token-file",
+            token.to_str().unwrap(),
+            "status",
+        ],
+    );
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains("connected to etcd") && out.contains("ns3"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -251,5 +299,81 @@ fn with_etcd_gone_nodes_keep_answering_refuse_changes_and_converge_when_it_is_ba
             st["overrides"].as_array().map_or(0, |a| a.len()) == 2
         }),
         "node 1 converged: {st}"
+    );
+}
+
+#[test]
+fn health_is_decided_once_for_the_cluster_and_survives_a_paused_node() {
+    use common::backend::{Backend, Mode};
+    let etcd = EtcdCluster::start(1);
+    let eu = Backend::new();
+    let us = Backend::new();
+    let pools = POOLS
+        .replace(
+            "addresses = [\"192.0.2.10\"]\n",
+            &format!("addresses = [\"192.0.2.10\"]\ncheck = \"{}\"\n", us.url()),
+        )
+        .replace(
+            "addresses = [\"198.51.100.10\"]\n",
+            &format!(
+                "addresses = [\"198.51.100.10\"]\ncheck = \"{}\"\n",
+                eu.url()
+            ),
+        );
+    let health = "probers = []\ninterval = \"200ms\"\ntimeout = \"150ms\"\nrise = 1\nfall = 1";
+    let names = ["ns1", "ns2", "ns3"];
+    let mut nodes: Vec<Node> = names
+        .iter()
+        .map(|n| Node::with(n, &etcd, "/ayadns/t3/", health, &pools))
+        .collect();
+    for n in &mut nodes {
+        n.start();
+    }
+    assert!(eventually(Duration::from_secs(3), || all(
+        &nodes,
+        "198.51.100.10"
+    )));
+    // Probing is shared: three nodes in one region, but each target probed by one of them.
+    let before = eu.hits();
+    std::thread::sleep(Duration::from_millis(1000));
+    let per_second = eu.hits() - before;
+    println!("eu-west's backend: {per_second} probes per second from 3 nodes at a 200 ms interval");
+    assert!(per_second <= 8, "{per_second} probes/s: not shared");
+    // The backend dies: every node changes its answer, within a second of each other.
+    eu.set(Mode::Status(503));
+    let t0 = Instant::now();
+    let mut moved: Vec<Option<Duration>> = vec![None; nodes.len()];
+    while moved.iter().any(Option::is_none) && t0.elapsed() < Duration::from_secs(5) {
+        for (i, n) in nodes.iter().enumerate() {
+            if moved[i].is_none() && n.answer() == "192.0.2.10" {
+                moved[i] = Some(t0.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let times: Vec<Duration> = moved.iter().map(|m| m.expect("every node moved")).collect();
+    let spread = *times.iter().max().unwrap() - *times.iter().min().unwrap();
+    println!("the nodes moved after {times:?} (spread {spread:?})");
+    assert!(spread < Duration::from_secs(1), "spread {spread:?}");
+    eu.set(Mode::Ok);
+    assert!(eventually(Duration::from_secs(3), || all(
+        &nodes,
+        "198.51.100.10"
+    )));
+    // The node that probes eu-west stops (SIGSTOP): its lease ends, its votes go, another
+    // node of the region takes the target over and the others decide without it.
+    let owner = ayadns::cluster::rendezvous::owner(&names, &eu.url()).unwrap();
+    let i = names.iter().position(|n| *n == owner).unwrap();
+    let paused = nodes.remove(i);
+    paused.proc.as_ref().unwrap().send_signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(2500)); // the 2 s lease runs out
+    eu.set(Mode::Status(503));
+    let took_over = eventually(Duration::from_secs(3), || all(&nodes, "192.0.2.10"));
+    paused.proc.as_ref().unwrap().send_signal(libc::SIGCONT);
+    assert!(
+        took_over,
+        "the target was not taken over: {}\n{}",
+        nodes[0].log(),
+        nodes[1].log()
     );
 }

@@ -17,6 +17,9 @@
 //! | `ayadns_overrides_active` | gauge | | operator overrides in force (`Metrics::set_overrides_active`) |
 //! | `ayadns_drills_active` | gauge | | DR drills running (`Metrics::set_drills_active`) |
 //! | `ayadns_reloads_total` | counter | `result` (`ok`, `failed`) | configuration reloads (`Metrics::reload`) |
+//! | `ayadns_cluster_connected` | gauge | | (clusters) 1 when this node reaches etcd |
+//! | `ayadns_cluster_revision` | gauge | | (clusters) the etcd revision of the view served |
+//! | `ayadns_cluster_sync_age_seconds` | gauge | | (clusters) seconds since the view was last known current |
 //! | `ayadns_rate_limited_total` | counter | | responses withheld or truncated by rate limiting (`Metrics::rate_limited`) |
 //!
 //! Service, zone and endpoint labels are names as configured (service and zone names fully
@@ -35,7 +38,11 @@ use std::fmt;
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The exposition (OpenMetrics text) of `metrics` for the current snapshot `snap`.
-pub fn render(metrics: &Metrics, snap: &Snapshot) -> String {
+pub fn render(
+    metrics: &Metrics,
+    snap: &Snapshot,
+    cluster: Option<crate::api::ClusterStatus>,
+) -> String {
     let r = metrics.read();
     let mut split: BTreeMap<(String, String), u64> = BTreeMap::new();
     // Every pool of the current config, even at 0: the split shows all candidates.
@@ -69,6 +76,7 @@ pub fn render(metrics: &Metrics, snap: &Snapshot) -> String {
         }
     }
     let scrape = Scrape {
+        cluster,
         r,
         split,
         endpoint_up,
@@ -90,6 +98,7 @@ pub fn render(metrics: &Metrics, snap: &Snapshot) -> String {
 /// Everything one scrape exports, gathered from the atomics (the registry's collector).
 #[derive(Debug)]
 struct Scrape {
+    cluster: Option<crate::api::ClusterStatus>,
     r: Readings,
     /// (service, pool) → answers.
     split: BTreeMap<(String, String), u64>,
@@ -242,7 +251,29 @@ impl Collector for Scrape {
             "rate_limited",
             "Responses withheld or truncated by rate limiting.",
             self.r.rate_limited,
-        )
+        )?;
+        if let Some(c) = &self.cluster {
+            gauge(
+                e,
+                "cluster_connected",
+                "1 when this node reaches etcd, else 0.",
+                u64::from(c.connected),
+            )?;
+            gauge(
+                e,
+                "cluster_revision",
+                "The etcd revision of the cluster view this node serves.",
+                c.revision.max(0) as u64,
+            )?;
+            let mut m = e.encode_descriptor(
+                "cluster_sync_age_seconds",
+                "Seconds since this node's cluster view was last known current (+Inf before the first sync).",
+                None,
+                MetricType::Gauge,
+            )?;
+            m.encode_gauge(&c.sync_age_s.unwrap_or(f64::INFINITY))?;
+        }
+        Ok(())
     }
 }
 
@@ -252,7 +283,7 @@ pub async fn handler(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let snap = st.snapshot.load_full();
-    let body = render(snap.metrics.process(), &snap);
+    let body = render(snap.metrics.process(), &snap, (st.cluster)());
     ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 
@@ -270,7 +301,7 @@ mod tests {
         answer(&snap.metrics, 1, 1, 1); // www, eu, eu-west
         snap.metrics.process().observe(Duration::from_micros(3));
         snap.metrics.process().reload(false);
-        let text = render(snap.metrics.process(), &snap);
+        let text = render(snap.metrics.process(), &snap, None);
         for want in [
             "# TYPE ayadns_queries counter",
             "ayadns_queries_total{zone=\"gslb.example.com.\",qtype=\"A\",rcode=\"NOERROR\",protocol=\"udp\"} 1",

@@ -52,11 +52,16 @@ pub struct AdminState {
     pub ops: Arc<crate::ops::Ops>,
     /// Reloads (shared with SIGHUP).
     pub reloader: Arc<crate::reload::Reloader>,
+    /// The cluster as this node sees it (`None`: a node alone).
+    pub cluster: ClusterInfo,
     /// The clock (a test clock can be moved with `POST /api/v1/test/clock`).
     pub clock: crate::clock::Clock,
     /// Requests per second per client address.
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
+
+/// Where the admin API reads the cluster's state from (status and metrics).
+pub type ClusterInfo = Arc<dyn Fn() -> Option<crate::api::ClusterStatus> + Send + Sync>;
 
 /// The caller, as authenticated.
 #[derive(Clone, Debug)]

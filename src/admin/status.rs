@@ -123,5 +123,6 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         services,
         pools,
         endpoints,
+        cluster: (st.cluster)(),
     })
 }

@@ -12,8 +12,8 @@ pub use ops::{
 };
 pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};
 pub use status::{
-    ConfigInfo, EndpointStatus, PoolStatus, ProbeSummary, RegionInfo, ReloadInfo, ServiceInfo,
-    Status, TransitionInfo, Vantage, ZoneInfo,
+    ClusterStatus, ConfigInfo, EndpointStatus, NodeStatus, PoolStatus, ProbeSummary, RegionInfo,
+    ReloadInfo, ServiceInfo, Status, TransitionInfo, Vantage, ZoneInfo,
 };
 
 /// Unix seconds (with fraction) in JSON.

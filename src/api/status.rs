@@ -30,6 +30,47 @@ pub struct Status {
     pub pools: Vec<PoolStatus>,
     /// Endpoints.
     pub endpoints: Vec<EndpointStatus>,
+    /// The cluster, when this node is one of several.
+    #[serde(default)]
+    pub cluster: Option<ClusterStatus>,
+}
+
+/// This node's cluster, as it sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// This node's name.
+    pub node: String,
+    /// Its vantage region.
+    pub region: String,
+    /// Connected to etcd now?
+    pub connected: bool,
+    /// The etcd revision of the view this node serves.
+    pub revision: i64,
+    /// The control revision of that view (operators' state).
+    pub control_revision: i64,
+    /// Seconds since the view was last known current (`null` before the first sync).
+    pub sync_age_s: Option<f64>,
+    /// Every live node.
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One live node of the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Its name.
+    pub node: String,
+    /// Its vantage region.
+    pub region: String,
+    /// ayadns version.
+    pub version: String,
+    /// The control revision it has applied.
+    pub control_revision: i64,
+    /// How many control revisions it is behind this node's view.
+    pub lag: i64,
+    /// Health votes it publishes now.
+    pub votes: usize,
+    /// Age of its newest vote, seconds (`null` when it has none).
+    pub newest_vote_age_s: Option<f64>,
 }
 
 /// The configuration being served.

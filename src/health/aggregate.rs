@@ -78,6 +78,11 @@ pub struct Aggregator {
     up_changed: bool,
     /// Changes since the last `take_transitions`, by target index.
     transitions: Vec<(usize, Transition)>,
+    /// Other nodes' verdicts (clusters): per target, per region, up or down.
+    remote: Vec<Vec<Option<bool>>>,
+    /// This process's region verdicts that changed (or appeared) since the last
+    /// `take_vote_changes`: what a cluster member publishes.
+    vote_changes: Vec<(usize, RegionId, bool)>,
 }
 
 impl Aggregator {
@@ -111,6 +116,8 @@ impl Aggregator {
             dirty_list: Vec::new(),
             up_changed: false,
             transitions: Vec::new(),
+            remote: Vec::new(),
+            vote_changes: Vec::new(),
         };
         for t in targets {
             let names: Vec<&str> = t
@@ -171,6 +178,7 @@ impl Aggregator {
             return;
         };
         let rtt_ms = outcome.rtt.map(|d| d.as_secs_f64() * 1000.0);
+        let first = slot.is_none();
         let st = slot.get_or_insert_with(|| RegionState {
             up: ts.up,
             successes: 0,
@@ -202,6 +210,13 @@ impl Aggregator {
                 st.up = false;
             }
         }
+        let up_now = st.up;
+        if first || up_now != was {
+            self.vote_changes.push((t, region, up_now));
+        }
+        let Some(Some(st)) = self.targets[t].regions.get_mut(region) else {
+            return;
+        };
         if st.up != was {
             st.last_change = at;
             let reason = if st.up {
@@ -229,16 +244,58 @@ impl Aggregator {
         }
     }
 
+    /// Other nodes' verdict on target `t` from `region` (`None`: no vote), then re-evaluate.
+    /// A region this process has fresh results from counts its own; other nodes' votes live
+    /// as long as those nodes' leases, so they count as fresh.
+    pub fn set_remote(&mut self, t: usize, region: RegionId, vote: Option<bool>, now: SystemTime) {
+        let regions = self.region_names.len();
+        if t >= self.targets.len() || region >= regions {
+            return;
+        }
+        if self.remote.len() < self.targets.len() {
+            self.remote.resize(self.targets.len(), vec![None; regions]);
+        }
+        if self.remote[t][region] != vote {
+            self.remote[t][region] = vote;
+            self.evaluate(t, now, "cluster votes");
+        }
+    }
+
+    /// Forget this process's results for target `t` from `region` (another node probes it
+    /// now), then re-evaluate.
+    pub fn forget_local(&mut self, t: usize, region: RegionId, now: SystemTime) {
+        if let Some(slot) = self
+            .targets
+            .get_mut(t)
+            .and_then(|ts| ts.regions.get_mut(region))
+        {
+            *slot = None;
+            self.evaluate(t, now, "probing moved");
+        }
+    }
+
+    /// This process's verdicts that changed since the last call: (target, region, up).
+    pub fn take_vote_changes(&mut self) -> Vec<(usize, RegionId, bool)> {
+        std::mem::take(&mut self.vote_changes)
+    }
+
     /// Recompute target `t`'s aggregated state.
     fn evaluate(&mut self, t: usize, now: SystemTime, why: &str) {
         let ts = &self.targets[t];
         let (mut ups, mut downs) = (0usize, 0usize);
-        for r in ts.regions.iter().flatten() {
-            let fresh = now
-                .duration_since(r.last_at)
-                .map_or(true, |age| age <= ts.stale_after);
-            if fresh {
-                if r.up { ups += 1 } else { downs += 1 }
+        for (i, r) in ts.regions.iter().enumerate() {
+            let local = r.as_ref().filter(|r| {
+                now.duration_since(r.last_at)
+                    .map_or(true, |age| age <= ts.stale_after)
+            });
+            let vote = match local {
+                Some(r) => Some(r.up),
+                None => self.remote.get(t).and_then(|v| v[i]),
+            };
+            match vote {
+                Some(true) => ups += 1,
+                Some(false) => downs += 1,
+                None => {}
             }
         }
         let fresh = ups + downs;

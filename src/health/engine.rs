@@ -103,17 +103,27 @@ impl HealthHandle {
 /// Everything the engine needs for one model.
 struct Running {
     model: Arc<Model>,
+    targets: Vec<ProbeTarget>,
     index: HashMap<String, usize>,
     agg: Aggregator,
     probers: CancellationToken,
+    /// The regions probed from here, and per target whether this process probes it (in a
+    /// cluster, a region's members split the targets).
+    regions: Vec<crate::gslb::RegionId>,
+    owned: Vec<bool>,
+    /// Latency measured by other nodes: (region, pool) → ms.
+    remote_latency: Vec<(crate::gslb::RegionId, crate::gslb::PoolId, f64)>,
 }
 
-/// What probing starts from: the targets and the aggregator with the restored state.
+/// What probing starts from: the targets, the aggregator with the restored state, and what
+/// operators force.
 pub struct Initial {
     /// What is probed.
     pub targets: Vec<ProbeTarget>,
     /// The aggregator, warm-started.
     pub agg: Aggregator,
+    /// What operators force (overrides and drills in force at start).
+    pub forced: Vec<(Target, Force)>,
 }
 
 /// Build the aggregator for `model` from `restored` states (warm start) — call before
@@ -126,26 +136,46 @@ pub fn initial(
 ) -> Initial {
     let targets = targets::targets(&model.gslb, cfg);
     let agg = Aggregator::new(&model.gslb, &targets, cfg, restored, now);
-    Initial { targets, agg }
+    Initial {
+        targets,
+        agg,
+        forced: Vec::new(),
+    }
 }
 
 /// Start the engine for the model `publisher` currently serves, with `agg` from [`initial`].
 pub fn start(
     publisher: Arc<Publisher>,
     cfg: HealthConfig,
-    initial_forced: Vec<(Target, Force)>,
     init: Initial,
     writer: Option<StateWriter>,
     clock: Clock,
+    share: Share,
     shutdown: CancellationToken,
 ) -> HealthHandle {
+    let mut share = share;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (rtx, mut rrx) = mpsc::unbounded_channel::<Report>();
     let mut slots = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
     let mut cfg = cfg;
     let model = publisher.current().model;
-    let Initial { targets, agg } = init;
-    let mut run = Running::new(model, targets, agg, &slots, &rtx, &clock, &shutdown);
+    let Initial {
+        targets,
+        agg,
+        forced: initial_forced,
+    } = init;
+    let regions = probe_regions(&share, &model);
+    let mut run = Running::new(
+        model,
+        targets,
+        agg,
+        regions,
+        &|key| owns(&share, key),
+        &slots,
+        &rtx,
+        &clock,
+        &shutdown,
+    );
     let handle = HealthHandle {
         tx,
         reports: rtx.clone(),
@@ -177,11 +207,24 @@ pub fn start(
                             let now = clock.now();
                             let carried = run.agg.take_all_states(&run.model.gslb, now);
                             run.probers.cancel();
-                            let Initial { targets, agg } = initial(&model, &cfg, &carried, now);
+                            let Initial { targets, agg, .. } = initial(&model, &cfg, &carried, now);
                             let mut view = agg.view(&model.gslb, now);
                             view.force(&model.gslb, &forced);
                             publisher.set_model(*model, view);
-                            run = Running::new(publisher.current().model, targets, agg, &slots, &rtx, &clock, &shutdown);
+                            let model = publisher.current().model;
+                            let regions = probe_regions(&share, &model);
+                            run = Running::new(
+                                model,
+                                targets,
+                                agg,
+                                regions,
+                                &|key| owns(&share, key),
+                                &slots,
+                                &rtx,
+                                &clock,
+                                &shutdown,
+                            );
+                            apply_shared(&mut share, &mut run, &slots, &rtx, &clock, &shutdown);
                             let _ = done.send(());
                         }
                         Msg::Forced(list, done) => {
@@ -204,6 +247,9 @@ pub fn start(
                     }
                     continue;
                 }
+                _ = shared_event(&mut share) => {
+                    apply_shared(&mut share, &mut run, &slots, &rtx, &clock, &shutdown);
+                }
                 _ = tick.tick() => {
                     // Staleness moves in seconds: re-evaluate every fourth tick.
                     ticks += 1;
@@ -213,6 +259,7 @@ pub fn start(
                 }
                 _ = shutdown.cancelled() => break,
             }
+            publish_shared(&share, &mut run);
             // Up/down changes go out now; latency-only changes at most every 250 ms.
             let up_changed = run.agg.take_up_changed();
             let latency_due =
@@ -276,6 +323,117 @@ pub fn start(
     handle
 }
 
+/// Health sharing with the other nodes of a cluster (`None`: this node alone).
+#[cfg(feature = "cluster")]
+pub type Share = Option<super::shared::Sharing>;
+/// Health sharing with the other nodes of a cluster (this build has no cluster support).
+#[cfg(not(feature = "cluster"))]
+pub type Share = Option<std::convert::Infallible>;
+
+/// The regions probed from this process: `[health] probers`, or in a cluster this node's
+/// region alone.
+fn probe_regions(share: &Share, model: &Model) -> Vec<crate::gslb::RegionId> {
+    #[cfg(feature = "cluster")]
+    if let Some(s) = share {
+        return model.gslb.region_id(s.region()).into_iter().collect();
+    }
+    let _ = share;
+    model.gslb.probers.clone()
+}
+
+/// Whether this process probes `key` (in a cluster: whether it is the target's owner in its
+/// region).
+fn owns(share: &Share, key: &str) -> bool {
+    #[cfg(feature = "cluster")]
+    if let Some(s) = share {
+        return s.owns(key);
+    }
+    let _ = (share, key);
+    true
+}
+
+/// Waits for news from the cluster (never, for a node alone).
+async fn shared_event(share: &mut Share) {
+    #[cfg(feature = "cluster")]
+    if let Some(s) = share {
+        if s.changed().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+        return;
+    }
+    let _ = share;
+    std::future::pending::<()>().await
+}
+
+/// Take the cluster's view into account: other nodes' votes and latency, and who probes what.
+fn apply_shared(
+    share: &mut Share,
+    run: &mut Running,
+    slots: &Arc<Semaphore>,
+    reports: &mpsc::UnboundedSender<Report>,
+    clock: &Clock,
+    shutdown: &CancellationToken,
+) {
+    #[cfg(feature = "cluster")]
+    if let Some(s) = share {
+        let view = s.view();
+        let now = clock.now();
+        let g = &run.model.gslb;
+        let votes = s.remote_votes(&view);
+        for (t, target) in run.targets.iter().enumerate() {
+            for (r, region) in g.regions.iter().enumerate() {
+                let vote = votes
+                    .get(&(target.key.clone(), region.name.clone()))
+                    .copied();
+                run.agg.set_remote(t, r, vote, now);
+            }
+        }
+        run.remote_latency = s
+            .remote_latency(&view)
+            .into_iter()
+            .filter_map(|((region, pool), ms)| Some((g.region_id(&region)?, g.pool_id(&pool)?, ms)))
+            .collect();
+        if s.members_changed(&view) {
+            let owned: Vec<bool> = run.targets.iter().map(|t| s.owns(&t.key)).collect();
+            if owned != run.owned {
+                let mine = g.region_id(s.region());
+                for (t, (&was, &is)) in run.owned.iter().zip(&owned).enumerate() {
+                    if was && !is {
+                        s.withdraw(&run.targets[t].key, s.region());
+                        if let Some(r) = mine {
+                            run.agg.forget_local(t, r, now);
+                        }
+                    }
+                }
+                let n = owned.iter().filter(|&&o| o).count();
+                tracing::info!(
+                    probes = n,
+                    of = owned.len(),
+                    "probe targets shared with this region's members"
+                );
+                run.owned = owned;
+                run.spawn(slots, reports, clock, shutdown);
+            }
+        }
+        return;
+    }
+    let _ = (share, run, slots, reports, clock, shutdown);
+}
+
+/// Publish this process's changed verdicts (and, coarsely, its region's latency).
+fn publish_shared(share: &Share, run: &mut Running) {
+    #[cfg(feature = "cluster")]
+    if let Some(s) = share {
+        let regions = &run.model.gslb.regions;
+        for (t, r, up) in run.agg.take_vote_changes() {
+            s.vote(&run.targets[t].key, &regions[r].name, up);
+        }
+        return;
+    }
+    let _ = share;
+    run.agg.take_vote_changes();
+}
+
 /// Log a transition, and count the aggregated ones in the metrics.
 fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
     tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
@@ -291,40 +449,73 @@ fn view_with(
     now: SystemTime,
 ) -> crate::gslb::HealthView {
     let mut view = run.agg.view(&run.model.gslb, now);
+    for &(r, p, ms) in &run.remote_latency {
+        if view.latency_ms(r, p).is_none() {
+            view.set_latency(r, p, ms);
+        }
+    }
     view.force(&run.model.gslb, forced);
     view
 }
 
 impl Running {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         model: Arc<Model>,
         targets: Vec<ProbeTarget>,
         agg: Aggregator,
+        regions: Vec<crate::gslb::RegionId>,
+        owns: &dyn Fn(&str) -> bool,
         slots: &Arc<Semaphore>,
         reports: &mpsc::UnboundedSender<Report>,
         clock: &Clock,
         shutdown: &CancellationToken,
     ) -> Self {
-        let probers = shutdown.child_token();
-        prober::spawn(
-            &targets,
-            &model.gslb.probers,
-            slots.clone(),
-            reports.clone(),
-            clock.clone(),
-            probers.clone(),
-        );
         let index = targets
             .iter()
             .enumerate()
             .map(|(i, t)| (t.key.clone(), i))
             .collect();
-        Running {
+        let owned = targets.iter().map(|t| owns(&t.key)).collect();
+        let mut run = Running {
             model,
+            targets,
             index,
             agg,
-            probers,
-        }
+            probers: shutdown.child_token(),
+            regions,
+            owned,
+            remote_latency: Vec::new(),
+        };
+        run.spawn(slots, reports, clock, shutdown);
+        run
+    }
+
+    /// (Re)start the probers of the owned targets.
+    fn spawn(
+        &mut self,
+        slots: &Arc<Semaphore>,
+        reports: &mpsc::UnboundedSender<Report>,
+        clock: &Clock,
+        shutdown: &CancellationToken,
+    ) {
+        self.probers.cancel();
+        self.probers = shutdown.child_token();
+        let mine: Vec<ProbeTarget> = self
+            .targets
+            .iter()
+            .zip(&self.owned)
+            .filter(|(_, o)| **o)
+            .map(|(t, _)| t.clone())
+            .collect();
+        prober::spawn(
+            &mine,
+            &self.regions,
+            slots.clone(),
+            reports.clone(),
+            clock.clone(),
+            self.probers.clone(),
+        );
     }
 
     fn apply(&mut self, r: &Report) {

@@ -15,4 +15,6 @@ pub mod aggregate;
 pub mod check;
 pub mod engine;
 pub mod prober;
+#[cfg(feature = "cluster")]
+pub mod shared;
 pub mod targets;
