@@ -61,14 +61,14 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Settings. Health checks are faster than the example's (10 s) so the run stays short; the
 # bounds below are computed from these numbers.
-INTERVAL=2      # s between checks
-TIMEOUT=1       # s
+INTERVAL_MS=1000   # between checks
+TIMEOUT_MS=500
 RISE=2
 FALL=3
-TTL=10          # service TTL (s); halved while a client is failed over
-DRILL_FOR=20    # s
-SKEW_MS=1000    # most time between the two nodes switching one client's answer
-DRILL_MS=2000   # a drill reaches both nodes' answers within this after `ctl drill start`
+TTL=10             # service TTL (s); halved while a client is failed over
+DRILL_FOR=20       # s
+SKEW_MS=1000       # most time between the two nodes switching one client's answer
+DRILL_MS=2000      # a drill reaches both nodes' answers within this after `ctl drill start`
 
 PARENT=127.0.0.2
 RESOLVER=127.0.0.3
@@ -349,7 +349,7 @@ for n in 1 2; do
         --zone "$tmp/gslb.zone" --node "ns$n" --dns "${!addr_var}:53" --admin "${!addr_var}:8053" \
         --state "$tmp/ns$n.db" --etcd "http://$ETCD:2379" --prefix /ayadns/e2e/ \
         --region "$([ "$n" = 1 ] && echo us || echo eu)" \
-        --interval "${INTERVAL}s" --timeout "${TIMEOUT}s" --rise "$RISE" --fall "$FALL" --ttl "$TTL"
+        --interval "${INTERVAL_MS}ms" --timeout "${TIMEOUT_MS}ms" --rise "$RISE" --fall "$FALL" --ttl "$TTL"
     out=$("$BIN" check --config "$tmp/ns$n.toml" 2>&1) || fail "ayadns check ns$n.toml: $out"
 done
 while read -r pool addr; do POOL_OF[$addr]=$pool; done \
@@ -468,7 +468,7 @@ done
 # The scenario.
 checkpoint "everything up: each client gets its region's pool" eu-west eu-west us-east ap-southeast
 
-BOUND_FAIL=$((INTERVAL * FALL * 1000 + 1000))
+BOUND_FAIL=$((INTERVAL_MS * FALL + 1000))
 say "eu-west's backends fail (their health checks get 503)"
 ms
 T0=$NOW
@@ -477,7 +477,7 @@ transition "eu-west down" "$T0" "$BOUND_FAIL" $((BOUND_FAIL + TTL * 1000)) 0:us-
 checkpoint "eu-west down: EU clients on us-east, the others stay" us-east us-east us-east ap-southeast
 FAILED_TTL=${LAST_TTL[0]}
 
-BOUND_BACK=$((INTERVAL * RISE * 1000 + 1000))
+BOUND_BACK=$((INTERVAL_MS * RISE + 1000))
 say "eu-west's backends return"
 ms
 T0=$NOW
