@@ -49,3 +49,16 @@ pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod zone;
+
+/// What the in-process tests (`tests/udp_*.rs`) and the fuzzers (`tests/fuzz`) drive: the UDP
+/// answer path and the loaders, re-exported from crate-private modules. Not an API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::config::Config;
+    pub use crate::config::rrl::RrlConfig;
+    pub use crate::diag::Diagnostics;
+    pub use crate::dns::DnsHandler;
+    pub use crate::dns::cache::{self, AnswerCache};
+    pub use crate::dns::rrl::Rrl;
+    pub use crate::dns::udp::{self, UdpAnswerer};
+}

@@ -17,7 +17,6 @@ use crate::clock::Clock;
 use crate::diag::Diagnostics;
 use crate::dns::DnsHandler;
 use crate::dns::listener;
-use crate::dns::tcp::TcpLimits;
 use crate::health::engine;
 use crate::model::Source;
 use crate::ops::Ops;
@@ -118,6 +117,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    crate::dns::limits::raise_nofile(&config, workers)?;
     let addrs: Vec<_> = config.server.listen.iter().map(|a| *a.get_ref()).collect();
     let (sockets, bound) = listener::bind_all(&addrs, workers)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -145,14 +145,8 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     };
 
     let shutdown = CancellationToken::new();
-    let limits = TcpLimits {
-        slots: Arc::new(tokio::sync::Semaphore::new(
-            config.server.tcp_max_connections,
-        )),
-        idle: config.server.tcp_idle_timeout,
-    };
     let handler = DnsHandler::new(publisher.shared());
-    let threads = listener::spawn_workers(sockets, handler, limits, shutdown.clone())?;
+    let threads = listener::spawn_workers(sockets, handler, &config, shutdown.clone())?;
     let listen: Vec<String> = bound.iter().map(|a| a.to_string()).collect();
 
     #[cfg(feature = "cluster")]

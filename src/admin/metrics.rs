@@ -84,6 +84,7 @@ pub fn render(
     };
     let mut registry = prometheus_client::registry::Registry::with_prefix("ayadns");
     registry.register_collector(Box::new(scrape));
+    registry.register_collector(crate::dns::counters::collector());
     let mut out = String::new();
     if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
         tracing::error!("encoding metrics failed");

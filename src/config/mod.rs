@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod duration;
 pub mod gslb;
 pub mod health;
+pub mod rrl;
 pub mod server;
 pub mod zones;
 
@@ -35,6 +36,9 @@ pub struct Config {
     /// `[server]`: listeners and protocol limits.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[rrl]`: response rate limiting.
+    #[serde(default)]
+    pub rrl: rrl::RrlConfig,
     /// `[log]`: level and format of the log.
     #[serde(default)]
     pub log: LogConfig,

@@ -54,6 +54,15 @@ fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
 }
 
 fn walk(msg: &[u8]) -> Option<Ecs> {
+    Some(match find_option(msg, ECS_CODE)? {
+        Some(data) => check(data),
+        None => Ecs::Absent,
+    })
+}
+
+/// The data of the first EDNS option `code` in the raw message `msg`: `Some(None)` when the
+/// message has no such option, `None` when the message cannot be walked.
+pub fn find_option(msg: &[u8], code: u16) -> Option<Option<&[u8]>> {
     let qd = u16_at(msg, 4)? as usize;
     let an = u16_at(msg, 6)? as usize;
     let ns = u16_at(msg, 8)? as usize;
@@ -79,16 +88,16 @@ fn walk(msg: &[u8]) -> Option<Ecs> {
         }
         let mut o = 0;
         while o < rdata.len() {
-            let code = u16_at(rdata, o)?;
+            let c = u16_at(rdata, o)?;
             let len = u16_at(rdata, o + 2)? as usize;
             let data = rdata.get(o + 4..o + 4 + len)?;
             o += 4 + len;
-            if code == ECS_CODE {
-                return Some(check(data));
+            if c == code {
+                return Some(Some(data));
             }
         }
     }
-    Some(Ecs::Absent)
+    Some(None)
 }
 
 fn check(data: &[u8]) -> Ecs {

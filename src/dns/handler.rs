@@ -1,4 +1,7 @@
-//! The project's `RequestHandler`: hickory-server calls it for every parsed query.
+//! The project's `RequestHandler`: the TCP loop ([`super::tcp`]) calls it for every parsed
+//! query (and hickory's generic `Server` would, for UDP: `tests/udp_paths.rs` runs it that way
+//! as the reference the UDP loop is checked against). It also owns DNS cookies
+//! ([`DnsHandler::apply_cookies`]), which the UDP loop applies the same way.
 //!
 //! It loads the current snapshot once, asks [`super::respond`] what to answer, and encodes
 //! the reply, fitting it into the client's UDP buffer. We use our own handler rather than
@@ -6,10 +9,12 @@
 //! the ECS scope of the response, and because the Catalog's in-memory zones scan the whole
 //! zone on every NXDOMAIN.
 
+use super::cookies::{self, COOKIE, Check, Cookies};
 use super::respond::{Action, Reply, respond, transfer_chunks};
 use crate::counters::Metrics;
 use crate::snapshot::SharedSnapshot;
 use hickory_proto::op::{Header, HeaderCounts, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
@@ -25,13 +30,63 @@ pub struct DnsHandler {
     snapshot: SharedSnapshot,
     /// The process-wide metrics (the latency histogram is recorded after the send).
     metrics: Arc<Metrics>,
+    /// DNS cookies, when on.
+    cookies: Option<Arc<Cookies>>,
 }
 
 impl DnsHandler {
-    /// A handler reading `snapshot`.
+    /// A handler reading `snapshot` (DNS cookies on, with a fresh random key).
     pub fn new(snapshot: SharedSnapshot) -> Self {
         let metrics = snapshot.load().metrics.process().clone();
-        Self { snapshot, metrics }
+        Self {
+            snapshot,
+            metrics,
+            cookies: Some(Arc::new(Cookies::new())),
+        }
+    }
+
+    /// The same handler with DNS cookies on or off.
+    pub fn with_cookies(mut self, on: bool) -> Self {
+        self.cookies = on.then(|| Arc::new(Cookies::new()));
+        self
+    }
+
+    /// The snapshot this handler answers from.
+    pub fn snapshot(&self) -> &SharedSnapshot {
+        &self.snapshot
+    }
+
+    /// The process-wide metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Apply DNS cookies to `reply`: echo the client cookie with a fresh server cookie, or
+    /// turn the reply into FORMERR for a malformed option. True when the query carried a
+    /// valid server cookie of ours (the client is then exempt from rate limiting).
+    pub fn apply_cookies(&self, request: &Request, reply: &mut Reply) -> bool {
+        let (Some(c), Some(edns)) = (&self.cookies, reply.edns.as_mut()) else {
+            return false;
+        };
+        let ip = request.src().ip();
+        let now = cookies::now_secs();
+        match c.check(request.as_slice(), ip, now) {
+            Check::Absent => false,
+            Check::Malformed => {
+                reply.answers.clear();
+                reply.authority.clear();
+                reply.additional.clear();
+                reply.meta.authoritative = false;
+                reply.meta.response_code = ResponseCode::FormErr;
+                false
+            }
+            Check::Present { client, valid } => {
+                let data = c.response_option(&client, ip, now).to_vec();
+                edns.options_mut().remove(EdnsCode::Cookie);
+                edns.options_mut().insert(EdnsOption::Unknown(COOKIE, data));
+                valid
+            }
+        }
     }
 }
 
@@ -46,7 +101,9 @@ impl RequestHandler for DnsHandler {
         // The guard is dropped before any await: the query path holds nothing across I/O.
         let action = {
             let snap = self.snapshot.load();
-            let action = respond(&snap, request);
+            let mut action = respond(&snap, request);
+            let (Action::Reply(reply) | Action::Transfer(reply, _)) = &mut action;
+            self.apply_cookies(request, reply);
             // Metrics: count into the tables of the model that answered (atomic adds only).
             let (Action::Reply(reply) | Action::Transfer(reply, _)) = &action;
             let qtype = match request.queries.queries() {

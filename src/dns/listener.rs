@@ -1,17 +1,20 @@
 //! Sockets and worker threads.
 //!
-//! Each worker thread runs its own current-thread tokio runtime with its own SO_REUSEPORT UDP
-//! socket and TCP listener for every address; the kernel spreads packets and connections over
-//! them. This costs about 30% less CPU per query than one multi-thread runtime (measured: with
-//! one runtime, one task per socket does all I/O and handler tasks hop between threads).
-//! All sockets are bound before any worker starts, so a port in use is an error at start-up,
-//! not a silent half-served address.
+//! Each worker has its own SO_REUSEPORT UDP socket and TCP listener for every address; the
+//! kernel spreads packets and connections over them. A worker is two threads: one runs the
+//! UDP loop of [`super::udp`] (batched system calls, no async runtime), the other a
+//! current-thread tokio runtime for TCP. All sockets are bound before any worker starts, so a
+//! port in use is an error at start-up, not a silent half-served address.
 
 use super::handler::DnsHandler;
+use super::rrl::Rrl;
 use super::tcp::{self, TcpLimits};
+use super::udp::{self, UdpAnswerer};
+use crate::config::Config;
 use socket2::{Domain, Protocol as SockProto, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -70,48 +73,54 @@ pub fn bind_all(
     Ok((out, bound))
 }
 
-/// Start one thread per worker. Each serves until `shutdown`, then drains: UDP stops, TCP
-/// connections finish the answer in flight.
+/// Start the workers (two threads each, see the module doc). Each serves until `shutdown`,
+/// then drains: UDP stops, TCP connections finish the answer in flight. `config` gives the
+/// TCP limits, DNS cookies and `[rrl]`.
 pub fn spawn_workers(
     sockets: Vec<WorkerSockets>,
     handler: DnsHandler,
-    limits: TcpLimits,
+    config: &Config,
     shutdown: CancellationToken,
 ) -> io::Result<Vec<JoinHandle<()>>> {
+    let handler = handler.with_cookies(config.server.cookies);
+    let limits = TcpLimits::new(&config.server);
+    let rrl = Rrl::new(&config.rrl).map(Arc::new);
+    let answerer = UdpAnswerer::new(handler.clone(), rrl);
     let mut threads = Vec::new();
     for (i, ws) in sockets.into_iter().enumerate() {
+        let (udp_sockets, tcp_listeners) = (ws.udp, ws.tcp);
+        let answerer = answerer.clone();
+        let stop = shutdown.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("dns-udp-{i}"))
+                .spawn(move || udp::serve(udp_sockets, answerer, stop))?,
+        );
         let handler = handler.clone();
         let limits = limits.clone();
         let shutdown = shutdown.clone();
         let t = std::thread::Builder::new()
-            .name(format!("dns-{i}"))
+            .name(format!("dns-tcp-{i}"))
             .spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("tokio runtime");
-                rt.block_on(worker(ws, handler, limits, shutdown));
+                rt.block_on(tcp_worker(tcp_listeners, handler, limits, shutdown));
             })?;
         threads.push(t);
     }
     Ok(threads)
 }
 
-async fn worker(
-    ws: WorkerSockets,
+async fn tcp_worker(
+    listeners: Vec<std::net::TcpListener>,
     handler: DnsHandler,
     limits: TcpLimits,
     shutdown: CancellationToken,
 ) {
-    let mut server = hickory_server::Server::new(handler.clone());
-    for u in ws.udp {
-        match tokio::net::UdpSocket::from_std(u) {
-            Ok(u) => server.register_socket(u),
-            Err(e) => tracing::error!(error = %e, "UDP socket unusable"),
-        }
-    }
     let mut tcp_tasks = tokio::task::JoinSet::new();
-    for t in ws.tcp {
+    for t in listeners {
         match tokio::net::TcpListener::from_std(t) {
             Ok(l) => {
                 tcp_tasks.spawn(tcp::serve(
@@ -123,10 +132,6 @@ async fn worker(
             }
             Err(e) => tracing::error!(error = %e, "TCP listener unusable"),
         }
-    }
-    shutdown.cancelled().await;
-    if let Err(e) = server.shutdown_gracefully().await {
-        tracing::debug!(error = %e, "UDP server stopped with an error");
     }
     while tcp_tasks.join_next().await.is_some() {}
 }

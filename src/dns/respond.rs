@@ -1,7 +1,7 @@
 //! From a parsed query to the response to send: the protocol rules, in one pure function.
 //!
 //! [`respond`] reads only the request and one [`Snapshot`]; both transports (UDP through
-//! hickory's `Server`, TCP through [`super::tcp`]) share it.
+//! [`super::udp`], TCP through [`super::tcp`]) share it.
 //! In order:
 //! 1. opcode other than QUERY → NOTIMP;
 //! 2. EDNS version above 0 → BADVERS (RFC 6891 §6.1.3); a malformed ECS option → FORMERR

@@ -1,0 +1,528 @@
+//! DNS over UDP: our own receive/answer/send loop.
+//!
+//! Each worker has one thread that owns its SO_REUSEPORT sockets (one per listen address) and
+//! runs, with no async runtime:
+//! 1. `poll` on the sockets (with a short timeout, to notice shutdown);
+//! 2. `recvmmsg` of up to [`BATCH`] datagrams into buffers allocated once;
+//! 3. for each datagram [`UdpAnswerer::answer`]: the synchronous, pure [`respond`], DNS cookies,
+//!    response rate limiting, fitting to the client's buffer, encoding into a reused buffer;
+//! 4. one `sendmmsg` for the batch's answers.
+//!
+//! What gets no answer at all: datagrams from source port 0 (spoofed: nobody can receive
+//! there), shorter than a header, responses (QR=1), larger than the receive buffer, and what
+//! rate limiting withholds. These are counted ([`super::counters`]), never logged one by one.
+//! A datagram whose header is readable but whose body is not gets FORMERR with an empty
+//! question, as hickory's own server sends.
+
+use super::cache::{self, AnswerCache};
+use super::counters::{self, Kind, UdpDrop};
+use super::handler::DnsHandler;
+use super::respond::{Action, Reply, respond};
+use super::rrl::{Rrl, Verdict};
+use super::tcp::formerr;
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::Request;
+use hickory_server::zone_handler::MessageResponseBuilder;
+use std::io;
+use std::iter;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Datagrams received (and answered) per system call, at most.
+pub const BATCH: usize = 32;
+/// The receive buffer per datagram: larger queries are dropped (no real query comes close).
+pub const RECV_BUF: usize = 4096;
+
+/// Answers UDP queries: the protocol (through [`respond`]) plus cookies and rate limiting.
+#[derive(Clone, Debug)]
+pub struct UdpAnswerer {
+    handler: DnsHandler,
+    rrl: Option<Arc<Rrl>>,
+}
+
+/// The kind of a response, as rate limiting counts it.
+fn kind(reply: &Reply) -> Kind {
+    match reply.meta.response_code {
+        ResponseCode::NoError if !reply.answers.is_empty() => Kind::Answer,
+        ResponseCode::NoError if !reply.meta.authoritative && !reply.authority.is_empty() => {
+            Kind::Referral
+        }
+        ResponseCode::NoError => Kind::NoData,
+        ResponseCode::NXDomain => Kind::NxDomain,
+        _ => Kind::Error,
+    }
+}
+
+impl UdpAnswerer {
+    /// An answerer over `handler`'s snapshot and cookies, limited by `rrl` when given.
+    pub fn new(handler: DnsHandler, rrl: Option<Arc<Rrl>>) -> Self {
+        Self { handler, rrl }
+    }
+
+    /// Answer one datagram `query` from `src`. Returns true when `out` holds the response to
+    /// send; false for silence.
+    pub fn answer(&self, query: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        self.answer_with(None, query, src, out)
+    }
+
+    /// [`UdpAnswerer::answer`] through a worker's cache of static answers
+    /// ([`super::cache`]): a repeated static question is answered without allocating.
+    pub fn answer_cached(
+        &self,
+        cache: &mut AnswerCache,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.answer_with(Some(cache), query, src, out)
+    }
+
+    fn answer_with(
+        &self,
+        mut cache: Option<&mut AnswerCache>,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear();
+        if src.port() == 0 {
+            counters::udp_dropped(UdpDrop::SourcePort0);
+            return false;
+        }
+        if query.len() < 12 {
+            counters::udp_dropped(UdpDrop::Short);
+            return false;
+        }
+        if query[2] & 0x80 != 0 {
+            counters::udp_dropped(UdpDrop::Response);
+            return false;
+        }
+        let started = Instant::now();
+        let snap = self.handler.snapshot().load();
+        let model = &snap.model;
+        let key = match cache {
+            Some(_) => cache::key(query),
+            None => None,
+        };
+        let mut forced = None;
+        if let (Some(c), Some(k)) = (cache.as_deref_mut(), &key)
+            && let Some(e) = c.get(model, k)
+        {
+            snap.metrics.record(&e.tally, e.qtype, e.rcode, false);
+            match self.limit(src.ip(), e.kind, false) {
+                Verdict::Send => {
+                    out.extend_from_slice(&e.bytes);
+                    out[..2].copy_from_slice(&query[..2]);
+                    self.handler.metrics().observe(started.elapsed());
+                    return true;
+                }
+                Verdict::Drop => {
+                    self.handler.metrics().observe(started.elapsed());
+                    return false;
+                }
+                // The truncated answer is built below (rare: over the limit only).
+                Verdict::Slip => forced = Some(Verdict::Slip),
+            }
+        }
+        let parsed = match question_has_pointer(query) {
+            true => None,
+            false => Request::from_bytes(query.to_vec(), src, Protocol::Udp).ok(),
+        };
+        let request = match parsed {
+            Some(r) => r,
+            None => {
+                let verdict = self.limit(src.ip(), Kind::Error, false);
+                if verdict == Verdict::Drop {
+                    return false;
+                }
+                let Some(msg) = formerr(query) else {
+                    return false;
+                };
+                out.extend_from_slice(&msg);
+                if verdict == Verdict::Slip {
+                    out[2] |= 0x02; // TC
+                }
+                return true;
+            }
+        };
+        let mut reply = match respond(&snap, &request) {
+            Action::Reply(r) => r,
+            // `respond` refuses transfers over UDP; should one come back, refuse it here.
+            Action::Transfer(mut r, _) => {
+                r.meta.response_code = ResponseCode::Refused;
+                r.meta.authoritative = false;
+                r
+            }
+        };
+        let cookie = self.handler.apply_cookies(&request, &mut reply);
+        let kind = kind(&reply);
+        let verdict = match forced {
+            Some(v) => v,
+            None => {
+                let qtype = match request.queries.queries() {
+                    [q] => q.query_type(),
+                    _ => RecordType::Unknown(0),
+                };
+                snap.metrics
+                    .record(&reply.tally, qtype, reply.meta.response_code, false);
+                self.limit(src.ip(), kind, cookie)
+            }
+        };
+        match verdict {
+            Verdict::Send => {}
+            Verdict::Slip => {
+                reply.answers.clear();
+                reply.authority.clear();
+                reply.additional.clear();
+                reply.meta.truncation = true;
+            }
+            Verdict::Drop => {
+                self.handler.metrics().observe(started.elapsed());
+                return false;
+            }
+        }
+        let (tally, rcode) = (reply.tally, reply.meta.response_code);
+        let sent = encode_fitted(&request, &mut reply, out);
+        if sent
+            && verdict == Verdict::Send
+            && tally.gslb.is_none()
+            && let (Some(c), Some(k)) = (cache, &key)
+        {
+            let entry = cache::Entry {
+                bytes: out.as_slice().into(),
+                tally,
+                qtype: RecordType::from(k.qtype),
+                rcode,
+                kind,
+            };
+            c.insert(model, k, entry);
+        }
+        self.handler.metrics().observe(started.elapsed());
+        sent
+    }
+
+    fn limit(&self, ip: IpAddr, kind: Kind, valid_cookie: bool) -> Verdict {
+        match &self.rrl {
+            None => Verdict::Send,
+            Some(_) if valid_cookie => {
+                counters::rrl_exempt(true);
+                Verdict::Send
+            }
+            Some(r) => r.check(ip, kind),
+        }
+    }
+}
+
+/// True when the first question's name holds a compression pointer. Nothing precedes that
+/// name but the header and its own earlier labels, so any pointer there is malformed (a loop,
+/// or a "name" made of header octets). hickory-proto accepts a pointer into the header and
+/// then echoes the question's raw octets, where the pointer lands on the *response's*
+/// header: an unreadable answer. Such queries get FORMERR instead (found by the fuzzer).
+pub fn question_has_pointer(q: &[u8]) -> bool {
+    let mut at = 12;
+    while let Some(&l) = q.get(at) {
+        match l & 0xC0 {
+            0xC0 => return true,
+            0x00 if l == 0 => return false,
+            0x00 => at += 1 + l as usize,
+            _ => return false, // reserved label types: the parser refuses them
+        }
+    }
+    false
+}
+
+/// Encode `reply` into `out`, with or without its additional section, at most `max` octets
+/// (over it, hickory's encoder truncates and sets TC). False when it cannot be encoded.
+fn encode(
+    request: &Request,
+    reply: &Reply,
+    with_additional: bool,
+    max: u16,
+    out: &mut Vec<u8>,
+) -> bool {
+    out.clear();
+    let builder = MessageResponseBuilder::new(&request.queries, reply.edns.as_ref());
+    let additional: &[Record] = if with_additional {
+        &reply.additional
+    } else {
+        &[]
+    };
+    let msg = builder.build(
+        reply.meta,
+        reply.answers.iter(),
+        reply.authority.iter(),
+        iter::empty(),
+        additional.iter(),
+    );
+    let mut enc = BinEncoder::new(out);
+    enc.set_max_size(max);
+    msg.destructive_emit(&mut enc).is_ok()
+}
+
+/// Fit `reply` to the client's UDP buffer (dropping optional additional records, else
+/// truncating with TC=1: see [`Reply::shrink`]) and encode it into `out`. False when nothing
+/// can be sent.
+fn encode_fitted(request: &Request, reply: &mut Reply, out: &mut Vec<u8>) -> bool {
+    let limit = reply.udp_limit;
+    // The final encoding is limited as hickory's UDP encoder limits it: the response's EDNS
+    // payload, 512 without EDNS. Measuring is not.
+    let hickory_max = reply.edns.as_ref().map_or(512, |e| e.max_payload());
+    let mut ok = encode(request, reply, true, u16::MAX, out);
+    if ok && out.len() > limit {
+        let fits = encode(request, reply, false, u16::MAX, out) && out.len() <= limit;
+        reply.shrink(fits);
+        ok = encode(request, reply, true, hickory_max, out);
+    } else if ok && out.len() > usize::from(hickory_max) {
+        ok = encode(request, reply, true, hickory_max, out);
+    }
+    if !ok {
+        // What hickory's encoder sends when a response cannot be encoded.
+        out.clear();
+        let mut metadata = Metadata::new(reply.meta.id, MessageType::Response, OpCode::Query);
+        metadata.response_code = ResponseCode::ServFail;
+        let header = Header {
+            metadata,
+            counts: HeaderCounts::default(),
+        };
+        let mut enc = BinEncoder::new(out);
+        return header.emit(&mut enc).is_ok();
+    }
+    true
+}
+
+fn to_socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// The buffers of one worker's batches, allocated once.
+struct Batch {
+    bufs: Vec<[u8; RECV_BUF]>,
+    addrs: Vec<libc::sockaddr_storage>,
+    iov: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+    outs: Vec<Vec<u8>>,
+    out_iov: Vec<libc::iovec>,
+    out_hdrs: Vec<libc::mmsghdr>,
+    cache: AnswerCache,
+}
+
+impl Batch {
+    fn new() -> Box<Self> {
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let (addr, iov, hdr) = unsafe {
+            (
+                zeroed::<libc::sockaddr_storage>(),
+                zeroed::<libc::iovec>(),
+                zeroed::<libc::mmsghdr>(),
+            )
+        };
+        let mut b = Box::new(Self {
+            bufs: vec![[0u8; RECV_BUF]; BATCH],
+            addrs: vec![addr; BATCH],
+            iov: vec![iov; BATCH],
+            hdrs: vec![hdr; BATCH],
+            outs: (0..BATCH).map(|_| Vec::with_capacity(1232)).collect(),
+            out_iov: vec![iov; BATCH],
+            out_hdrs: vec![hdr; BATCH],
+            cache: AnswerCache::default(),
+        });
+        for i in 0..BATCH {
+            b.iov[i].iov_base = b.bufs[i].as_mut_ptr().cast();
+            b.iov[i].iov_len = RECV_BUF;
+        }
+        b
+    }
+
+    /// Receive up to BATCH datagrams from `fd` without blocking.
+    fn recv(&mut self, fd: i32) -> io::Result<usize> {
+        for i in 0..BATCH {
+            let h = &mut self.hdrs[i].msg_hdr;
+            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut self.iov[i];
+            h.msg_iovlen = 1;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+            self.hdrs[i].msg_len = 0;
+        }
+        // SAFETY: every header points at buffers owned by self that outlive the call.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    /// Answer the `n` datagrams received and send the answers.
+    fn serve(&mut self, fd: i32, n: usize, answerer: &UdpAnswerer) {
+        let mut count = 0;
+        for i in 0..n {
+            let len = self.hdrs[i].msg_len as usize;
+            if self.hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                counters::udp_dropped(UdpDrop::Oversized);
+                continue;
+            }
+            let Some(src) = to_socket_addr(&self.addrs[i]) else {
+                continue;
+            };
+            let out = &mut self.outs[count];
+            let query = &self.bufs[i][..len];
+            let cache = &mut self.cache;
+            // A bug must cost one answer, not the worker: the panic is contained here (and
+            // the cache, which it may have interrupted, emptied).
+            let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                answerer.answer_cached(cache, query, src, out)
+            }));
+            match answered {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => {
+                    *cache = AnswerCache::default();
+                    out.clear();
+                    panic_logged();
+                    continue;
+                }
+            }
+            self.out_iov[count].iov_base = out.as_mut_ptr().cast();
+            self.out_iov[count].iov_len = out.len();
+            let h = &mut self.out_hdrs[count].msg_hdr;
+            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = self.hdrs[i].msg_hdr.msg_namelen;
+            h.msg_iov = &mut self.out_iov[count];
+            h.msg_iovlen = 1;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+            count += 1;
+        }
+        let mut done = 0;
+        let mut retried = false;
+        while done < count {
+            // SAFETY: headers [done, count) point at buffers owned by self.
+            let sent = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    self.out_hdrs[done..].as_mut_ptr(),
+                    (count - done) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if sent > 0 {
+                done += sent as usize;
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock if !retried => {
+                    // The send buffer is full: wait for room once, briefly, then give up
+                    // on the rest (UDP: the clients retry).
+                    retried = true;
+                    let mut p = libc::pollfd {
+                        fd,
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut p, 1, 10) };
+                }
+                _ => {
+                    // One unsendable datagram (e.g. an address the kernel rejects): skip it.
+                    done += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Log a contained panic, at most once a minute per worker (the panic hook has printed it).
+fn panic_logged() {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+    }
+    LAST.with(|l| {
+        if l.get().is_none_or(|t| t.elapsed().as_secs() >= 60) {
+            l.set(Some(Instant::now()));
+            tracing::error!("a UDP query panicked; the worker goes on (this is a bug)");
+        }
+    });
+}
+
+/// Serve `sockets` on this thread until `shutdown`.
+pub fn serve(sockets: Vec<UdpSocket>, answerer: UdpAnswerer, shutdown: CancellationToken) {
+    let mut batch = Batch::new();
+    let mut fds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    while !shutdown.is_cancelled() {
+        // SAFETY: fds is a valid array of pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
+        if ready <= 0 {
+            continue;
+        }
+        for p in &mut fds {
+            if p.revents == 0 {
+                continue;
+            }
+            p.revents = 0;
+            // Drain a bounded number of batches per wake-up, so one socket cannot starve
+            // the shutdown check or the other sockets.
+            for _ in 0..8 {
+                match batch.recv(p.fd) {
+                    Ok(0) => break,
+                    Ok(n) => batch.serve(p.fd, n, &answerer),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "UDP receive failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    drop(sockets);
+}
