@@ -447,10 +447,21 @@ for n in 1 2; do
     until_ok "ns$n" 150 kdig @"${!addr_var}" gslb.example.com SOA +norecurse +timeout=1 +retry=0
 done
 say "ayadns ns1 on $NS1:53, ns2 on $NS2:53 ($BIN)"
+# Started means: answering DNS, admin API up, registered in etcd (a node answers DNS as soon
+# as its sockets are bound, before it has joined the cluster).
+ctl() { AYADNS_ADMIN_TOKEN="$TOKEN" "$BIN" ctl --server "http://$1:8053" "${@:2}"; }
+registered() {
+    ETCDCTL_API=3 etcdctl --endpoints "http://$ETCD:2379" get --prefix /ayadns/e2e/nodes/ \
+        --keys-only 2>/dev/null | grep -qx "/ayadns/e2e/nodes/$1"
+}
+for n in 1 2; do
+    addr_var=NS$n
+    until_ok "ns$n" 150 ctl "${!addr_var}" status
+    until_ok "ns$n" 150 registered "ns$n"
+done
 members=$(ETCDCTL_API=3 etcdctl --endpoints "http://$ETCD:2379" get --prefix /ayadns/e2e/nodes/ \
     --keys-only 2>/dev/null | sed '/^$/d' | paste -sd' ' -)
-# A fact for the reader; what counts is below: the nodes' answers.
-say "nodes registered in etcd: ${members:-none (they do not share state through etcd)}"
+say "admin APIs up on $NS1:8053 and $NS2:8053; nodes registered in etcd: $members"
 
 start unbound unbound -d -c "$tmp/unbound.conf"
 until_ok unbound 100 kdig @"$RESOLVER" example.com SOA +timeout=1 +retry=0
@@ -489,11 +500,10 @@ checkpoint "eu-west back: EU clients home again" eu-west eu-west us-east ap-sout
 say "operator: ayadns ctl --server http://$NS1:8053 drill start --fail pool:us-east --for ${DRILL_FOR}s (to ns1 only)"
 ms
 T0=$NOW
-out=$(AYADNS_ADMIN_TOKEN="$TOKEN" "$BIN" ctl --server "http://$NS1:8053" drill start \
-    --fail pool:us-east --for "${DRILL_FOR}s" --reason "e2e: DR drill" 2>&1) ||
+out=$(ctl "$NS1" drill start --fail pool:us-east --for "${DRILL_FOR}s" --reason "e2e: DR drill" 2>&1) ||
     fail "ctl drill start: $out"
 say "  ns1: $out"
-st=$(AYADNS_ADMIN_TOKEN="$TOKEN" "$BIN" ctl --server "http://$NS2:8053" status 2>&1 | grep -i '^drill' || true)
+st=$(ctl "$NS2" status 2>&1 | grep -i '^drill' || true)
 say "  ns2 status: ${st:-no drill line}"
 transition "drill" "$T0" "$DRILL_MS" $((DRILL_MS + TTL * 1000)) 2:eu-west
 checkpoint "drill running: US clients on eu-west on both nodes" eu-west eu-west eu-west ap-southeast
