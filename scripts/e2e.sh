@@ -165,7 +165,7 @@ until_ok() {
         alive "$name"
         sleep 0.1
     done
-    fail "$name not ready after $tries tries: $*"
+    fail "$name not ready after $tries tries ($(secs $((tries * 100))) and more): $*"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -456,6 +456,7 @@ registered() {
 }
 for n in 1 2; do
     addr_var=NS$n
+    # (a node stuck between joining the cluster and starting its admin API fails here)
     until_ok "ns$n" 150 ctl "${!addr_var}" status
     until_ok "ns$n" 150 registered "ns$n"
 done
