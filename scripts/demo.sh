@@ -43,20 +43,20 @@ ask() {
     for c in 81.2.69.0/24:London 175.16.199.0/24:Changchun 216.160.83.56/29:Milton-WA; do
         local subnet=${c%%:*} who=${c##*:}
         printf '%-10s %-18s -> %s\n' "$who" "$subnet" \
-            "$(dig @127.0.0.1 -p 5353 www.gslb.example.com A +subnet="$subnet" +short +time=1 | tr '\n' ' ')"
+            "$(kdig @127.0.0.1 -p 5353 www.gslb.example.com A +subnet="$subnet" +short +time=1 | tr '\n' ' ')"
     done
 }
 
 case "${1:-}" in
     start)
-        command -v dig >/dev/null || { apt-get update -qq && apt-get install -y -qq bind9-dnsutils; }
+        command -v kdig >/dev/null || { apt-get update -qq && apt-get install -y -qq knot-dnsutils; }
         for pool in us-east eu-west ap-southeast; do
             for p in $(ports_of $pool); do start_backend "$p"; done
         done
         cargo build --release --quiet
         target/release/ayadns serve --config config.example.toml >"$run/ayadns.log" 2>&1 &
         echo $! >"$run/ayadns.pid"
-        for _ in $(seq 50); do dig @127.0.0.1 -p 5353 gslb.example.com SOA +short +time=1 >/dev/null 2>&1 && break; sleep 0.2; done
+        for _ in $(seq 50); do kdig @127.0.0.1 -p 5353 gslb.example.com SOA +short +time=1 >/dev/null 2>&1 && break; sleep 0.2; done
         echo "started: backends on 127.0.0.1:18011-18033, DNS on 127.0.0.1:5353 (log: $run/ayadns.log)"
         ask
         ;;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or an old one:
-#   1. installs what the tests need when it is missing (Debian packages: knot, knot-dnsutils,
-#      protobuf-compiler and libprotobuf-dev for the etcd client, etcd-server);
+#   1. installs what the tests need when it is missing (scripts/test-deps.sh: Debian packages
+#      knot, knot-dnsutils, nsd, bind9-utils, chromium, nodejs/npm, protobuf-compiler and
+#      libprotobuf-dev for the etcd client, etcd-server, unbound, curl, iproute2; playwright-core
+#      from npm; needs root or sudo when something is missing);
 #   2. checks formatting and lints (a warning fails the run), with and without the `cluster`
 #      feature;
 #   3. runs every unit and black-box test with `--features cluster` (the real binary over real

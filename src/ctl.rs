@@ -1,26 +1,129 @@
 //! `ayadns ctl`: the admin API from the command line.
 //!
-//! Readable tables by default, `--json` for scripts. Exit codes: 0 done, 1 refused or
-//! invalid (the server's message is printed), 2 server unreachable. The token comes from
-//! `--token-file`, else the `AYADNS_ADMIN_TOKEN` environment variable.
+//! Readable tables by default, `--json` (anywhere on the command line) for scripts: the
+//! server's body as typed in [`crate::api`]. Exit codes: 0 done, 1 refused or invalid (the
+//! server's message is printed), 2 server unreachable.
+//!
+//! Where to talk to ([`Target::resolve`]): `--server`, else the `[admin] listen` of the
+//! `--config` file, else `http://127.0.0.1:8053`. The token: `--token-file`, else (with
+//! `--config`) the variable named by `admin_token_env` or the first admin (else read) token of
+//! `tokens_file`, else `$AYADNS_ADMIN_TOKEN`.
 
 use crate::api;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
+
+/// The server and token to use.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL of the admin API.
+    pub server: String,
+    /// Bearer token ("" when none).
+    pub token: String,
+}
+
+impl Target {
+    /// Resolve from the flags (see the module doc). `Err` with a message naming the file.
+    pub fn resolve(
+        server: Option<String>,
+        token_file: Option<&Path>,
+        config: Option<&Path>,
+    ) -> Result<Target, String> {
+        let loaded = match config {
+            Some(path) => Some(
+                crate::config::Config::load(path)
+                    .map_err(|d| format!("{d}"))?
+                    .config,
+            ),
+            None => None,
+        };
+        let server = match (server, &loaded) {
+            (Some(s), _) => s,
+            (None, Some(c)) => match &c.admin.listen {
+                Some(addr) => format!("http://{}", connectable(*addr.get_ref())),
+                None => {
+                    return Err(format!(
+                        "{}: no [admin] listen: this server has no admin API",
+                        config.map(|p| p.display().to_string()).unwrap_or_default()
+                    ));
+                }
+            },
+            (None, None) => "http://127.0.0.1:8053".into(),
+        };
+        let token = match (token_file, &loaded) {
+            (Some(f), _) => std::fs::read_to_string(f)
+                .map_err(|e| format!("{}: cannot read token: {e}", f.display()))?
+                .trim()
+                .to_string(),
+            (None, Some(c)) => config_token(c)?.unwrap_or_else(env_token),
+            (None, None) => env_token(),
+        };
+        Ok(Target { server, token })
+    }
+}
+
+fn env_token() -> String {
+    std::env::var("AYADNS_ADMIN_TOKEN").unwrap_or_default()
+}
+
+/// A wildcard listen address is reached on loopback.
+fn connectable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(match a {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    a
+}
+
+/// The token a config file gives: its `admin_token_env` variable, else the first admin token
+/// of its `tokens_file` (else the first read token).
+fn config_token(c: &crate::config::Config) -> Result<Option<String>, String> {
+    if let Some(var) = &c.admin.admin_token_env
+        && let Ok(v) = std::env::var(var)
+        && !v.trim().is_empty()
+    {
+        return Ok(Some(v.trim().to_string()));
+    }
+    let Some(file) = &c.admin.tokens_file else {
+        return Ok(None);
+    };
+    let path = file.get_ref();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read tokens file: {e}", path.display()))?;
+    let mut read = None;
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            [_, "admin", t] => return Ok(Some(t.to_string())),
+            [_, "read", t] if read.is_none() => read = Some(t.to_string()),
+            _ => {}
+        }
+    }
+    Ok(read)
+}
 
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Call {
     /// `status`
     Status,
-    /// `drain TARGET --reason R [--for D]`
-    Drain {
+    /// `drain|down|up TARGET --reason R [--for D]`
+    Override {
+        /// `drain`, `down` or `up`.
+        action: &'static str,
         target: String,
         reason: String,
         duration: Option<String>,
     },
-    /// `undrain ID`
+    /// `undrain ID` (any override)
     Undrain { id: String },
+    /// `overrides`
+    Overrides,
     /// `drill preview --fail T...`
     DrillPreview { fail: Vec<String> },
     /// `drill start --fail T... --for D --reason R`
@@ -31,7 +134,9 @@ pub enum Call {
     },
     /// `drill stop ID`
     DrillStop { id: String },
-    /// `explain NAME --client IP [--type T]`
+    /// `drill show ID`: the timeline and report.
+    DrillShow { id: String },
+    /// `explain NAME [TYPE] --client IP`
     Explain {
         name: String,
         rtype: String,
@@ -39,8 +144,14 @@ pub enum Call {
     },
     /// `reload`
     Reload,
-    /// `audit`
-    Audit,
+    /// `audit [--limit N] [--before ID]`
+    Audit { limit: usize, before: Option<i64> },
+    /// `transitions [--limit N]`
+    Transitions { limit: usize },
+    /// `history`
+    History,
+    /// `ready`
+    Ready,
 }
 
 /// The outcome, as an exit code.
@@ -53,8 +164,25 @@ pub enum Exit {
     Unreachable,
 }
 
-/// Run one action against `server`.
-pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exit {
+fn body<T: Serialize>(v: T) -> Option<Value> {
+    serde_json::to_value(v).ok()
+}
+
+/// Percent-encode a query parameter value.
+fn q(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Run one action against `target`.
+pub async fn run(target: &Target, json_out: bool, action: Call) -> Exit {
     let client = match reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -66,32 +194,34 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exi
             return Exit::Unreachable;
         }
     };
-    let base = server.trim_end_matches('/');
-    let (method, path, body) = match &action {
+    let base = target.server.trim_end_matches('/');
+    let (method, path, payload) = match &action {
         Call::Status => ("GET", "/api/v1/status".to_string(), None),
-        Call::Drain {
+        Call::Override {
+            action,
             target,
             reason,
             duration,
         } => (
             "POST",
             "/api/v1/overrides".into(),
-            Some(json!(api::NewOverride {
+            body(api::NewOverride {
                 target: target.clone(),
-                action: "drain".into(),
+                action: (*action).into(),
                 reason: reason.clone(),
                 expires_in: duration.clone(),
-            })),
+            }),
         ),
-        Call::Undrain { id } => ("DELETE", format!("/api/v1/overrides/{id}"), None),
+        Call::Undrain { id } => ("DELETE", format!("/api/v1/overrides/{}", q(id)), None),
+        Call::Overrides => ("GET", "/api/v1/overrides".into(), None),
         Call::DrillPreview { fail } => (
             "POST",
             "/api/v1/drills/preview".into(),
-            Some(json!(api::DrillRequest {
+            body(api::DrillRequest {
                 fail: fail.clone(),
                 reason: String::new(),
                 duration: None,
-            })),
+            }),
         ),
         Call::DrillStart {
             fail,
@@ -100,13 +230,14 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exi
         } => (
             "POST",
             "/api/v1/drills".into(),
-            Some(json!(api::DrillRequest {
+            body(api::DrillRequest {
                 fail: fail.clone(),
                 reason: reason.clone(),
                 duration: Some(duration.clone()),
-            })),
+            }),
         ),
-        Call::DrillStop { id } => ("POST", format!("/api/v1/drills/{id}/stop"), None),
+        Call::DrillStop { id } => ("POST", format!("/api/v1/drills/{}/stop", q(id)), None),
+        Call::DrillShow { id } => ("GET", format!("/api/v1/drills/{}", q(id)), None),
         Call::Explain {
             name,
             rtype,
@@ -114,22 +245,32 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exi
         } => (
             "GET",
             format!(
-                "/api/v1/explain?name={name}&type={rtype}&client={}",
-                client.replace('/', "%2F")
+                "/api/v1/explain?name={}&type={}&client={}",
+                q(name),
+                q(rtype),
+                q(client)
             ),
             None,
         ),
         Call::Reload => ("POST", "/api/v1/reload".into(), None),
-        Call::Audit => ("GET", "/api/v1/audit?limit=50".into(), None),
+        Call::Audit { limit, before } => {
+            let page = before.map(|b| format!("&before={b}")).unwrap_or_default();
+            ("GET", format!("/api/v1/audit?limit={limit}{page}"), None)
+        }
+        Call::Transitions { limit } => ("GET", format!("/api/v1/transitions?limit={limit}"), None),
+        Call::History => ("GET", "/api/v1/history".into(), None),
+        Call::Ready => ("GET", "/readyz".into(), None),
     };
     let url = format!("{base}{path}");
     let mut req = match method {
         "GET" => client.get(&url),
         "DELETE" => client.delete(&url),
         _ => client.post(&url),
+    };
+    if !target.token.is_empty() {
+        req = req.bearer_auth(&target.token);
     }
-    .bearer_auth(token);
-    if let Some(b) = body {
+    if let Some(b) = payload {
         req = req.json(&b);
     }
     let resp = match req.send().await {
@@ -141,7 +282,9 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exi
     };
     let status = resp.status();
     let v: Value = resp.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
+    // Not ready is an answer, not a refusal of the call: shown, exit 1.
+    let not_ready = matches!(action, Call::Ready) && status.as_u16() == 503;
+    if !status.is_success() && !not_ready {
         match serde_json::from_value::<api::ReloadReply>(v.clone()) {
             Ok(r) => {
                 eprintln!("{status}: reload rejected");
@@ -156,14 +299,15 @@ pub async fn run(server: &str, token: &str, json_out: bool, action: Call) -> Exi
         }
         return Exit::Refused;
     }
+    let done = if not_ready { Exit::Refused } else { Exit::Done };
     if json_out {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return Exit::Done;
+        return done;
     }
     match render(&action, v) {
         Ok(text) => {
             print!("{text}");
-            Exit::Done
+            done
         }
         Err(e) => {
             eprintln!("the server's answer is not what this ctl expects: {e}");
@@ -315,7 +459,7 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
             }
             out
         }
-        Call::Drain { .. } => {
+        Call::Override { .. } => {
             let o: api::Override = serde_json::from_value(v)?;
             format!(
                 "override {} in force: {} {} (expires {})\n",
@@ -357,7 +501,154 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
         }
         Call::Explain { .. } => serde_json::from_value::<api::ExplainReply>(v)?.trace,
         Call::Reload => "reload ok: new data serving\n".into(),
-        Call::Audit => {
+        Call::Overrides => {
+            let l: api::OverrideList = serde_json::from_value(v)?;
+            let mut rows = vec![vec![
+                "ID".into(),
+                "ACTION".into(),
+                "TARGET".into(),
+                "EXPIRES".into(),
+                "BY".into(),
+                "REASON".into(),
+            ]];
+            for o in &l.overrides {
+                rows.push(vec![
+                    o.id.clone(),
+                    o.action.as_str().into(),
+                    o.target.to_string(),
+                    ago(o.expires_at),
+                    o.created_by.clone(),
+                    o.reason.clone(),
+                ]);
+            }
+            table(&rows)
+        }
+        Call::DrillShow { .. } => {
+            let d: api::Drill = serde_json::from_value(v)?;
+            let fail: Vec<String> = d.fail.iter().map(|t| t.to_string()).collect();
+            let mut out = format!(
+                "drill {} ({}) by {}: fail {}\n",
+                d.id,
+                d.reason,
+                d.created_by,
+                fail.join(" ")
+            );
+            out.push_str(&format!("  started      {}\n", ago(Some(d.started_at))));
+            out.push_str(&format!(
+                "  first moved  {}\n",
+                d.first_moved_at.map_or("not yet".into(), |t| ago(Some(t)))
+            ));
+            match d.ended_at {
+                Some(t) => out.push_str(&format!("  ended        {}\n", ago(Some(t)))),
+                None => out.push_str(&format!("  ends         {}\n", ago(Some(d.ends_at)))),
+            }
+            let mut rows = vec![vec!["SERVICE".into(), "POOL".into(), "QUERIES".into()]];
+            for (svc, pools) in &d.queries {
+                for (pool, n) in pools {
+                    rows.push(vec![svc.clone(), pool.clone(), n.to_string()]);
+                }
+            }
+            out.push_str("queries during the drill:\n");
+            out.push_str(&table(&rows));
+            let r = &d.report;
+            out.push_str(&format!(
+                "last moved    {}\nanswers from a drilled pool ({}): {}\n",
+                r.last_moved_at.map_or("-".into(), |t| ago(Some(t))),
+                if r.drilled_pools.is_empty() {
+                    "-".into()
+                } else {
+                    r.drilled_pools.join(" ")
+                },
+                r.drilled_answers
+            ));
+            let mut rows = vec![vec![
+                "SERVICE".into(),
+                "POOL".into(),
+                "PREDICTED".into(),
+                "OBSERVED".into(),
+            ]];
+            for (svc, pools) in &r.predicted {
+                let observed = r.observed.get(svc);
+                let mut names: Vec<&String> = pools.keys().collect();
+                if let Some(o) = observed {
+                    names.extend(o.keys().filter(|k| !pools.contains_key(*k)));
+                }
+                for pool in names {
+                    let pct =
+                        |v: Option<&f64>| v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0));
+                    rows.push(vec![
+                        svc.clone(),
+                        pool.clone(),
+                        pct(pools.get(pool)),
+                        pct(observed.and_then(|o| o.get(pool))),
+                    ]);
+                }
+            }
+            out.push_str("predicted and observed shares:\n");
+            out.push_str(&table(&rows));
+            out
+        }
+        Call::Transitions { .. } => {
+            let l: api::TransitionList = serde_json::from_value(v)?;
+            let mut rows = vec![vec![
+                "WHEN".into(),
+                "ENDPOINT".into(),
+                "REGION".into(),
+                "CHANGE".into(),
+                "WHY".into(),
+            ]];
+            for t in &l.transitions {
+                let word = |up: bool| if up { "up" } else { "down" };
+                rows.push(vec![
+                    ago(Some(t.at)),
+                    t.endpoint.clone(),
+                    t.region.clone(),
+                    format!("{} -> {}", word(t.from_up), word(t.to_up)),
+                    t.reason.clone(),
+                ]);
+            }
+            table(&rows)
+        }
+        Call::History => {
+            let h: api::History = serde_json::from_value(v)?;
+            let mut rows = vec![vec![
+                "WHEN".into(),
+                "QPS".into(),
+                "ANSWERS/S BY POOL".into(),
+            ]];
+            for s in &h.samples {
+                let pools: Vec<String> = s
+                    .pool_answers
+                    .iter()
+                    .map(|(p, r)| format!("{p}={r:.1}"))
+                    .collect();
+                rows.push(vec![
+                    ago(Some(s.at)),
+                    format!("{:.1}", s.qps),
+                    pools.join(" "),
+                ]);
+            }
+            let mut out = table(&rows);
+            for e in &h.events {
+                out.push_str(&format!(
+                    "event {} {}: {}\n",
+                    ago(Some(e.at)),
+                    e.kind,
+                    e.text
+                ));
+            }
+            out
+        }
+        Call::Ready => {
+            let r: api::Readiness = serde_json::from_value(v)?;
+            let mut out = format!("{}\n", if r.ready { "ready" } else { "not ready" });
+            for c in &r.checks {
+                let mark = if c.ok { "ok  " } else { "FAIL" };
+                out.push_str(&format!("  {mark} {}: {}\n", c.name, c.detail));
+            }
+            out
+        }
+        Call::Audit { .. } => {
             let a: api::AuditList = serde_json::from_value(v)?;
             let mut rows = vec![vec![
                 "WHEN".into(),
@@ -375,7 +666,11 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                     e.status.to_string(),
                 ]);
             }
-            table(&rows)
+            let mut out = table(&rows);
+            if let Some(b) = a.next_before {
+                out.push_str(&format!("older entries: ayadns ctl audit --before {b}\n"));
+            }
+            out
         }
     })
 }

@@ -11,7 +11,7 @@
 //! - [`model`]: everything loaded and validated as one immutable value;
 //! - [`counters`]: lock-free counters the query path and services bump;
 //! - [`state`]: the SQLite file; [`api`]: the admin API's bodies; [`clock`]; [`hash`];
-//!   [`logging`].
+//!   [`logging`]; [`instance`]: one instance per address.
 //!
 //! [`snapshot`]: the one value the query path reads, swapped atomically.
 //!
@@ -41,6 +41,7 @@ pub mod geo;
 pub(crate) mod gslb;
 pub(crate) mod hash;
 pub mod health;
+pub(crate) mod instance;
 pub mod logging;
 pub mod model;
 pub(crate) mod ops;

@@ -14,6 +14,9 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "ayadns", version, about, long_about = None)]
 struct Cli {
+    /// Print JSON instead of text (check, explain, geoip, ctl); accepted anywhere.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,16 +56,12 @@ enum Command {
     /// candidates before and after and why, and the answer with its TTL and ECS scope.
     ///
     /// Example: ayadns explain www.gslb.example.com A --client 81.2.69.0/24 --config config.example.toml
+    ///
+    /// Offline: from the config, with every endpoint up (no probes run); `ctl explain` asks a
+    /// running server, with its live health.
     Explain {
-        /// The name asked for.
-        name: String,
-        /// The record type (default A).
-        #[arg(default_value = "A")]
-        rtype: String,
-        /// The client: an address (the query's source, no ECS) or ADDRESS/PREFIX (as sent in
-        /// EDNS Client Subnet by a resolver).
-        #[arg(long)]
-        client: String,
+        #[command(flatten)]
+        question: ExplainArgs,
         /// The config file.
         #[arg(long, short)]
         config: PathBuf,
@@ -89,19 +88,24 @@ enum Command {
         #[arg(long)]
         ca: Option<PathBuf>,
     },
-    /// Talk to a running server's admin API: status, drains, drills, explain, reload, audit.
+    /// Talk to a running server's admin API: status, overrides, drills, explain, reload,
+    /// transitions, audit, history, readiness.
     ///
-    /// Exit codes: 0 done, 1 refused or invalid, 2 server unreachable.
+    /// The server: --server, else [admin] listen of --config, else http://127.0.0.1:8053.
+    /// The token: --token-file, else from --config (its admin_token_env variable, or the first
+    /// admin token of its tokens_file), else $AYADNS_ADMIN_TOKEN.
+    ///
+    /// Exit codes: 0 done, 1 refused or invalid (or not ready), 2 server unreachable.
     Ctl {
-        /// The admin API.
-        #[arg(long, default_value = "http://127.0.0.1:8053")]
-        server: String,
-        /// A file holding the token (else $AYADNS_ADMIN_TOKEN).
-        #[arg(long)]
+        /// The admin API's base URL.
+        #[arg(long, global = true)]
+        server: Option<String>,
+        /// A file holding the token.
+        #[arg(long, global = true)]
         token_file: Option<PathBuf>,
-        /// Print the server's JSON instead of tables.
-        #[arg(long)]
-        json: bool,
+        /// The server's config file: the admin address and token are taken from it.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
         #[command(subcommand)]
         command: CtlCommand,
     },
@@ -123,18 +127,16 @@ enum Command {
 enum CtlCommand {
     /// Pools, endpoints, overrides and the active drill.
     Status,
-    /// Drain a target (endpoint:NAME, pool:NAME, region:NAME): weight 0 until undrained or expired.
-    Drain {
-        /// The target.
-        target: String,
-        /// Why (recorded in the audit trail).
-        #[arg(long)]
-        reason: String,
-        /// Expire after this long (e.g. 30m).
-        #[arg(long = "for")]
-        duration: Option<String>,
-    },
-    /// Remove an override by id.
+    /// Drain a target (endpoint:NAME, pool:NAME, region:NAME): weight 0 until removed or expired.
+    Drain(OverrideArgs),
+    /// Force a target down, whatever the checks say, until removed or expired.
+    Down(OverrideArgs),
+    /// Force a target up, whatever the checks say, until removed or expired.
+    Up(OverrideArgs),
+    /// The overrides in force.
+    Overrides,
+    /// Remove an override (drain, down or up) by id.
+    #[command(visible_alias = "remove")]
     Undrain {
         /// The override's id.
         id: String,
@@ -144,21 +146,57 @@ enum CtlCommand {
         #[command(subcommand)]
         command: DrillCommand,
     },
-    /// The decision trace for a client.
-    Explain {
-        /// The name.
-        name: String,
-        /// The client address, optionally with /PREFIX as ECS.
-        #[arg(long)]
-        client: String,
-        /// The record type.
-        #[arg(long = "type", default_value = "A")]
-        rtype: String,
-    },
+    /// The decision trace for a client, from the live health (as `ayadns explain`, which
+    /// assumes everything up).
+    Explain(ExplainArgs),
     /// Reload the config and zones (as SIGHUP does); prints the validation result.
     Reload,
     /// The audit trail, newest first.
-    Audit,
+    Audit {
+        /// How many entries (1–1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Only entries older than this entry id (the next page: `next_before` of --json).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        before: Option<i64>,
+    },
+    /// Health transitions from the state file, newest first.
+    Transitions {
+        /// How many (1–10000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=10000))]
+        limit: u16,
+    },
+    /// The last hour of QPS and answers per pool, with events (failovers, drills, overrides).
+    History,
+    /// Readiness (GET /readyz): exit 0 when ready, 1 when not.
+    Ready,
+}
+
+/// A name, a record type and a client: the same arguments for `explain` and `ctl explain`.
+#[derive(clap::Args)]
+struct ExplainArgs {
+    /// The name asked for.
+    name: String,
+    /// The record type (default A).
+    #[arg(default_value = "A")]
+    rtype: String,
+    /// The client: an address (the query's source, no ECS) or ADDRESS/PREFIX (as sent in
+    /// EDNS Client Subnet by a resolver).
+    #[arg(long)]
+    client: String,
+}
+
+/// An override's target, reason and duration.
+#[derive(clap::Args)]
+struct OverrideArgs {
+    /// The target: endpoint:NAME, pool:NAME or region:NAME.
+    target: String,
+    /// Why (recorded in the audit trail).
+    #[arg(long)]
+    reason: String,
+    /// Expire after this long (e.g. 30m); without it, until removed.
+    #[arg(long = "for")]
+    duration: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +221,11 @@ enum DrillCommand {
     },
     /// Stop a drill now.
     Stop {
+        /// The drill's id.
+        id: String,
+    },
+    /// A drill's timeline and report: started, first moved answer, ended, queries per pool.
+    Show {
         /// The drill's id.
         id: String,
     },
@@ -211,8 +254,8 @@ enum GeoipCommand {
     },
 }
 
-fn explain(name: &str, rtype: &str, client: &str, config: PathBuf) -> Result<String, String> {
-    let question = ayadns::explain::Question::parse(name, Some(rtype), client)?;
+fn explain(q: &ExplainArgs, config: PathBuf) -> Result<String, String> {
+    let question = ayadns::explain::Question::parse(&q.name, Some(&q.rtype), &q.client)?;
     let (_, model) = Source::ConfigFile(config)
         .load()
         .map_err(|p| p.to_string())?;
@@ -260,59 +303,63 @@ fn probe(
     })
 }
 
-fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
-    use ayadns::ctl::{Call, Exit};
-    let token = match token_file {
-        Some(f) => match std::fs::read_to_string(&f) {
-            Ok(t) => t.trim().to_string(),
-            Err(e) => {
-                eprintln!("{}: cannot read token: {e}", f.display());
-                return ExitCode::from(1);
-            }
-        },
-        None => std::env::var("AYADNS_ADMIN_TOKEN").unwrap_or_default(),
+fn ctl(
+    server: Option<String>,
+    token_file: Option<PathBuf>,
+    config: Option<PathBuf>,
+    json: bool,
+    command: CtlCommand,
+) -> ExitCode {
+    use ayadns::ctl::{Call, Exit, Target};
+    let target = match Target::resolve(server, token_file.as_deref(), config.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let over = |action: &'static str, a: OverrideArgs| Call::Override {
+        action,
+        target: a.target,
+        reason: a.reason,
+        duration: a.duration,
     };
     let action = match command {
         CtlCommand::Status => Call::Status,
-        CtlCommand::Drain {
-            target,
-            reason,
-            duration,
-        } => Call::Drain {
-            target,
-            reason,
-            duration,
-        },
+        CtlCommand::Drain(a) => over("drain", a),
+        CtlCommand::Down(a) => over("down", a),
+        CtlCommand::Up(a) => over("up", a),
+        CtlCommand::Overrides => Call::Overrides,
         CtlCommand::Undrain { id } => Call::Undrain { id },
-        CtlCommand::Drill {
-            command: DrillCommand::Preview { fail },
-        } => Call::DrillPreview { fail },
-        CtlCommand::Drill {
-            command:
-                DrillCommand::Start {
-                    fail,
-                    duration,
-                    reason,
-                },
-        } => Call::DrillStart {
-            fail,
-            duration,
-            reason,
+        CtlCommand::Drill { command } => match command {
+            DrillCommand::Preview { fail } => Call::DrillPreview { fail },
+            DrillCommand::Start {
+                fail,
+                duration,
+                reason,
+            } => Call::DrillStart {
+                fail,
+                duration,
+                reason,
+            },
+            DrillCommand::Stop { id } => Call::DrillStop { id },
+            DrillCommand::Show { id } => Call::DrillShow { id },
         },
-        CtlCommand::Drill {
-            command: DrillCommand::Stop { id },
-        } => Call::DrillStop { id },
-        CtlCommand::Explain {
-            name,
-            client,
-            rtype,
-        } => Call::Explain {
-            name,
-            rtype,
-            client,
+        CtlCommand::Explain(q) => Call::Explain {
+            name: q.name,
+            rtype: q.rtype,
+            client: q.client,
         },
         CtlCommand::Reload => Call::Reload,
-        CtlCommand::Audit => Call::Audit,
+        CtlCommand::Audit { limit, before } => Call::Audit {
+            limit: limit.into(),
+            before,
+        },
+        CtlCommand::Transitions { limit } => Call::Transitions {
+            limit: limit.into(),
+        },
+        CtlCommand::History => Call::History,
+        CtlCommand::Ready => Call::Ready,
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -320,15 +367,144 @@ fn ctl(server: &str, token_file: Option<PathBuf>, json: bool, command: CtlComman
     else {
         return ExitCode::from(2);
     };
-    match rt.block_on(ayadns::ctl::run(server, &token, json, action)) {
+    match rt.block_on(ayadns::ctl::run(&target, json, action)) {
         Exit::Done => ExitCode::SUCCESS,
         Exit::Refused => ExitCode::from(1),
         Exit::Unreachable => ExitCode::from(2),
     }
 }
 
+/// Print `v` as pretty JSON.
+fn print_json<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("cannot encode JSON: {e}"),
+    }
+}
+
+fn check(config: PathBuf, json: bool) -> ExitCode {
+    let result = Source::ConfigFile(config.clone()).load();
+    let mut report = ayadns::api::CheckReport {
+        ok: result.is_ok(),
+        config: config.display().to_string(),
+        zones: 0,
+        records: 0,
+        errors: Vec::new(),
+    };
+    match &result {
+        Ok((_, model)) => {
+            report.zones = model.zones.len();
+            report.records = model.zones.iter().map(|z| z.record_count).sum();
+        }
+        Err(problems) => {
+            report.errors = problems
+                .0
+                .iter()
+                .map(|d| ayadns::api::Problem {
+                    file: d.file.display().to_string(),
+                    line: d.line,
+                    column: d.column,
+                    message: d.message.clone(),
+                })
+                .collect()
+        }
+    }
+    if json {
+        print_json(&report);
+    } else {
+        match &result {
+            Ok(_) => println!(
+                "{}: ok ({} zones, {} records)",
+                report.config, report.zones, report.records
+            ),
+            Err(problems) => {
+                eprintln!("{problems}");
+                eprintln!("{} error(s)", problems.0.len());
+            }
+        }
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn geoip_lookup(address: std::net::IpAddr, databases: &[PathBuf], json: bool) -> ExitCode {
+    let db = match ayadns::geo::GeoDb::open(databases) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let found = db.lookup(address);
+    if json {
+        let l = found.as_ref();
+        print_json(&ayadns::api::GeoipLookup {
+            address: address.to_string(),
+            found: l.is_some(),
+            country: l.and_then(|l| l.country).map(|c| c.to_string()),
+            continent: l.and_then(|l| l.continent).map(|c| c.to_string()),
+            latitude: l.and_then(|l| l.coords).map(|c| c.0),
+            longitude: l.and_then(|l| l.coords).map(|c| c.1),
+            coords_source: l.and_then(|l| l.coords_source).map(|s| {
+                match s {
+                    ayadns::geo::CoordsSource::Database => "database",
+                    ayadns::geo::CoordsSource::CountryCentre => "country_centre",
+                }
+                .to_string()
+            }),
+            city: l.and_then(|l| l.city.clone()),
+            network: l.map(|l| l.network.to_string()),
+            database: l.map(|l| l.database.to_string()),
+        });
+    } else {
+        match &found {
+            Some(l) => println!("{address}: {l}"),
+            None => println!("{address}: no match"),
+        }
+    }
+    if found.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn geoip_build(csv: &std::path::Path, output: &std::path::Path, json: bool) -> ExitCode {
+    match ayadns::geo::build_from_csv(csv, output) {
+        Ok(r) => {
+            if json {
+                print_json(&ayadns::api::GeoipBuilt {
+                    output: r.output.display().to_string(),
+                    rows: r.rows,
+                    ipv4_networks: r.ipv4_networks,
+                    ipv6_networks: r.ipv6_networks,
+                    bytes: r.bytes,
+                });
+            } else {
+                println!(
+                    "wrote {}: {} rows read, {} IPv4 and {} IPv6 networks, {} bytes",
+                    r.output.display(),
+                    r.rows,
+                    r.ipv4_networks,
+                    r.ipv6_networks,
+                    r.bytes
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     match cli.command {
         Command::Serve {
             config,
@@ -358,12 +534,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Explain {
-            name,
-            rtype,
-            client,
-            config,
-        } => match explain(&name, &rtype, &client, config) {
+        Command::Explain { question, config } => match explain(&question, config) {
+            Ok(trace) if json => {
+                print_json(&ayadns::api::ExplainReply { trace });
+                ExitCode::SUCCESS
+            }
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
@@ -375,34 +550,10 @@ fn main() -> ExitCode {
         },
         Command::Geoip {
             command: GeoipCommand::Build { csv, output },
-        } => match ayadns::geo::build_from_csv(&csv, &output) {
-            Ok(report) => {
-                println!("{}: {report:?}", output.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+        } => geoip_build(&csv, &output, json),
         Command::Geoip {
             command: GeoipCommand::Lookup { address, databases },
-        } => match ayadns::geo::GeoDb::open(&databases) {
-            Ok(db) => match db.lookup(address) {
-                Some(l) => {
-                    println!("{address}: {l}");
-                    ExitCode::SUCCESS
-                }
-                None => {
-                    println!("{address}: no match");
-                    ExitCode::FAILURE
-                }
-            },
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+        } => geoip_lookup(address, &databases, json),
         Command::Probe {
             config,
             region,
@@ -419,25 +570,9 @@ fn main() -> ExitCode {
         Command::Ctl {
             server,
             token_file,
-            json,
+            config,
             command,
-        } => ctl(&server, token_file, json, command),
-        Command::Check { config } => match Source::ConfigFile(config.clone()).load() {
-            Ok((_, model)) => {
-                let records: usize = model.zones.iter().map(|z| z.record_count).sum();
-                println!(
-                    "{}: ok ({} zones, {} records)",
-                    config.display(),
-                    model.zones.len(),
-                    records
-                );
-                ExitCode::SUCCESS
-            }
-            Err(problems) => {
-                eprintln!("{problems}");
-                eprintln!("{} error(s)", problems.0.len());
-                ExitCode::FAILURE
-            }
-        },
+        } => ctl(server, token_file, config, json, command),
+        Command::Check { config } => check(config, json),
     }
 }

@@ -79,8 +79,16 @@ impl Model {
                 problems.push(config.diag_at(zc.file.span(), msg));
                 continue;
             }
+            let started = std::time::Instant::now();
             match zone::load_zone_file_with(path, origin.as_ref(), &zc.read_options()) {
                 Ok(z) => {
+                    tracing::info!(
+                        zone = %z.origin,
+                        file = %path.display(),
+                        records = z.record_count,
+                        ms = started.elapsed().as_secs_f64() * 1e3,
+                        "zone loaded"
+                    );
                     if let Some(prev) = seen.insert(z.origin.clone(), path.clone()) {
                         let msg = format!(
                             "zone {} is already served from {}",
@@ -116,6 +124,7 @@ impl Model {
             .iter()
             .map(|p| p.get_ref().clone())
             .collect();
+        // Each file logs what it holds and how long it took to load (`GeoDb::open`).
         let geo = match GeoDb::open(&paths) {
             Ok(g) => g,
             Err(e) => {

@@ -37,11 +37,10 @@ const STATE_FLUSH: Duration = Duration::from_millis(200);
 /// Run the server until a stop signal, reading the time from `clock` (the system clock but
 /// in tests). `Err` when it could not start.
 pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
-    let (config, model) = match source.load() {
+    let (config, model) = match load_logged(&source) {
         Ok(x) => x,
         Err(problems) => return Err(startup_error(&problems)),
     };
-    crate::logging::init(&config.log);
     let zones = model.zones.len();
 
     // Health state: warm start from SQLite (config mode only; quick mode has no health).
@@ -119,6 +118,9 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     };
     crate::dns::limits::raise_nofile(&config, workers)?;
     let addrs: Vec<_> = config.server.listen.iter().map(|a| *a.get_ref()).collect();
+    // SO_REUSEPORT would let a second instance bind beside a running one and take half the
+    // queries: refuse to start instead.
+    crate::instance::ensure_free(&addrs)?;
     let (sockets, bound) = listener::bind_all(&addrs, workers)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -141,6 +143,24 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     };
     let admin_listener = match &config.admin.listen {
         Some(addr) => Some(rt.block_on(admin::bind(*addr.get_ref(), &tokens))?),
+        None => None,
+    };
+    if let Some(addr) = &config.admin.listen
+        && tokens.is_empty()
+    {
+        let env = config
+            .admin
+            .admin_token_env
+            .as_deref()
+            .map(|v| format!(" (${v} is unset or empty)"))
+            .unwrap_or_default();
+        tracing::warn!(
+            "the admin API on {} has no token configured{env}: every API call, the dashboard and `ayadns ctl` will get 401; set [admin] tokens_file or admin_token_env",
+            addr.get_ref()
+        );
+    }
+    let metrics_listener = match &config.admin.metrics_listen {
+        Some(addr) => Some(rt.block_on(admin::bind_metrics(*addr.get_ref()))?),
         None => None,
     };
 
@@ -262,9 +282,26 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                 cluster: cluster_info,
                 ops,
                 reloader: reloader.clone(),
+                history: Default::default(),
                 limiter: Arc::new(governor::RateLimiter::keyed(quota)),
                 clock: clock.clone(),
             };
+            if let Some(m) = metrics_listener {
+                let maddr = m.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                tokio::spawn(admin::serve_metrics(
+                    m,
+                    state.clone(),
+                    config.admin.header_timeout,
+                    shutdown.clone(),
+                ));
+                tracing::info!(listen = %maddr, "metrics (no token) ready");
+            }
+            tokio::spawn(admin::history::run(
+                state.history.clone(),
+                state.snapshot.clone(),
+                state.clock.clone(),
+                shutdown.clone(),
+            ));
             tokio::spawn(admin::serve::serve(
                 l,
                 state,
@@ -333,6 +370,25 @@ async fn control_loop(
     // Let the health engine flush its last states.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
+}
+
+/// Load like [`Source::load`], with logging set up from the config file *before* the zones
+/// and GeoIP files load, so their load lines (what, how big, how long) are logged.
+fn load_logged(
+    source: &Source,
+) -> Result<(crate::config::Config, crate::model::Model), Diagnostics> {
+    match source {
+        Source::ConfigFile(path) => {
+            let loaded = crate::config::Config::load(path)?;
+            crate::logging::init(&loaded.config.log);
+            let model = crate::model::Model::load(&loaded.config, loaded.problems)?;
+            Ok((loaded.config, model))
+        }
+        Source::ZonesDir { .. } => {
+            crate::logging::init(&crate::config::LogConfig::default());
+            source.load()
+        }
+    }
 }
 
 /// The cluster as this node sees it, for status pages and metrics.

@@ -6,54 +6,26 @@
 mod common;
 #[path = "common/etcd.rs"]
 mod etcd;
+#[path = "common/nodes.rs"]
+mod nodes;
 
 use common::backend::{Backend, http};
-use common::site::{ADMIN_TOKEN, Site};
-use common::*;
+use common::site::ADMIN_TOKEN;
 use etcd::EtcdCluster;
-use hickory_proto::rr::RecordType;
+use nodes::Node;
 use std::fs;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-struct Node {
-    site: Site,
-    _proc: Ayadns,
-}
-
+/// A started node with a generous API rate limit (the bench sends hundreds of changes).
 fn node(name: &str, etcd: &EtcdCluster, prefix: &str, health: &str, pools: &str) -> Node {
-    let site = Site::new();
-    let cfg = site.config(health, pools);
-    let endpoints: Vec<String> = etcd
-        .endpoints()
-        .iter()
-        .map(|e| format!("\"{e}\""))
-        .collect();
-    let mut text = fs::read_to_string(&cfg).unwrap();
-    text.push_str(&format!(
-        "[cluster]\nnode = \"{name}\"\netcd = [{}]\nprefix = \"{prefix}\"\nregion = \"eu\"\nlease = \"2s\"\n",
-        endpoints.join(", ")
-    ));
-    text = text.replace(
+    let mut n = Node::with(name, etcd, prefix, health, pools);
+    let text = fs::read_to_string(&n.cfg).unwrap().replace(
         "tokens_file = \"tokens.txt\"",
         "tokens_file = \"tokens.txt\"\nrate_limit = 100000",
     );
-    fs::write(&cfg, text).unwrap();
-    let mut p = Ayadns::start_in(site.path(), &["serve", "--config", cfg.to_str().unwrap()]);
-    p.wait_for_dns(site.dns, Duration::from_secs(15));
-    assert!(wait_for_tcp(site.admin, Duration::from_secs(10)));
-    Node { site, _proc: p }
-}
-
-fn answer(dns: SocketAddr) -> String {
-    let r = udp(
-        dns,
-        &Q::new("www.gslb.example.com.", RecordType::A).message(),
-    );
-    r.answers
-        .first()
-        .map(|a| a.data.to_string())
-        .unwrap_or_default()
+    fs::write(&n.cfg, text).unwrap();
+    n.start();
+    n
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -61,7 +33,7 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-const POOLS: &str = "[[pool]]\nname = \"us-east\"\nregion = \"us\"\n[[pool.endpoint]]\nname = \"us-east-a\"\naddresses = [\"192.0.2.10\"]\n\
+const POOLS_CHECKED: &str = "[[pool]]\nname = \"us-east\"\nregion = \"us\"\n[[pool.endpoint]]\nname = \"us-east-a\"\naddresses = [\"192.0.2.10\"]\n\
 [[pool]]\nname = \"eu-west\"\nregion = \"eu\"\n[[pool.endpoint]]\nname = \"eu-west-a\"\naddresses = [\"198.51.100.10\"]\nCHECK\
 [[service]]\nname = \"www.gslb.example.com.\"\ntypes = [\"A\"]\npools = [\"eu-west\", \"us-east\"]\nchain = [\"health\", \"failover\"]\n";
 
@@ -73,7 +45,7 @@ fn bench_cluster() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let etcd = EtcdCluster::start(3);
-    let pools = POOLS.replace("CHECK", "");
+    let pools = POOLS_CHECKED.replace("CHECK", "");
     let nodes: Vec<Node> = ["ns1", "ns2", "ns3"]
         .iter()
         .map(|n| node(n, &etcd, "/bench/p/", "probers = []", &pools))
@@ -116,7 +88,7 @@ fn bench_cluster() {
                 "change {i} never arrived"
             );
             for (n, node) in nodes.iter().enumerate() {
-                if seen[n].is_none() && answer(node.site.dns) == want {
+                if seen[n].is_none() && node.answer() == want {
                     seen[n] = Some(t0.elapsed());
                 }
             }
@@ -144,7 +116,7 @@ fn bench_cluster() {
 
     // Probe load on one backend, with 1, 2 and 3 nodes in its region.
     let backend = Backend::new();
-    let pools = POOLS.replace("CHECK", &format!("check = \"{}\"\n", backend.url()));
+    let pools = POOLS_CHECKED.replace("CHECK", &format!("check = \"{}\"\n", backend.url()));
     let health = "probers = []\ninterval = \"200ms\"\ntimeout = \"150ms\"";
     println!("\nProbe load on one backend (check interval 200 ms = 5 probes/s from one prober):");
     println!("{:<18} {:>12}", "nodes in region", "probes/s");

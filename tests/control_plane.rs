@@ -3,6 +3,8 @@
 //! real binary, a real SQLite file, real sockets.
 
 mod common;
+#[path = "common/etcd.rs"]
+mod etcd;
 
 use common::backend::{eventually, http};
 use common::site::{ADMIN_TOKEN, AGENT_TOKEN, READ_TOKEN, Site, report_body};
@@ -445,70 +447,14 @@ fn slow_clients_on_the_admin_port_do_not_stop_dns_or_a_fresh_api_client() {
     assert_eq!(closed, held.len(), "every slow connection was closed");
 }
 
-/// A CA and a server certificate for `ip`, made with the openssl command.
-fn certificates(dir: &std::path::Path, ip: std::net::IpAddr) -> Option<()> {
-    let openssl = find_program("openssl")?;
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(&openssl)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=ayadns test CA"];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
-    run(&ca);
-    let mut req = vec!["req", "-new", "-subj", "/CN=ayadns"];
-    req.extend(ec);
-    req.extend(["-keyout", "server.key", "-out", "server.csr"]);
-    run(&req);
-    fs::write(
-        dir.join("san.ext"),
-        format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n"),
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    ]);
-    Some(())
-}
-
 #[test]
 fn agents_report_over_tls_and_verify_the_server() {
     let (site, cfg) = agent_site();
-    if certificates(site.path(), site.admin.ip()).is_none() {
-        eprintln!(
-            "skipped: no openssl command to make test certificates (scripts/test-deps.sh installs it)"
-        );
-        return;
-    }
+    // A throw-away CA and a server certificate for every 127.0.0.x (made with openssl).
+    let pki = etcd::TestPki::new();
+    fs::copy(&pki.server.cert, site.path().join("server.pem")).unwrap();
+    fs::copy(&pki.server.key, site.path().join("server.key")).unwrap();
+    fs::copy(&pki.ca, site.path().join("ca.pem")).unwrap();
     // us-east's check passes (a real backend), eu-west's fails (nothing listens).
     let us = common::backend::Backend::new();
     let text = fs::read_to_string(&cfg)

@@ -122,6 +122,18 @@ fn report_health(admin: SocketAddr) {
     }
 }
 
+/// Move the server's test clock 10 s forward: the history takes a sample.
+fn ten_seconds_later(admin: SocketAddr) {
+    let (code, text) = http(
+        admin,
+        "POST",
+        "/api/v1/test/clock",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"advance":"10s"}"#),
+    );
+    assert_eq!(code, 200, "{text}");
+}
+
 fn status(admin: SocketAddr) -> serde_json::Value {
     let (code, body) = http(admin, "GET", "/api/v1/status", Some(READ_TOKEN), None);
     assert_eq!(code, 200, "GET /api/v1/status: {body}");
@@ -244,7 +256,8 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
     let site = Site::new();
     let (dns, admin) = (site.dns, site.admin);
     let cfg = site.config(HEALTH, &pools_and_service());
-    let server = site.start(&cfg);
+    // A test clock: the history samples every 10 s of the server's clock, moved below.
+    let server = site.start_with(&cfg, &["--test-clock", "0s"]);
 
     // The page and its files need no token; the API still does.
     for (path, needle) in [
@@ -276,20 +289,48 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
             status(admin)["pools"]
         ));
     }
-    for (i, client) in ["81.2.69.0", "175.16.199.0", "216.160.83.56"]
-        .iter()
-        .enumerate()
-    {
-        for _ in 0..(12 - 4 * i) {
-            let r = udp(
-                dns,
-                &Q::new("www.gslb.example.com.", RecordType::A)
-                    .ecs(client.parse().unwrap(), 24)
-                    .message(),
-            );
-            assert!(!r.answers.is_empty(), "no answer for {client}");
+    // Two rounds of real queries, each followed by 10 s on the server's clock: two history
+    // samples with traffic (the second round twice the first).
+    for round in 1..=2 {
+        for (i, client) in ["81.2.69.0", "175.16.199.0", "216.160.83.56"]
+            .iter()
+            .enumerate()
+        {
+            for _ in 0..(12 - 4 * i) * round {
+                let r = udp(
+                    dns,
+                    &Q::new("www.gslb.example.com.", RecordType::A)
+                        .ecs(client.parse().unwrap(), 24)
+                        .message(),
+                );
+                assert!(!r.answers.is_empty(), "no answer for {client}");
+            }
         }
+        ten_seconds_later(admin);
     }
+    // The failover is an event once the state writer has stored it (every 200 ms).
+    let history = || {
+        let (code, text) = http(admin, "GET", "/api/v1/history", Some(READ_TOKEN), None);
+        assert_eq!(code, 200, "{text}");
+        let hist: ayadns::api::History = serde_json::from_str(&text).unwrap();
+        (hist, text)
+    };
+    eventually(Duration::from_secs(2), || {
+        history().0.events.iter().any(|e| e.kind == "down")
+    });
+    let (hist, text) = history();
+    assert_eq!(hist.samples.len(), 2, "{text}");
+    // 24 queries over 10 s (and the few ms the test took), then 48.
+    assert!((hist.samples[0].qps - 2.4).abs() < 0.1, "{text}");
+    assert!((hist.samples[1].qps - 4.8).abs() < 0.2, "{text}");
+    assert!(hist.samples[1].pool_answers["eu-west"] > 0.0, "{text}");
+    assert_eq!(hist.samples[1].pool_health["ap-southeast"], 0.5, "{text}");
+    assert!(
+        hist.events
+            .iter()
+            .any(|e| e.kind == "down" && e.text.contains(DOWN)),
+        "the failover is an event: {text}"
+    );
 
     // The browser: connect, pools, preview.
     let screenshot = target_dir().join("dashboard.png");
@@ -309,22 +350,42 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
         ready.contains("eu>eu-west=3.4"),
         "latency not shown: {ready}"
     );
+    // The split per client region: London's region on eu-west, Changchun's on ap-southeast.
+    assert!(
+        ready.contains("eu:eu-west"),
+        "region split not shown: {ready}"
+    );
+    assert!(
+        ready.contains("ap:ap-southeast"),
+        "region split not shown: {ready}"
+    );
+    // The charts: two samples each, the failover as a marker.
+    let charts = check.expect("charts", Duration::from_secs(15));
+    assert!(
+        charts.contains("qps=queries:2:4.8") || charts.contains("qps=queries:2:4.7"),
+        "{charts}"
+    );
+    assert!(charts.contains("eu-west:2:"), "{charts}");
+    assert!(
+        charts.contains("health=") && charts.contains("ap-southeast:2:0.5"),
+        "{charts}"
+    );
+    assert!(
+        charts.contains("events=") && charts.contains("down"),
+        "{charts}"
+    );
+    let explained = check.expect("explain", Duration::from_secs(15));
+    assert!(explained.contains("region eu (continent EU"), "{explained}");
+    assert!(explained.contains("198.51.100.10"), "{explained}");
+    let audit = check.expect("audit", Duration::from_secs(15));
+    // The refused call without a token, above, is in the audit trail.
+    assert!(audit.contains("/api/v1/status"), "{audit}");
     let preview = check.expect("preview", Duration::from_secs(15));
     assert!(
         preview.contains("eu:eu-west->") && !preview.contains("eu:eu-west->eu-west"),
         "the preview should move eu's clients off eu-west: {preview}"
     );
     check.expect("waiting-for-drill", Duration::from_secs(5));
-    eprintln!(
-        "DEBUG {:?}",
-        http(
-            admin,
-            "POST",
-            "/api/v1/drills/preview",
-            Some(ADMIN_TOKEN),
-            Some(r#"{"fail":["pool:eu-west"]}"#)
-        )
-    );
 
     // A drill started through the API appears on the page.
     let body = r#"{"fail":["pool:eu-west"],"reason":"game day: lose eu-west","duration":"15m"}"#;
@@ -349,6 +410,7 @@ fn the_dashboard_shows_pools_health_and_a_running_drill_in_a_real_browser() {
     check.send(&format!("drill {id}"));
     let shown = check.expect("drill-shown", Duration::from_secs(15));
     assert!(shown.contains("pool:eu-west"), "{shown}");
+    check.expect("drill-event", Duration::from_secs(15));
     let shot = check.expect("screenshot", Duration::from_secs(15));
     // Printed past the test harness's capture, so it shows in a passing run too.
     let _ = writeln!(
@@ -380,7 +442,10 @@ fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
         serde_json::Value::Object(m) => {
             for (k, v) in m {
                 out.insert(k.clone());
-                if !matches!(k.as_str(), "traffic" | "latency_ms" | "regions" | "queries") {
+                if !matches!(
+                    k.as_str(),
+                    "traffic" | "latency_ms" | "regions" | "queries" | "region_traffic"
+                ) {
                     keys(v, out);
                 } else if let serde_json::Value::Object(inner) = v {
                     for v in inner.values() {
@@ -404,7 +469,7 @@ fn the_dashboard_reads_only_fields_the_api_sends() {
     let site = Site::new();
     let admin = site.admin;
     let cfg = site.config(HEALTH, &pools_and_service());
-    let _server = site.start(&cfg);
+    let _server = site.start_with(&cfg, &["--test-clock", "0s"]);
     report_health(admin);
     let mut sent = std::collections::BTreeSet::new();
     // A running drill and an override, so their fields are present too.
@@ -435,6 +500,13 @@ fn the_dashboard_reads_only_fields_the_api_sends() {
     keys(&serde_json::from_str(&body).unwrap(), &mut sent);
     let (_, body) = http(admin, "GET", "/api/v1/audit", Some(READ_TOKEN), None);
     keys(&serde_json::from_str(&body).unwrap(), &mut sent);
+    // The history (charts), with a sample: 10 s on the server's clock.
+    ten_seconds_later(admin);
+    let (code, body) = http(admin, "GET", "/api/v1/history", Some(READ_TOKEN), None);
+    assert_eq!(code, 200, "{body}");
+    let hist: ayadns::api::History = serde_json::from_str(&body).expect("history is api::History");
+    assert!(!hist.samples.is_empty(), "a sample after 10 s: {body}");
+    keys(&serde_json::to_value(&hist).unwrap(), &mut sent);
     // The health transitions of the endpoint the reports take down.
     eventually(Duration::from_secs(5), || {
         status(admin)["transitions"]

@@ -255,8 +255,14 @@ fn metrics_need_a_token_and_parse() {
         "ayadns_gslb_answers",
         "ayadns_gslb_region_answers",
         "ayadns_endpoint_up",
-        "ayadns_probe_rtt_milliseconds",
+        "ayadns_probe_rtt_seconds",
+        "ayadns_probes",
+        "ayadns_probe_failures",
+        "ayadns_probe_duration_seconds",
         "ayadns_health_transitions",
+        "ayadns_config_loaded_timestamp_seconds",
+        "ayadns_geoip_database_age_seconds",
+        "ayadns_build_info",
         "ayadns_overrides_active",
         "ayadns_drills_active",
         "ayadns_reloads",
@@ -285,6 +291,19 @@ fn metrics_need_a_token_and_parse() {
                 && x.labels.get("pool") == Some("eu-west")),
         "eu-west in the split before any answer"
     );
+    assert_eq!(
+        value(
+            &scrape,
+            "ayadns_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    // The sample database was built in the past: a positive age, per file.
+    let age = total(&scrape, "ayadns_geoip_database_age_seconds");
+    assert!(age > 0.0, "GeoIP age {age}");
+    // No reload yet: no last-reload gauges.
+    assert!(!scrape.docs.contains_key("ayadns_last_reload_success"));
     // The admin token may read it too.
     let (status, _) = http(s.admin, "GET", "/metrics", Some(ADMIN_TOKEN), None);
     assert_eq!(status, 200);
@@ -409,4 +428,90 @@ fn counters_move_with_real_queries() {
         by_region(&last, "eu", "eu-west"),
         by_region(&after, "eu", "eu-west") + 1.0
     );
+}
+
+/// Probes against a real backend: counted, timed, failures by reason, transitions by
+/// direction, RTT in seconds; a rejected reload shows in the last-reload gauges.
+#[test]
+fn probes_transitions_and_reloads_are_counted_in_base_units() {
+    use common::backend::{Backend, Mode};
+    let backend = Backend::new();
+    let site = Site::new();
+    let pools = format!(
+        r#"[[pool]]
+name = "eu-west"
+region = "eu"
+[[pool.endpoint]]
+name = "eu-west-0"
+addresses = ["198.51.100.10"]
+check = "{url}"
+[[service]]
+name = "www.gslb.example.com."
+types = ["A"]
+pools = ["eu-west"]
+"#,
+        url = backend.url()
+    );
+    let cfg = site.config(
+        "probers = [\"eu\"]\ninterval = \"100ms\"\ntimeout = \"80ms\"\nrise = 1\nfall = 1",
+        &pools,
+    );
+    let mut server = site.start(&cfg);
+    let scrape = |site: &Site| {
+        let (status, body) = http(site.admin, "GET", "/metrics", Some(READ_TOKEN), None);
+        assert_eq!(status, 200, "{body}");
+        check_exposition(&body);
+        Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap()
+    };
+    assert!(eventually(Duration::from_secs(2), || {
+        let s = scrape(&site);
+        total(&s, "ayadns_probes_total") >= 2.0 && total(&s, "ayadns_probe_rtt_seconds") > 0.0
+    }));
+    let s = scrape(&site);
+    let rtt = total(&s, "ayadns_probe_rtt_seconds");
+    assert!(rtt < 0.08, "RTT in seconds, below the timeout: {rtt}");
+    let count = s
+        .samples
+        .iter()
+        .find(|x| x.metric == "ayadns_probe_duration_seconds_count")
+        .map(|x| match x.value {
+            Value::Untyped(v) | Value::Counter(v) | Value::Gauge(v) => v,
+            _ => 0.0,
+        });
+    let hist = s
+        .samples
+        .iter()
+        .find(|x| x.metric == "ayadns_probe_duration_seconds");
+    let observed = match hist.map(|h| &h.value) {
+        Some(Value::Histogram(b)) => b.iter().map(|b| b.count).fold(0.0, f64::max),
+        _ => count.unwrap_or(0.0),
+    };
+    assert!(observed >= 2.0, "probe durations observed: {observed}");
+    // The backend answers 503: failures by reason `status`, and the endpoint goes down.
+    backend.set(Mode::Status(503));
+    assert!(eventually(Duration::from_secs(2), || {
+        let s = scrape(&site);
+        value(&s, "ayadns_probe_failures_total", &[("reason", "status")]) >= 1.0
+            && value(&s, "ayadns_health_transitions_total", &[("to", "down")]) >= 1.0
+    }));
+    let s = scrape(&site);
+    assert_eq!(
+        value(&s, "ayadns_health_transitions_total", &[("to", "up")]),
+        0.0
+    );
+    assert_eq!(
+        value(&s, "ayadns_probe_failures_total", &[("reason", "body")]),
+        0.0
+    );
+    // A rejected reload: success 0, a timestamp.
+    std::fs::write(&cfg, "[server\n").unwrap();
+    server.send_signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(2), || {
+        let s = scrape(&site);
+        s.docs.contains_key("ayadns_last_reload_success")
+    }));
+    let s = scrape(&site);
+    assert_eq!(value(&s, "ayadns_last_reload_success", &[]), 0.0);
+    assert!(value(&s, "ayadns_last_reload_timestamp_seconds", &[]) > 1.7e9);
+    server.stop();
 }

@@ -441,3 +441,258 @@ fn the_admin_api_refuses_a_non_loopback_address_without_tokens() {
         "{err}"
     );
 }
+
+/// `ctl` with only `--config`: the admin address and the token come from the server's config;
+/// `--json` is accepted after the subcommand; every API action has a command.
+#[test]
+fn ctl_reads_server_and_token_from_the_config_and_covers_every_action() {
+    let s = Setup::new(50);
+    let _a = s.start();
+    let cfg = s.cfg.to_str().unwrap().to_string();
+    let ctl = |args: &[&str]| {
+        let mut all = vec!["ctl", "--config", &cfg];
+        all.extend_from_slice(args);
+        run_ayadns(None, &all)
+    };
+    let json = |out: &str| serde_json::from_str::<Value>(out).unwrap_or(Value::Null);
+    // `--json` at the end, no --server, no token file.
+    let (st, out, err) = ctl(&["status", "--json"]);
+    assert!(st.success(), "{err}");
+    assert!(json(&out)["pools"].is_array(), "{out}");
+    // down / up / overrides / remove.
+    let (st, out, err) = ctl(&[
+        "down",
+        "pool:eu-west",
+        "--reason",
+        "maintenance",
+        "--for",
+        "5m",
+    ]);
+    assert!(st.success(), "{err}");
+    assert!(s.london().starts_with("192.0.2."), "{out}");
+    let down_id = out.split_whitespace().nth(1).unwrap().to_string();
+    let (st, out, err) = ctl(&["up", "endpoint:us-east-a", "--reason", "pin"]);
+    assert!(st.success(), "{err}");
+    let up_id = out.split_whitespace().nth(1).unwrap().to_string();
+    let (st, out, _) = ctl(&["overrides"]);
+    assert!(st.success());
+    assert!(out.contains(&down_id) && out.contains(&up_id), "{out}");
+    assert!(
+        out.contains("down") && out.contains("pool:eu-west") && out.contains("maintenance"),
+        "{out}"
+    );
+    let (st, out, _) = ctl(&["--json", "overrides"]);
+    assert!(st.success());
+    assert_eq!(
+        json(&out)["overrides"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    for id in [&down_id, &up_id] {
+        let (st, _, err) = ctl(&["remove", id]);
+        assert!(st.success(), "{err}");
+    }
+    assert!(s.london().starts_with("198.51.100."));
+    // A drill: start, show (timeline), stop.
+    let (st, out, err) = ctl(&[
+        "--json",
+        "drill",
+        "start",
+        "--fail",
+        "pool:eu-west",
+        "--for",
+        "10m",
+        "--reason",
+        "dr",
+    ]);
+    assert!(st.success(), "{err}");
+    let drill = json(&out)["id"].as_str().unwrap().to_string();
+    s.london();
+    let (st, out, err) = ctl(&["drill", "show", &drill]);
+    assert!(st.success(), "{err}");
+    assert!(
+        out.contains(&drill) && out.contains("started") && out.contains("ends"),
+        "{out}"
+    );
+    let (st, _, err) = ctl(&["drill", "stop", &drill]);
+    assert!(st.success(), "{err}");
+    let (st, out, _) = ctl(&["drill", "show", &drill, "--json"]);
+    assert!(st.success());
+    assert!(json(&out)["ended_at"].is_number(), "{out}");
+    // Explain takes the type as `ayadns explain` does: positional.
+    let (st, out, err) = ctl(&[
+        "explain",
+        "www.gslb.example.com",
+        "A",
+        "--client",
+        "81.2.69.0/24",
+    ]);
+    assert!(st.success() && out.contains("region  eu"), "{out}{err}");
+    let (st, _, err) = ctl(&[
+        "explain",
+        "www.gslb.example.com",
+        "NOTATYPE",
+        "--client",
+        "81.2.69.0/24",
+    ]);
+    assert_eq!(st.code(), Some(1));
+    assert!(err.contains("NOTATYPE"), "{err}");
+    // Transitions, history, audit, ready.
+    let (st, out, _) = ctl(&["transitions", "--json"]);
+    assert!(st.success());
+    assert!(json(&out)["transitions"].is_array(), "{out}");
+    let (st, out, _) = ctl(&["history", "--json"]);
+    assert!(st.success());
+    let h = json(&out);
+    assert_eq!(h["interval_s"].as_f64(), Some(10.0), "{out}");
+    assert!(
+        h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "drill"),
+        "the drill is an event: {out}"
+    );
+    let (st, out, _) = ctl(&["audit", "--limit", "5"]);
+    assert!(st.success() && out.contains("/api/v1/drills"), "{out}");
+    // Paging: one entry, then the next page from its `next_before`.
+    let (st, out, _) = ctl(&["audit", "--limit", "1", "--json"]);
+    assert!(st.success());
+    let first = json(&out);
+    let before = first["next_before"].as_i64().expect("a next page");
+    let (st, out, _) = ctl(&["audit", "--limit", "1", "--before", &before.to_string()]);
+    assert!(st.success() && out.contains("older entries"), "{out}");
+    let (st, _, err) = ctl(&["audit", "--limit", "0"]);
+    assert!(!st.success() && err.contains("limit"), "{err}");
+    let (st, out, _) = ctl(&["ready"]);
+    assert!(out.contains("zones"), "{out}");
+    assert!(st.code() == Some(0) || st.code() == Some(1));
+    // A config without an admin API: a clear refusal, exit 1.
+    let bare = s.path().join("bare.toml");
+    fs::write(&bare, "[server]\nlisten = [\"127.0.0.1:5353\"]\n").unwrap();
+    let (st, _, err) = run_ayadns(None, &["ctl", "--config", bare.to_str().unwrap(), "status"]);
+    assert_eq!(st.code(), Some(1));
+    assert!(err.contains("no [admin] listen"), "{err}");
+}
+
+/// The first A record of `name` for a client in `ecs`/24.
+fn first_a_for(s: &Setup, name: &str, ecs: &str) -> String {
+    let r = udp(
+        s.dns,
+        &Q::new(name, RecordType::A)
+            .ecs(ecs.parse().unwrap(), 24)
+            .message(),
+    );
+    r.answers
+        .first()
+        .map(|r| r.data.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_drill_preview_comes_from_real_clients_and_holds_during_the_drill() {
+    let s = Setup::new(1000);
+    let _a = s.start();
+    let api = "api.gslb.example.com.";
+    let (changchun, london) = ("175.16.199.0", "81.2.69.0");
+    // Recent traffic: clients in Changchun and London.
+    assert!(
+        first_a_for(&s, api, changchun).starts_with("203.0.113."),
+        "ap-southeast now"
+    );
+    assert!(
+        first_a_for(&s, api, london).starts_with("198.51.100."),
+        "eu-west now"
+    );
+    for _ in 0..80 {
+        first_a_for(&s, api, changchun);
+        first_a_for(&s, api, london);
+    }
+    s.advance("1s"); // the tick takes the sampled answers into the record
+    let (code, p) = s.api(
+        "POST",
+        "/api/v1/drills/preview",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:ap-southeast"]}"#),
+    );
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(p["basis"][api], "traffic", "{p}");
+    let group = |country: &str| {
+        p["placements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["service"] == api && r["country"] == country)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {country} group: {p}"))
+    };
+    let cn = group("CN");
+    assert_eq!(
+        (cn["now"].as_str(), cn["during"].as_str()),
+        (Some("ap-southeast"), Some("eu-west")),
+        "Changchun goes to the nearer survivor: {p}"
+    );
+    let gb = group("GB");
+    assert_eq!(
+        (gb["now"].as_str(), gb["during"].as_str()),
+        (Some("eu-west"), Some("eu-west"))
+    );
+    let predicted = |pool: &str| p["services"][api]["during"][pool].as_f64().unwrap_or(0.0);
+    // The drill: the same clients, 1,000 queries, shares compared with the prediction.
+    let (code, d) = s.api(
+        "POST",
+        "/api/v1/drills",
+        Some(ADMIN),
+        Some(r#"{"fail": ["pool:ap-southeast"], "reason": "preview check", "duration": "10m"}"#),
+    );
+    assert_eq!(code, 201, "{d}");
+    let mut seen: std::collections::BTreeMap<&str, f64> = Default::default();
+    for _ in 0..500 {
+        for client in [changchun, london] {
+            let a = first_a_for(&s, api, client);
+            let pool = if a.starts_with("198.51.100.") {
+                "eu-west"
+            } else if a.starts_with("192.0.2.") {
+                "us-east"
+            } else {
+                "ap-southeast"
+            };
+            *seen.entry(pool).or_default() += 1.0 / 1000.0;
+        }
+    }
+    for pool in ["eu-west", "us-east", "ap-southeast"] {
+        let (want, got) = (predicted(pool), seen.get(pool).copied().unwrap_or(0.0));
+        assert!(
+            (want - got).abs() <= 0.02,
+            "{pool}: predicted {want:.3}, observed {got:.3}: {p}"
+        );
+    }
+    // The report, after the drill: predicted and observed shares, nothing from the drilled pool.
+    s.advance("1s");
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(
+        s.api(
+            "POST",
+            &format!("/api/v1/drills/{id}/stop"),
+            Some(ADMIN),
+            None
+        )
+        .0,
+        200
+    );
+    let (code, r) = s.api("GET", &format!("/api/v1/drills/{id}"), Some(READ), None);
+    assert_eq!(code, 200, "{r}");
+    let report = &r["report"];
+    assert_eq!(
+        report["drilled_pools"],
+        serde_json::json!(["ap-southeast"]),
+        "{r}"
+    );
+    assert_eq!(report["drilled_answers"], 0, "{r}");
+    assert!(r["first_moved_at"].is_number(), "{r}");
+    for pool in ["eu-west", "us-east", "ap-southeast"] {
+        let want = report["predicted"][api][pool].as_f64().unwrap_or(0.0);
+        let got = report["observed"][api][pool].as_f64().unwrap_or(0.0);
+        assert!((want - got).abs() <= 0.02, "{pool}: {want} vs {got}: {r}");
+    }
+}

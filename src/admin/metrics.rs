@@ -12,37 +12,61 @@
 //! | `ayadns_gslb_answers_total` | counter | `service`, `pool` | GSLB answers by service and the first pool answered: the traffic split. `pool=""` when no pool was answered (a `fallback` answer, or NODATA). Every pool of the current config is exported, 0 included. |
 //! | `ayadns_gslb_region_answers_total` | counter | `service`, `region`, `pool` | the same, split by the client's region (see [`Metrics::answers_by_region`](crate::counters::Metrics::answers_by_region)) |
 //! | `ayadns_endpoint_up` | gauge | `endpoint`, `pool` | 1 when the endpoint is up in the health view being served, else 0 |
-//! | `ayadns_probe_rtt_milliseconds` | gauge | `region`, `pool` | smoothed probe RTT from the region's probers to the pool's best live endpoint (only where one is known) |
-//! | `ayadns_health_transitions_total` | counter | | endpoint up/down changes (`Metrics::transition`) |
+//! | `ayadns_probe_rtt_seconds` | gauge | `region`, `pool` | smoothed probe RTT from the region's probers to the pool's best live endpoint (only where one is known) |
+//! | `ayadns_probes_total` | counter | | health probes this process made (all regions) |
+//! | `ayadns_probe_failures_total` | counter | `reason` (`timeout`, `connect`, `status`, `body`, `other`) | probes that failed, by why |
+//! | `ayadns_probe_duration_seconds` | histogram | | time per probe (connect, or to the end of the HTTP check); buckets 1 ms … 5 s and +Inf |
+//! | `ayadns_health_transitions_total` | counter | `to` (`up`, `down`) | endpoint health changes (the aggregated state, after quorum) |
 //! | `ayadns_overrides_active` | gauge | | operator overrides in force (`Metrics::set_overrides_active`) |
 //! | `ayadns_drills_active` | gauge | | DR drills running (`Metrics::set_drills_active`) |
 //! | `ayadns_reloads_total` | counter | `result` (`ok`, `failed`) | configuration reloads (`Metrics::reload`) |
+//! | `ayadns_last_reload_timestamp_seconds` | gauge | | when the last reload was tried (Unix seconds; absent before the first) |
+//! | `ayadns_last_reload_success` | gauge | | 1 when the last reload was applied, 0 when rejected (absent before the first) |
+//! | `ayadns_config_loaded_timestamp_seconds` | gauge | | when the configuration being served was loaded (Unix seconds) |
+//! | `ayadns_geoip_database_age_seconds` | gauge | `file` | age of each GeoIP database being served, from the build time in its metadata |
+//! | `ayadns_build_info` | gauge | `version` | always 1; the version of this binary |
 //! | `ayadns_cluster_connected` | gauge | | (clusters) 1 when this node reaches etcd |
 //! | `ayadns_cluster_revision` | gauge | | (clusters) the etcd revision of the view served |
 //! | `ayadns_cluster_sync_age_seconds` | gauge | | (clusters) seconds since the view was last known current |
-//! | `ayadns_rate_limited_total` | counter | | responses withheld or truncated by rate limiting (`Metrics::rate_limited`) |
+//! | `ayadns_rate_limited_total` | counter | | admin API requests refused by its rate limit (`Metrics::rate_limited`) |
 //!
 //! Service, zone and endpoint labels are names as configured (service and zone names fully
 //! qualified, with the trailing dot).
 
 use super::AdminState;
-use crate::counters::{LATENCY_BOUNDS_NS, Metrics, PROTOCOLS, QTYPES, RCODES, Readings};
+use crate::counters::{
+    LATENCY_BOUNDS_NS, Metrics, PROBE_BOUNDS_S, PROBE_REASONS, PROTOCOLS, ProbeReadings, QTYPES,
+    RCODES, Readings,
+};
 use crate::snapshot::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::SystemTime;
+
+/// What the exposition reads besides the counters and the snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The server's clock now (for ages).
+    pub now: Option<SystemTime>,
+    /// The last reload: when, applied?
+    pub last_reload: Option<(SystemTime, bool)>,
+    /// The cluster as this node sees it (clustered nodes only).
+    pub cluster: Option<crate::api::ClusterStatus>,
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
 
 /// The content type of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The exposition (OpenMetrics text) of `metrics` for the current snapshot `snap`.
-pub fn render(
-    metrics: &Metrics,
-    snap: &Snapshot,
-    cluster: Option<crate::api::ClusterStatus>,
-) -> String {
+pub fn render(metrics: &Metrics, snap: &Snapshot, cx: &Context) -> String {
     let r = metrics.read();
     let mut split: BTreeMap<(String, String), u64> = BTreeMap::new();
     // Every pool of the current config, even at 0: the split shows all candidates.
@@ -71,16 +95,31 @@ pub fn render(
     for (r, region) in g.regions.iter().enumerate() {
         for (p, pool) in g.pools.iter().enumerate() {
             if let Some(ms) = snap.health.latency_ms(r, p) {
-                rtt.push((region.name.clone(), pool.name.clone(), ms));
+                rtt.push((region.name.clone(), pool.name.clone(), ms / 1e3));
             }
         }
     }
+    let now = cx.now.unwrap_or_else(SystemTime::now);
+    let geoip_age = snap
+        .model
+        .geo
+        .databases()
+        .map(|d| {
+            let built = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(d.build_epoch);
+            let age = now.duration_since(built).map_or(0.0, |a| a.as_secs_f64());
+            (d.path.display().to_string(), age)
+        })
+        .collect();
     let scrape = Scrape {
-        cluster,
+        cluster: cx.cluster.clone(),
         r,
         split,
         endpoint_up,
         rtt,
+        probes: crate::counters::probes().read(),
+        last_reload: cx.last_reload.map(|(t, ok)| (unix(t), ok)),
+        loaded_at: unix(snap.model.loaded_at),
+        geoip_age,
     };
     let mut registry = prometheus_client::registry::Registry::with_prefix("ayadns");
     registry.register_collector(Box::new(scrape));
@@ -105,8 +144,19 @@ struct Scrape {
     split: BTreeMap<(String, String), u64>,
     /// (endpoint, pool, up).
     endpoint_up: Vec<(String, String, u64)>,
-    /// (region, pool, ms).
+    /// (region, pool, seconds).
     rtt: Vec<(String, String, f64)>,
+    probes: ProbeReadings,
+    /// (Unix seconds, applied).
+    last_reload: Option<(f64, bool)>,
+    loaded_at: f64,
+    /// (file, seconds).
+    geoip_age: Vec<(String, f64)>,
+}
+
+fn gauge_f(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
+    enc.encode_descriptor(name, help, None, MetricType::Gauge)?
+        .encode_gauge(&v)
 }
 
 fn counters<L: EncodeLabelSet>(
@@ -210,7 +260,7 @@ impl Collector for Scrape {
         }
         {
             let mut m = e.encode_descriptor(
-                "probe_rtt_milliseconds",
+                "probe_rtt_seconds",
                 "Smoothed probe RTT from a region to a pool's best live endpoint.",
                 None,
                 MetricType::Gauge,
@@ -222,9 +272,43 @@ impl Collector for Scrape {
         }
         counter(
             e,
+            "probes",
+            "Health probes made by this process.",
+            self.probes.sent,
+        )?;
+        counters(
+            e,
+            "probe_failures",
+            "Failed health probes, by reason.",
+            PROBE_REASONS
+                .iter()
+                .zip(&self.probes.failed)
+                .map(|(r, v)| ([("reason", *r)], *v)),
+        )?;
+        {
+            let mut m = e.encode_descriptor(
+                "probe_duration_seconds",
+                "Time per health probe.",
+                None,
+                MetricType::Histogram,
+            )?;
+            let buckets: Vec<(f64, u64)> = PROBE_BOUNDS_S
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(self.probes.buckets.iter().copied())
+                .collect();
+            let count = self.probes.buckets.iter().sum();
+            m.encode_histogram::<NoLabelSet>(self.probes.sum_s, count, &buckets, None)?;
+        }
+        counters(
+            e,
             "health_transitions",
-            "Endpoint health state changes (up/down).",
-            self.r.transitions,
+            "Endpoint health changes (aggregated state), by the state changed to.",
+            [
+                ([("to", "down")], self.r.transitions[0]),
+                ([("to", "up")], self.r.transitions[1]),
+            ],
         )?;
         gauge(
             e,
@@ -247,10 +331,52 @@ impl Collector for Scrape {
                 ([("result", "failed")], self.r.reloads[1]),
             ],
         )?;
+        if let Some((at, ok)) = self.last_reload {
+            gauge_f(
+                e,
+                "last_reload_timestamp_seconds",
+                "When the last reload was tried (Unix seconds).",
+                at,
+            )?;
+            gauge(
+                e,
+                "last_reload_success",
+                "1 when the last reload was applied, 0 when rejected.",
+                u64::from(ok),
+            )?;
+        }
+        gauge_f(
+            e,
+            "config_loaded_timestamp_seconds",
+            "When the configuration being served was loaded (Unix seconds).",
+            self.loaded_at,
+        )?;
+        {
+            let mut m = e.encode_descriptor(
+                "geoip_database_age_seconds",
+                "Age of each GeoIP database served, from its build time.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (file, age) in &self.geoip_age {
+                m.encode_family(&[("file", file.as_str())])?
+                    .encode_gauge(age)?;
+            }
+        }
+        {
+            let mut m = e.encode_descriptor(
+                "build_info",
+                "Always 1; labelled with the version of this binary.",
+                None,
+                MetricType::Gauge,
+            )?;
+            m.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?
+                .encode_gauge(&1u64)?;
+        }
         counter(
             e,
             "rate_limited",
-            "Responses withheld or truncated by rate limiting.",
+            "Admin API requests refused by its rate limit.",
             self.r.rate_limited,
         )?;
         if let Some(c) = &self.cluster {
@@ -284,7 +410,12 @@ pub async fn handler(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let snap = st.snapshot.load_full();
-    let body = render(snap.metrics.process(), &snap, (st.cluster)());
+    let cx = Context {
+        now: Some(st.clock.now()),
+        last_reload: st.reloader.last().map(|r| (r.at, r.ok)),
+        cluster: (st.cluster)(),
+    };
+    let body = render(snap.metrics.process(), &snap, &cx);
     ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 
@@ -302,7 +433,12 @@ mod tests {
         answer(&snap.metrics, 1, 1, 1); // www, eu, eu-west
         snap.metrics.process().observe(Duration::from_micros(3));
         snap.metrics.process().reload(false);
-        let text = render(snap.metrics.process(), &snap, None);
+        let cx = Context {
+            now: None,
+            last_reload: Some((SystemTime::UNIX_EPOCH, false)),
+            cluster: None,
+        };
+        let text = render(snap.metrics.process(), &snap, &cx);
         for want in [
             "# TYPE ayadns_queries counter",
             "ayadns_queries_total{zone=\"gslb.example.com.\",qtype=\"A\",rcode=\"NOERROR\",protocol=\"udp\"} 1",
@@ -314,6 +450,10 @@ mod tests {
             "ayadns_query_duration_seconds_count 1",
             "ayadns_endpoint_up{endpoint=\"eu-west-a\",pool=\"eu-west\"} 1",
             "ayadns_reloads_total{result=\"failed\"} 1",
+            "ayadns_last_reload_success 0",
+            "ayadns_build_info{version=",
+            "ayadns_health_transitions_total{to=\"down\"} 0",
+            "# TYPE ayadns_probe_duration_seconds histogram",
             "# EOF",
         ] {
             assert!(text.contains(want), "{want} not in\n{text}");

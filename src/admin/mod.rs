@@ -4,7 +4,15 @@
 //!   token); they count as the agent's region's votes, exactly like a local region's.
 //! - `GET /api/v1/status` — zones, services, pools, endpoints with per-region health and RTT,
 //!   overrides, the active drill, recent transitions, the traffic split, the last reload.
+//! - `GET /api/v1/transitions?limit=N` — health transitions from the state file.
 //! - overrides, drills, explain, reload, audit: see `ops_api.rs`; `GET /metrics`: [`metrics`].
+//!
+//! - `GET /api/v1/history` — the last hour of QPS, answers per pool and pool health, with
+//!   events ([`history`]).
+//! - `GET /healthz`, `GET /readyz` — liveness and readiness, without a token ([`ready`]).
+//!
+//! With `[admin] metrics_listen`, a second listener serves only `GET /metrics`, without a
+//! token (for a Prometheus that should not reach the API).
 //!
 //! The dashboard's static files (`/`, `/dashboard.js`, `/dashboard.css`) need no token (the
 //! page asks for one and sends it with its API calls).
@@ -18,8 +26,10 @@
 
 pub mod auth;
 mod dashboard;
+pub mod history;
 pub mod metrics;
 mod ops_api;
+mod ready;
 pub mod reports;
 pub mod serve;
 mod status;
@@ -56,6 +66,8 @@ pub struct AdminState {
     pub cluster: ClusterInfo,
     /// The clock (a test clock can be moved with `POST /api/v1/test/clock`).
     pub clock: crate::clock::Clock,
+    /// The last hour of traffic and health (sampled by [`serve`]).
+    pub history: Arc<history::Recorder>,
     /// Requests per second per client address.
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
@@ -232,6 +244,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/explain", get(ops_api::explain))
         .route("/api/v1/reload", post(ops_api::reload))
         .route("/api/v1/audit", get(ops_api::audit))
+        .route("/api/v1/history", get(history::get))
+        .route("/api/v1/transitions", get(status::list_transitions))
         // Bodies: small, but a big deployment's probe report may be large.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .route(
@@ -250,6 +264,9 @@ pub fn router(state: AdminState) -> Router {
         ))
         // The dashboard's static files: outside the token layer (the page asks for a token).
         .merge(dashboard::router())
+        // Liveness and readiness: outside the token layer (load balancers send none).
+        .route("/healthz", get(ready::healthz))
+        .route("/readyz", get(ready::readyz))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit,
@@ -277,4 +294,26 @@ pub async fn bind(addr: SocketAddr, tokens: &Tokens) -> anyhow::Result<tokio::ne
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the admin API: {e}"))
+}
+
+/// Bind the metrics-only listener (`[admin] metrics_listen`; an error names the address).
+pub async fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))
+}
+
+/// Serve `GET /metrics` (no token) and nothing else until `shutdown`, with the admin
+/// listener's protections (connection caps, header timeout; no TLS).
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AdminState,
+    header_timeout: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let prune = state.limiter.clone();
+    let app = Router::new()
+        .route("/metrics", axum::routing::get(metrics::handler))
+        .with_state(state);
+    serve::serve_app(listener, app, prune, None, header_timeout, shutdown).await
 }

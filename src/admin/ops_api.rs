@@ -220,7 +220,7 @@ pub(super) async fn reload(State(st): State<AdminState>, Acting(actor): Acting) 
 #[serde(deny_unknown_fields)]
 pub(super) struct Page {
     #[serde(default)]
-    limit: Option<usize>,
+    pub(super) limit: Option<usize>,
     #[serde(default)]
     before: Option<i64>,
 }
@@ -263,6 +263,7 @@ pub(super) async fn advance_clock(
     };
     st.ops.tick().await;
     st.health.tick().await;
+    st.history.sample(&st.snapshot, now, false);
     Json(ClockReply {
         now,
         offset_s: st.clock.offset().as_secs_f64(),

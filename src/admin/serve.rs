@@ -104,9 +104,22 @@ pub async fn serve(
     header_timeout: Duration,
     shutdown: CancellationToken,
 ) {
-    let header_timeout = header_timeout.max(Duration::from_millis(100));
     let prune = state.limiter.clone();
     let app: Router = super::router(state);
+    serve_app(listener, app, prune, tls, header_timeout, shutdown).await
+}
+
+/// Serve `app` on `listener` as [`serve`] does (connection caps per source, header timeout,
+/// accept backoff, TLS when given); `prune` is the rate limiter to forget quiet clients of.
+pub async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    prune: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    let header_timeout = header_timeout.max(Duration::from_millis(100));
     let slots: Arc<Mutex<Slots>> = Arc::default();
     let mut backoff = Duration::from_millis(5);
     let mut pruning = tokio::time::interval(Duration::from_secs(60));

@@ -85,27 +85,25 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
     // The traffic split: answers per service and pool so far.
     let mut traffic: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
         Default::default();
+    let mut region_traffic: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    > = Default::default();
     for (k, n) in st.ops.counts() {
+        *region_traffic
+            .entry(k.service.clone())
+            .or_default()
+            .entry(k.region)
+            .or_default()
+            .entry(k.pool.clone())
+            .or_default() += n;
         *traffic
             .entry(k.service)
             .or_default()
             .entry(k.pool)
             .or_default() += n;
     }
-    let transitions = st
-        .ops
-        .transitions(50)
-        .await
-        .into_iter()
-        .map(|t| TransitionInfo {
-            endpoint: t.endpoint,
-            region: t.region,
-            from_up: t.from_up,
-            to_up: t.to_up,
-            at: t.at,
-            reason: t.reason,
-        })
-        .collect();
+    let transitions = transitions(&st, 50).await;
     let loaded_at = snap.model.loaded_at;
     let version = loaded_at
         .duration_since(std::time::UNIX_EPOCH)
@@ -119,10 +117,37 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         drill: st.ops.active_drill().map(|d| d.api()),
         transitions,
         traffic,
+        region_traffic,
         zones,
         services,
         pools,
         endpoints,
         cluster: (st.cluster)(),
+    })
+}
+
+async fn transitions(st: &AdminState, limit: usize) -> Vec<TransitionInfo> {
+    st.ops
+        .transitions(limit)
+        .await
+        .into_iter()
+        .map(|t| TransitionInfo {
+            endpoint: t.endpoint,
+            region: t.region,
+            from_up: t.from_up,
+            to_up: t.to_up,
+            at: t.at,
+            reason: t.reason,
+        })
+        .collect()
+}
+
+/// `GET /api/v1/transitions?limit=N` (default 100, at most 10,000).
+pub(super) async fn list_transitions(
+    State(st): State<AdminState>,
+    axum::extract::Query(l): axum::extract::Query<super::ops_api::Page>,
+) -> Json<crate::api::TransitionList> {
+    Json(crate::api::TransitionList {
+        transitions: transitions(&st, l.limit.unwrap_or(100).clamp(1, 10_000)).await,
     })
 }

@@ -2,18 +2,25 @@
 //! by `ayadns ctl` and `ayadns probe`, and by the tests. Inside the server everything is by
 //! dense id; names appear only here, at the edge.
 
+mod cli;
+mod history;
 mod ops;
+mod ready;
 mod reports;
 mod status;
 
+pub use cli::{CheckReport, GeoipBuilt, GeoipLookup, Problem};
+pub use history::{History, HistoryEvent, Sample};
 pub use ops::{
-    ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillRequest, ExplainReply,
-    NewOverride, Override, OverrideList, Preview, PreviewRow, ReloadReply, Removed,
+    ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillReport, DrillRequest,
+    ExplainReply, MinuteQueries, NewOverride, Override, OverrideList, PlacementRow, Preview,
+    PreviewRow, ReloadReply, Removed,
 };
+pub use ready::{Readiness, ReadyCheck};
 pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};
 pub use status::{
     ClusterStatus, ConfigInfo, EndpointStatus, NodeStatus, PoolStatus, ProbeSummary, RegionInfo,
-    ReloadInfo, ServiceInfo, Status, TransitionInfo, Vantage, ZoneInfo,
+    ReloadInfo, ServiceInfo, Status, TransitionInfo, TransitionList, Vantage, ZoneInfo,
 };
 
 /// Unix seconds (with fraction) in JSON.

@@ -105,6 +105,39 @@ pub struct Drill {
     pub created_by: String,
     /// Queries per service and pool during the drill.
     pub queries: BTreeMap<String, BTreeMap<String, u64>>,
+    /// What the drill proved (filled as it runs, final when it ended).
+    #[serde(default)]
+    pub report: DrillReport,
+}
+
+/// A drill's report: what was predicted, what happened.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DrillReport {
+    /// Per service: the share of queries per pool the preview predicted for the drill.
+    pub predicted: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Per service: the share of queries per pool observed during the drill (first pool of
+    /// each answer).
+    pub observed: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The last second a client region was first answered from its drill pool.
+    #[serde(default, with = "opt_unix_secs")]
+    pub last_moved_at: Option<SystemTime>,
+    /// Queries per service and pool, minute by minute.
+    pub per_minute: Vec<MinuteQueries>,
+    /// The pools the drill takes out.
+    pub drilled_pools: Vec<String>,
+    /// Answers since the start whose first pool is a drilled one (0 unless everything was down
+    /// and the service fails open).
+    pub drilled_answers: u64,
+}
+
+/// Queries per service and pool in one minute of a drill.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MinuteQueries {
+    /// The end of the minute.
+    #[serde(with = "unix_secs")]
+    pub at: SystemTime,
+    /// Service → pool → queries.
+    pub queries: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// One row of a preview.
@@ -120,13 +153,38 @@ pub struct PreviewRow {
     pub during: Option<String>,
 }
 
+/// One group of clients in a preview: a service's recent clients of one region and country.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlacementRow {
+    /// The service.
+    pub service: String,
+    /// The clients' region.
+    pub region: String,
+    /// Their country (`--` when GeoIP does not say).
+    pub country: String,
+    /// Their share of the service's recent queries.
+    pub share: f64,
+    /// The first pool most of them are answered now.
+    pub now: Option<String>,
+    /// The first pool most of them would be answered during the drill.
+    pub during: Option<String>,
+}
+
 /// A preview.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Preview {
-    /// Per service and region.
+    /// Per service and region (the pool most of the region's clients get).
     pub regions: Vec<PreviewRow>,
-    /// Per service: share of queries per pool, now and during.
+    /// Per service, region and country of the clients seen recently.
+    #[serde(default)]
+    pub placements: Vec<PlacementRow>,
+    /// Per service: share of queries per pool, now and during — over the same clients.
     pub services: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
+    /// Per service: `traffic` (computed for the clients seen recently, weighted by their
+    /// queries) or `representative` (no recent traffic: one client per region, at the region's
+    /// location).
+    #[serde(default)]
+    pub basis: BTreeMap<String, String>,
 }
 
 /// One audit entry.

@@ -22,6 +22,9 @@ pub struct Status {
     pub transitions: Vec<TransitionInfo>,
     /// GSLB answers so far: service → first pool answered → count.
     pub traffic: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The same split by the client's region: service → region → first pool → count.
+    #[serde(default)]
+    pub region_traffic: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
     /// Zones served.
     pub zones: Vec<ZoneInfo>,
     /// GSLB services.
@@ -120,6 +123,13 @@ pub struct TransitionInfo {
     pub at: SystemTime,
     /// Why.
     pub reason: String,
+}
+
+/// `GET /api/v1/transitions?limit=N`: health transitions from the state file, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransitionList {
+    /// Newest first.
+    pub transitions: Vec<TransitionInfo>,
 }
 
 /// A zone.

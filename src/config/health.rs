@@ -12,7 +12,8 @@
 //! stale_after = "30s"            # a region's result older than this does not vote (default 3 × interval)
 //! initial = "up"                 # state before the first result when nothing recent is stored
 //! max_age = "5m"                 # warm start: stored state younger than this is used at start
-//! state_file = "data/ayadns.db"  # SQLite: state, history (relative to the config file)
+//! state_file = "data/ayadns.db"  # SQLite: state, history (relative to the config file;
+//!                                 # default: ayadns.db in [server] state_dir)
 //! history_max_age = "7d"
 //! history_max_rows = 100000
 //! max_concurrent = 200           # probes in flight at once, all regions together
@@ -139,8 +140,9 @@ fn d_fall() -> u32 {
 fn d_max_age() -> Duration {
     Duration::from_secs(300)
 }
+/// Empty: `ayadns.db` in `[server] state_dir` (resolved by `Config::resolve_paths`).
 fn d_state_file() -> PathBuf {
-    PathBuf::from("data/ayadns.db")
+    PathBuf::new()
 }
 fn d_history_age() -> Duration {
     Duration::from_secs(7 * 86400)
@@ -408,6 +410,10 @@ pub struct AdminConfig {
     /// An environment variable holding an admin token.
     #[serde(default)]
     pub admin_token_env: Option<String>,
+    /// A second listener serving only `GET /metrics`, without a token (for Prometheus on a
+    /// network the admin API should not be reachable from); absent = none.
+    #[serde(default)]
+    pub metrics_listen: Option<Spanned<SocketAddr>>,
     /// TLS for the admin API: the certificate chain (PEM), with `tls_key`.
     #[serde(default)]
     pub tls_cert: Option<Spanned<PathBuf>>,

@@ -151,6 +151,14 @@ impl Config {
             let resolved = base.join(z.file.get_ref());
             *z.file.get_mut() = resolved;
         }
+        if self.health.state_file.as_os_str().is_empty() {
+            let dir = self
+                .server
+                .state_dir
+                .clone()
+                .unwrap_or_else(server::default_state_dir);
+            self.health.state_file = dir.join("ayadns.db");
+        }
         self.health.state_file = base.join(&self.health.state_file);
         for t in [
             &mut self.admin.tokens_file,

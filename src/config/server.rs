@@ -60,6 +60,11 @@ pub struct ServerConfig {
     /// DNS worker threads (one current-thread runtime each); 0 = one per core.
     #[serde(default)]
     pub threads: usize,
+    /// Where the state file goes by default (relative to the config file's folder). Unset:
+    /// `$STATE_DIRECTORY` when set (systemd's `StateDirectory=`, e.g. `/var/lib/ayadns`),
+    /// else `data` next to the config file.
+    #[serde(default)]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -75,8 +80,22 @@ impl Default for ServerConfig {
             tcp_max_queries: default_tcp_queries(),
             cookies: true,
             threads: 0,
+            state_dir: None,
         }
     }
+}
+
+/// The state folder when `[server] state_dir` is unset: systemd's `$STATE_DIRECTORY` (its
+/// first entry), else `data`.
+pub fn default_state_dir() -> std::path::PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .and_then(|v| {
+            v.to_str()
+                .and_then(|s| s.split(':').next())
+                .filter(|s| !s.is_empty())
+                .map(std::path::PathBuf::from)
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from("data"))
 }
 
 fn default_listen() -> Vec<Spanned<SocketAddr>> {

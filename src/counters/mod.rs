@@ -20,9 +20,11 @@
 //!
 //! The exposition (names, help, types) is the admin API's: `crate::admin::metrics`.
 
+mod probes;
 mod striped;
 mod table;
 
+pub use probes::{PROBE_BOUNDS_S, PROBE_REASONS, ProbeReadings, probes};
 pub use table::Totals;
 
 use crate::gslb::{PoolId, RegionId, ServiceId};
@@ -105,7 +107,25 @@ pub struct GslbTally {
     pub region: RegionId,
     /// The first pool answered (None: no pool, as for a fallback answer or NODATA).
     pub pool: Option<PoolId>,
+    /// The clients this answer holds for: the client's address cut to the prefix the decision
+    /// depended on (`None`: every client gets it). Sampled for drill previews.
+    pub placement: Option<ipnet::IpNet>,
 }
+
+/// One sampled GSLB answer: which service, for which clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// The service, by name.
+    pub service: Arc<str>,
+    /// The clients the answer held for (`None`: all).
+    pub placement: Option<ipnet::IpNet>,
+}
+
+/// One GSLB answer in [`SAMPLE_EVERY`] is sampled (per thread) for the drill preview's record of
+/// recent traffic; a sample that finds the queue full is dropped.
+pub const SAMPLE_EVERY: u32 = 8;
+/// Samples waiting to be taken at once, at most.
+const SAMPLE_QUEUE: usize = 8192;
 
 /// The counters of one model, held by the snapshots made from it. The query path reaches
 /// them through the snapshot it answers from, so they index by that model's dense ids.
@@ -130,8 +150,30 @@ impl ModelMetrics {
         t.queries
             .add(t.query_index(tally.zone, qtype, rcode, tcp), 1);
         self.metrics.hot.add(HOT_ECS + tally.ecs as usize, 1);
-        if let Some(i) = tally.gslb.as_ref().and_then(|g| t.answer_index(g)) {
-            t.answers.add(i, 1);
+        if let Some(g) = tally.gslb.as_ref() {
+            if let Some(i) = t.answer_index(g) {
+                t.answers.add(i, 1);
+            }
+            self.sample(g);
+        }
+    }
+
+    /// One GSLB answer in [`SAMPLE_EVERY`] goes to the sample queue (never blocks).
+    #[inline]
+    fn sample(&self, g: &GslbTally) {
+        thread_local! {
+            static N: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        }
+        let due = N.with(|n| {
+            let v = n.get().wrapping_add(1);
+            n.set(v);
+            v % SAMPLE_EVERY == 0
+        });
+        if due && let Some(service) = self.table.service_names.get(g.service) {
+            let _ = self.metrics.samples.0.try_send(Sample {
+                service: service.clone(),
+                placement: g.placement,
+            });
         }
     }
 }
@@ -179,13 +221,19 @@ struct Tables {
 pub struct Metrics {
     /// Per-query counters that do not depend on the model.
     hot: Striped,
-    transitions: AtomicU64,
+    /// Endpoint changes to down, to up.
+    transitions: [AtomicU64; 2],
     overrides_active: AtomicU64,
     drills_active: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     rate_limited: AtomicU64,
     tables: Mutex<Tables>,
+    /// Sampled GSLB answers, for the drill preview (taken by [`Metrics::take_samples`]).
+    samples: (
+        std::sync::mpsc::SyncSender<Sample>,
+        Mutex<std::sync::mpsc::Receiver<Sample>>,
+    ),
 }
 
 impl fmt::Debug for Metrics {
@@ -199,14 +247,24 @@ impl Metrics {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             hot: Striped::new(HOT_LEN),
-            transitions: AtomicU64::new(0),
+            transitions: [AtomicU64::new(0), AtomicU64::new(0)],
             overrides_active: AtomicU64::new(0),
             drills_active: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             tables: Mutex::new(Tables::default()),
+            samples: {
+                let (tx, rx) = std::sync::mpsc::sync_channel(SAMPLE_QUEUE);
+                (tx, Mutex::new(rx))
+            },
         })
+    }
+
+    /// The GSLB answers sampled since the last call (each stands for [`SAMPLE_EVERY`]).
+    pub fn take_samples(&self) -> Vec<Sample> {
+        let rx = self.samples.1.lock().unwrap_or_else(|e| e.into_inner());
+        rx.try_iter().take(SAMPLE_QUEUE).collect()
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
@@ -233,9 +291,9 @@ impl Metrics {
         self.hot.add(HOT_LATENCY_SUM, ns);
     }
 
-    /// An endpoint changed state (up ↔ down).
-    pub fn transition(&self) {
-        self.transitions.fetch_add(1, Relaxed);
+    /// An endpoint changed state: to up (`to_up`) or to down.
+    pub fn transition(&self, to_up: bool) {
+        self.transitions[usize::from(to_up)].fetch_add(1, Relaxed);
     }
 
     /// How many operator overrides are in force.
@@ -288,7 +346,10 @@ impl Metrics {
             latency: (0..=LATENCY_BOUNDS_NS.len())
                 .map(|b| self.hot.get(HOT_LATENCY + b))
                 .collect(),
-            transitions: self.transitions.load(Relaxed),
+            transitions: [
+                self.transitions[0].load(Relaxed),
+                self.transitions[1].load(Relaxed),
+            ],
             overrides_active: self.overrides_active.load(Relaxed),
             drills_active: self.drills_active.load(Relaxed),
             reloads: [
@@ -323,8 +384,8 @@ pub struct Readings {
     pub latency: Vec<u64>,
     /// Sum of query latencies, seconds.
     pub latency_sum: f64,
-    /// Endpoint up/down changes.
-    pub transitions: u64,
+    /// Endpoint changes to down, to up.
+    pub transitions: [u64; 2],
     /// Overrides in force.
     pub overrides_active: u64,
     /// Drills running.
@@ -381,6 +442,7 @@ pub(crate) mod tests {
                 service,
                 region,
                 pool: Some(pool),
+                placement: None,
             }),
         };
         m.record(&tally, RecordType::A, ResponseCode::NoError, false);

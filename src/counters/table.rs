@@ -19,6 +19,8 @@ pub(crate) struct Table {
     /// (zone, qtype, rcode, protocol).
     pub(crate) queries: Striped,
     pub(crate) services: Vec<String>,
+    /// The same names, shared with the samples (no allocation when sampling).
+    pub(crate) service_names: Vec<std::sync::Arc<str>>,
     regions: Vec<String>,
     /// Pool names by [`PoolId`].
     pools: Vec<String>,
@@ -57,6 +59,11 @@ impl Table {
             queries: Striped::new((zones.len() + 1) * PER_ZONE),
             zones,
             services: g.services.iter().map(|s| s.name.to_string()).collect(),
+            service_names: g
+                .services
+                .iter()
+                .map(|s| s.name.to_string().into())
+                .collect(),
             pools: g.pools.iter().map(|p| p.name.clone()).collect(),
             regions,
             service_pools,

@@ -269,6 +269,10 @@ fn gslb_answer(
         service,
         region: client.region,
         pool: d.pools.first().copied(),
+        placement: d
+            .depends_on
+            .and_then(|p| ipnet::IpNet::new(client.addr, p).ok())
+            .map(|n| n.trunc()),
     };
     let answer = DynamicAnswer {
         records,

@@ -133,6 +133,7 @@ impl fmt::Debug for GeoDb {
 
 impl Database {
     fn open(path: &Path) -> Result<Database, GeoError> {
+        let started = std::time::Instant::now();
         let read_err = |source| GeoError::Read {
             path: path.to_owned(),
             source,
@@ -179,6 +180,14 @@ impl Database {
                  is it an ASN/ISP database? Lookups in it will not match"
             );
         }
+        tracing::info!(
+            file = %path.display(),
+            kind = %info.database_type,
+            bytes = size,
+            built = info.build_epoch,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "GeoIP database loaded"
+        );
         Ok(Database {
             name: Arc::from(path.display().to_string()),
             info,

@@ -147,6 +147,9 @@ pub struct Decision {
     pub ttl: u32,
     /// ECS scope prefix.
     pub scope: u8,
+    /// How much of the client address the decision depended on, before capping by the
+    /// query's ECS source prefix (`None`: the same answer for every client).
+    pub depends_on: Option<u8>,
     /// How the answer came about.
     pub kind: AnswerKind,
     /// The trace, when asked for.
@@ -202,6 +205,7 @@ pub fn decide(
         pools: Vec::new(),
         ttl: svc.ttl,
         scope: 0,
+        depends_on: None,
         kind: AnswerKind::Chosen,
         trace: None,
     };
@@ -298,6 +302,7 @@ pub fn decide(
             }
         }
     }
+    d.depends_on = scope;
     d.scope = match (scope, client.ecs_source) {
         (Some(s), Some(src)) => s.min(src),
         _ => 0,

@@ -438,7 +438,7 @@ fn publish_shared(share: &Share, run: &mut Running) {
 fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
     tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
     if t.region == crate::state::AGGREGATE_REGION {
-        publisher.current().metrics.process().transition();
+        publisher.current().metrics.process().transition(t.to_up);
     }
 }
 

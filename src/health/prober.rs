@@ -61,7 +61,11 @@ pub fn spawn(
                         let Ok(_permit) = slots.acquire().await else {
                             return;
                         };
-                        t.check.probe(t.timing.timeout).await
+                        let started = std::time::Instant::now();
+                        let outcome = t.check.probe(t.timing.timeout).await;
+                        crate::counters::probes()
+                            .record(started.elapsed(), outcome.error.as_deref());
+                        outcome
                     };
                     let report = Report {
                         target: t.key.clone(),

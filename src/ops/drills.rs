@@ -12,12 +12,13 @@
 //!   in which a client region was answered from the pool the preview said it would move to),
 //!   ended, and queries per service and pool during the drill.
 
-use super::overrides::{Override, forced};
+use super::overrides::Override;
 use crate::counters::AnswerKey;
 use crate::gslb::Force;
 use crate::gslb::HealthView;
 use crate::gslb::Target;
-use crate::gslb::{Client, Gslb, RegionMatch, decide};
+use crate::gslb::decide::{Asker, Inputs};
+use crate::gslb::{Client, RegionMatch, decide};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -49,6 +50,12 @@ pub struct Drill {
     pub moves: Vec<(String, String, String, String)>,
     /// Counts at the start.
     pub baseline: Counts,
+    /// The report as it grows.
+    pub report: crate::api::DrillReport,
+    /// (service, region) pairs seen answered from their drill pool.
+    pub moved: std::collections::BTreeSet<(String, String)>,
+    /// Queries per service and pool at the last minute mark, and when.
+    pub minute_mark: (SystemTime, BTreeMap<String, BTreeMap<String, u64>>),
 }
 
 impl Drill {
@@ -64,6 +71,22 @@ impl Drill {
             first_moved_at: self.first_moved_at,
             created_by: self.created_by.clone(),
             queries: self.queries.clone(),
+            report: crate::api::DrillReport {
+                observed: self
+                    .queries
+                    .iter()
+                    .map(|(svc, pools)| {
+                        let total = pools.values().sum::<u64>().max(1) as f64;
+                        let shares = pools
+                            .iter()
+                            .filter(|(p, _)| !p.is_empty())
+                            .map(|(p, n)| (p.clone(), *n as f64 / total))
+                            .collect();
+                        (svc.clone(), shares)
+                    })
+                    .collect(),
+                ..self.report.clone()
+            },
         }
     }
 
@@ -106,103 +129,330 @@ impl Drill {
                 .or_default()
                 .entry(pool.clone())
                 .or_default() += delta;
-            if self.first_moved_at.is_none()
-                && delta > 0
+            if delta > 0
+                && !self.moved.contains(&(svc.clone(), region.clone()))
                 && self
                     .moves
                     .iter()
                     .any(|(s, r, _, to)| s == svc && r == region && to == pool)
             {
-                self.first_moved_at = Some(now);
+                self.moved.insert((svc.clone(), region.clone()));
+                self.first_moved_at.get_or_insert(now);
+                self.report.last_moved_at = Some(now);
             }
+        }
+        self.report.drilled_answers = per_pool
+            .values()
+            .flat_map(|pools| pools.iter())
+            .filter(|(p, _)| self.report.drilled_pools.contains(p))
+            .map(|(_, n)| n)
+            .sum();
+        // Minute by minute (at most a day of minutes is kept).
+        let (mark_at, mark) = &self.minute_mark;
+        if now
+            .duration_since(*mark_at)
+            .is_ok_and(|d| d >= std::time::Duration::from_secs(60))
+            && self.report.per_minute.len() < 1440
+        {
+            let minute = per_pool
+                .iter()
+                .map(|(svc, pools)| {
+                    let before = mark.get(svc);
+                    let d = pools
+                        .iter()
+                        .map(|(p, n)| {
+                            let b = before.and_then(|m| m.get(p)).copied().unwrap_or(0);
+                            (p.clone(), n.saturating_sub(b))
+                        })
+                        .collect();
+                    (svc.clone(), d)
+                })
+                .collect();
+            self.report.per_minute.push(crate::api::MinuteQueries {
+                at: now,
+                queries: minute,
+            });
+            self.minute_mark = (now, per_pool.clone());
         }
         self.queries = per_pool;
     }
 }
 
-pub use crate::api::{Preview, PreviewRow};
+pub use crate::api::{PlacementRow, Preview, PreviewRow};
 
-/// What clients of each region get, now and with `fail` down.
-pub fn preview(
-    model: &Gslb,
-    health: &HealthView,
-    everything_up: &HealthView,
-    fail: &[Target],
-    counts: &Counts,
-    now: SystemTime,
-) -> Preview {
-    let mut during = health.clone();
-    let drill = Drill {
-        id: "preview".into(),
-        fail: fail.to_vec(),
-        reason: String::new(),
-        started_at: now,
-        ends_at: now + std::time::Duration::from_secs(3600),
-        ended_at: None,
-        first_moved_at: None,
-        created_by: String::new(),
-        queries: BTreeMap::new(),
-        moves: Vec::new(),
-        baseline: BTreeMap::new(),
-    };
-    during.force(model, &forced(&drill.overrides(), now));
-    let first_pool = |svc, region, h: &HealthView| {
-        let client = Client {
-            addr: std::net::IpAddr::from([0, 0, 0, 0]),
-            ecs_source: None,
-            location: None,
-            region,
-            matched: RegionMatch::Default,
-            region_prefix: 0,
-            geo_prefix: 0,
-            seed: 0,
-        };
-        let d = decide(model, svc, false, &client, h, everything_up, false);
+/// What clients get now and with `fail` down — computed with the answer function the query
+/// path uses ([`crate::gslb::decide::answer`]'s placement and decision), for every client
+/// placement in the recent traffic (`traffic`), weighted by its queries; for a service with no
+/// recent traffic, for one client per region at the region's location (said in `basis`).
+pub fn preview(inputs: &Inputs<'_>, fail: &[Target], traffic: &super::traffic::Traffic) -> Preview {
+    let model = inputs.model;
+    let mut during = inputs.health.clone();
+    let forced_fail: Vec<(Target, Force)> = fail.iter().map(|t| (t.clone(), Force::Down)).collect();
+    during.force(model, &forced_fail);
+    let first_pool = |svc: &crate::gslb::Service, client: &Client, h: &HealthView| {
+        let d = decide(model, svc, false, client, h, inputs.everything_up, false);
         let d = if d.pools.is_empty() {
-            decide(model, svc, true, &client, h, everything_up, false)
+            decide(model, svc, true, client, h, inputs.everything_up, false)
         } else {
             d
         };
         d.pools.first().map(|&p| model.pools[p].name.clone())
     };
     let mut rows = Vec::new();
-    for svc in &model.services {
-        for (r, region) in model.regions.iter().enumerate() {
-            rows.push(PreviewRow {
-                service: svc.name.to_string(),
-                region: region.name.clone(),
-                now: first_pool(svc, r, health),
-                during: first_pool(svc, r, &during),
-            });
-        }
-    }
+    let mut placements = Vec::new();
     let mut services: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>> = BTreeMap::new();
+    let mut basis = BTreeMap::new();
     for svc in &model.services {
         let name = svc.name.to_string();
-        let mut now_c: BTreeMap<String, f64> = BTreeMap::new();
-        let mut dur_c: BTreeMap<String, f64> = BTreeMap::new();
-        for (AnswerKey { region, pool, .. }, n) in counts.iter().filter(|(k, _)| k.service == name)
-        {
-            *now_c.entry(pool.clone()).or_default() += *n as f64;
-            let to = rows
+        // The population: recorded placements, or one client per region at its location.
+        let recorded = traffic.of(&name);
+        let population: Vec<(Client, f64)> = if recorded.is_empty() {
+            basis.insert(name.clone(), "representative".to_string());
+            model
+                .regions
                 .iter()
-                .find(|row| row.service == name && &row.region == region)
-                .and_then(|row| row.during.clone())
-                .unwrap_or_else(|| pool.clone());
-            *dur_c.entry(to).or_default() += *n as f64;
-        }
-        let share = |m: BTreeMap<String, f64>| {
-            let total: f64 = m.values().sum();
-            m.into_iter()
-                .map(|(k, v)| (k, if total > 0.0 { v / total } else { 0.0 }))
+                .enumerate()
+                .map(|(r, region)| (representative(r, region.coords), 1.0))
+                .collect()
+        } else {
+            basis.insert(name.clone(), "traffic".to_string());
+            recorded
+                .into_iter()
+                .map(|(net, w)| {
+                    let asker = match net {
+                        Some(n) => Asker {
+                            source: n.addr(),
+                            ecs: Some((n.addr(), n.prefix_len())),
+                            seed: 0,
+                        },
+                        None => Asker {
+                            source: std::net::IpAddr::from([0, 0, 0, 0]),
+                            ecs: None,
+                            seed: 0,
+                        },
+                    };
+                    (asker.locate(model, inputs.geo), w)
+                })
                 .collect()
         };
+        let total: f64 = population
+            .iter()
+            .map(|(_, w)| w)
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE);
+        // Per (region, country): weight, and weight per pool now and during.
+        type Votes = BTreeMap<Option<String>, f64>;
+        let mut groups: BTreeMap<(String, String), (f64, Votes, Votes)> = BTreeMap::new();
+        let mut now_share: BTreeMap<String, f64> = BTreeMap::new();
+        let mut dur_share: BTreeMap<String, f64> = BTreeMap::new();
+        for (client, w) in &population {
+            let (a, b) = (
+                first_pool(svc, client, inputs.health),
+                first_pool(svc, client, &during),
+            );
+            let country = client
+                .location
+                .as_ref()
+                .and_then(|l| l.country)
+                .map_or("--".to_string(), |c| c.to_string());
+            let g = groups
+                .entry((model.regions[client.region].name.clone(), country))
+                .or_default();
+            g.0 += w;
+            *g.1.entry(a.clone()).or_default() += w;
+            *g.2.entry(b.clone()).or_default() += w;
+            *now_share.entry(a.unwrap_or_default()).or_default() += w / total;
+            *dur_share.entry(b.unwrap_or_default()).or_default() += w / total;
+        }
+        let most = |v: &Votes| {
+            v.iter()
+                .max_by(|x, y| x.1.total_cmp(y.1))
+                .and_then(|(p, _)| p.clone())
+        };
+        for ((region, country), (w, a, b)) in &groups {
+            placements.push(PlacementRow {
+                service: name.clone(),
+                region: region.clone(),
+                country: country.clone(),
+                share: w / total,
+                now: most(a),
+                during: most(b),
+            });
+        }
+        for (r, region) in model.regions.iter().enumerate() {
+            let (mut a, mut b): (Votes, Votes) = Default::default();
+            for ((gr, _), (_, na, nb)) in &groups {
+                if *gr == region.name {
+                    na.iter()
+                        .for_each(|(p, w)| *a.entry(p.clone()).or_default() += w);
+                    nb.iter()
+                        .for_each(|(p, w)| *b.entry(p.clone()).or_default() += w);
+                }
+            }
+            let (now_pool, during_pool) = if a.is_empty() {
+                let c = representative(r, region.coords);
+                (
+                    first_pool(svc, &c, inputs.health),
+                    first_pool(svc, &c, &during),
+                )
+            } else {
+                (most(&a), most(&b))
+            };
+            rows.push(PreviewRow {
+                service: name.clone(),
+                region: region.name.clone(),
+                now: now_pool,
+                during: during_pool,
+            });
+        }
+        now_share.retain(|k, _| !k.is_empty());
+        dur_share.retain(|k, _| !k.is_empty());
         let entry = services.entry(name).or_default();
-        entry.insert("now".to_string(), share(now_c));
-        entry.insert("during".to_string(), share(dur_c));
+        entry.insert("now".to_string(), now_share);
+        entry.insert("during".to_string(), dur_share);
     }
     Preview {
         regions: rows,
+        placements,
         services,
+        basis,
+    }
+}
+
+/// A client of region `r` at the region's location, for services with no recent traffic.
+fn representative(r: usize, coords: crate::geo::Coords) -> Client {
+    Client {
+        addr: std::net::IpAddr::from([0, 0, 0, 0]),
+        ecs_source: None,
+        location: Some(crate::geo::Location {
+            country: None,
+            continent: None,
+            coords: Some(coords),
+            coords_source: None,
+            city: None,
+            network: "0.0.0.0/0".parse().expect("a network"),
+            database: "region location".into(),
+        }),
+        region: r,
+        matched: RegionMatch::Default,
+        region_prefix: 0,
+        geo_prefix: 0,
+        seed: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::Sample;
+    use crate::geo::GeoDb;
+    use crate::gslb::decide::answer;
+    use crate::gslb::policy::testing;
+    use crate::hash::mix64;
+    use hickory_proto::rr::RecordType;
+
+    /// For random chains (every step appears), random health and latency, random clients and
+    /// random drills: the preview's "during" pool for a recorded client is the pool the answer
+    /// function gives that client while the drill's targets are down.
+    #[test]
+    fn preview_during_is_what_the_server_answers_during_the_drill() {
+        let chains = [
+            "\"health\", \"geo\", \"failover\", \"weighted\", \"first_n\"",
+            "\"health\", \"nearest\", \"weighted\", \"first_n\"",
+            "\"health\", \"latency\", \"failover\"",
+            "\"health\", \"sticky\", \"first_n\"",
+            "\"failover\"",
+            "\"geo\", \"nearest\", \"health\", \"failover\"",
+        ];
+        let clients = [
+            "81.2.69.0",
+            "89.160.20.112",
+            "216.160.83.56",
+            "175.16.199.0",
+            "202.196.224.0",
+            "214.0.0.0",
+            "149.101.100.0",
+            "2.3.3.0",
+            "1.2.3.0",
+        ];
+        let geo = GeoDb::open(&[concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/sample.mmdb")])
+            .expect("the sample database");
+        let mut rng = 7u64;
+        let mut next = |n: usize| {
+            rng = mix64(rng);
+            (rng % n as u64) as usize
+        };
+        let mut checked = 0;
+        for round in 0..300 {
+            let chain = chains[next(chains.len())];
+            let model = testing::model_with(&format!("chain = [{chain}]\n"));
+            let svc = model.service(&testing::svc_name("www")).unwrap().clone();
+            // Random health (each endpoint up 3 times in 4) and latency.
+            let up = HealthView::all_up(&model);
+            let mut health = up.clone();
+            for e in 0..model.endpoints.len() {
+                health.set_up(e, next(4) != 0);
+            }
+            for r in 0..model.regions.len() {
+                for p in 0..model.pools.len() {
+                    health.set_latency(r, p, 1.0 + next(200) as f64);
+                }
+            }
+            // A random drill: one pool or one region.
+            let target = if next(2) == 0 {
+                Target::Pool(model.pools[next(model.pools.len())].name.clone())
+            } else {
+                Target::Region(model.regions[next(model.regions.len())].name.clone())
+            };
+            let mut during = health.clone();
+            during.force(&model, &[(target.clone(), Force::Down)]);
+            // A random client, answered now: its placement is what the query path records.
+            let ip: std::net::IpAddr = clients[next(clients.len())].parse().unwrap();
+            let asker = Asker {
+                source: ip,
+                ecs: Some((ip, 24)),
+                seed: round,
+            };
+            let inputs = Inputs {
+                model: &model,
+                geo: &geo,
+                health: &health,
+                everything_up: &up,
+            };
+            let Some((d, client)) = answer(&inputs, &svc, RecordType::A, &asker, false) else {
+                continue;
+            };
+            let placement = d
+                .depends_on
+                .and_then(|p| ipnet::IpNet::new(client.addr, p).ok())
+                .map(|n| n.trunc());
+            let mut traffic = super::super::traffic::Traffic::default();
+            traffic.add(
+                vec![Sample {
+                    service: svc.name.to_string().into(),
+                    placement,
+                }],
+                SystemTime::UNIX_EPOCH,
+            );
+            let p = preview(&inputs, std::slice::from_ref(&target), &traffic);
+            let row = p
+                .placements
+                .iter()
+                .find(|r| r.service == svc.name.to_string())
+                .expect("the recorded client's group");
+            // What the server answers that client during the drill.
+            let inputs_during = Inputs {
+                health: &during,
+                ..inputs
+            };
+            let (dd, _) = answer(&inputs_during, &svc, RecordType::A, &asker, false).unwrap();
+            let server = dd.pools.first().map(|&p| model.pools[p].name.clone());
+            assert_eq!(
+                row.during, server,
+                "round {round}: chain [{chain}], client {ip}, drill {target}, placement {placement:?}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 250, "only {checked} rounds checked");
     }
 }

@@ -16,6 +16,7 @@ pub mod overrides;
 #[cfg(feature = "cluster")]
 pub mod shared;
 pub mod store;
+pub mod traffic;
 
 use crate::clock::Clock;
 use crate::gslb::Force;
@@ -81,6 +82,8 @@ pub struct Ops {
     /// Held for the whole of an action: actions apply one at a time.
     acting: tokio::sync::Mutex<()>,
     refusals: Mutex<Refusals>,
+    /// Recent GSLB traffic by client placement, for drill previews.
+    traffic: Mutex<traffic::Traffic>,
     retention: Retention,
     clock: Clock,
     health: HealthHandle,
@@ -191,6 +194,7 @@ impl Ops {
             applied: tokio::sync::watch::channel(0).0,
             acting: tokio::sync::Mutex::new(()),
             refusals: Mutex::new(Refusals::default()),
+            traffic: Mutex::new(traffic::Traffic::default()),
             retention,
             clock,
             health,
@@ -247,6 +251,12 @@ impl Ops {
                         moves: sd.moves,
                         // Counted from when this node first saw the drill.
                         baseline: local.map_or_else(|| counts.clone(), |d| d.baseline.clone()),
+                        report: local.map_or_else(|| sd.drill.report.clone(), |d| d.report.clone()),
+                        moved: local.map(|d| d.moved.clone()).unwrap_or_default(),
+                        minute_mark: local.map_or_else(
+                            || (sd.drill.started_at, Default::default()),
+                            |d| d.minute_mark.clone(),
+                        ),
                     }
                 })
                 .collect();
@@ -441,14 +451,24 @@ impl Ops {
     pub fn preview(&self, fail: &[String]) -> Result<Preview, OpsError> {
         let targets = self.parse_targets(fail)?;
         let snap = self.snapshot.load_full();
-        Ok(drills::preview(
-            &snap.model.gslb,
-            &snap.health,
-            &snap.everything_up,
-            &targets,
-            &(self.counts)(),
-            self.clock.now(),
-        ))
+        let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(drills::preview(&snap.gslb_inputs(), &targets, &traffic))
+    }
+
+    /// The pools every endpoint of which `targets` take out.
+    fn drilled_pools(&self, targets: &[Target]) -> Vec<String> {
+        let snap = self.snapshot.load();
+        let g = &snap.model.gslb;
+        let out: std::collections::HashSet<usize> = targets
+            .iter()
+            .filter_map(|t| t.endpoints(g).ok())
+            .flatten()
+            .collect();
+        g.pools
+            .iter()
+            .filter(|p| !p.endpoints.is_empty() && p.endpoints.iter().all(|e| out.contains(e)))
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     fn parse_targets(&self, fail: &[String]) -> Result<Vec<Target>, OpsError> {
@@ -480,6 +500,7 @@ impl Ops {
     ) -> Result<Drill, OpsError> {
         self.ready()?;
         let targets = self.parse_targets(fail)?;
+        let d_targets = targets.clone();
         if duration.is_zero() || duration > MAX_DURATION {
             return Err(OpsError::Invalid(format!(
                 "duration must be between 1s and {}",
@@ -525,6 +546,17 @@ impl Ops {
                 })
                 .collect(),
             baseline: counts,
+            report: crate::api::DrillReport {
+                predicted: preview
+                    .services
+                    .iter()
+                    .filter_map(|(svc, m)| Some((svc.clone(), m.get("during")?.clone())))
+                    .collect(),
+                drilled_pools: self.drilled_pools(&d_targets),
+                ..Default::default()
+            },
+            moved: Default::default(),
+            minute_mark: (now, Default::default()),
         };
         let overrides = d.overrides();
         let local = self
@@ -609,6 +641,11 @@ impl Ops {
     /// write the rows of refused requests whose minute is over; prune the audit trail once a
     /// minute.
     pub async fn tick(&self) {
+        let samples = self.snapshot.load().metrics.process().take_samples();
+        self.traffic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(samples, self.clock.now());
         #[cfg(feature = "cluster")]
         if let Some(cluster) = &self.shared {
             return self.tick_shared(cluster).await;

@@ -115,12 +115,24 @@ impl OpsStore {
                 ended_at: ended.map(time),
                 first_moved_at: moved.map(time),
                 created_by: by,
-                queries: queries
-                    .and_then(|q| serde_json::from_str(&q).ok())
-                    .unwrap_or_default(),
+                queries: Default::default(),
                 moves: Vec::new(),
                 baseline: Default::default(),
+                report: Default::default(),
+                moved: Default::default(),
+                minute_mark: (time(started), Default::default()),
             });
+            // The queries column holds the timeline: {"queries": …, "report": …} (or, from
+            // older versions, the queries alone).
+            if let (Some(last), Some(q)) = (out.last_mut(), queries) {
+                match serde_json::from_str::<StoredTimeline>(&q) {
+                    Ok(t) => {
+                        last.queries = t.queries;
+                        last.report = t.report;
+                    }
+                    Err(_) => last.queries = serde_json::from_str(&q).unwrap_or_default(),
+                }
+            }
         }
         Ok(out)
     }
@@ -143,7 +155,10 @@ impl OpsStore {
         }
         for d in &change.put_drills {
             let fail = serde_json::to_string(&d.fail)?;
-            let queries = serde_json::to_string(&d.queries)?;
+            let queries = serde_json::to_string(&StoredTimeline {
+                queries: d.queries.clone(),
+                report: d.report.clone(),
+            })?;
             tx.execute(
                 "INSERT INTO drills (id, fail, reason, started_at, ends_at, ended_at, first_moved_at, created_by, queries)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -208,6 +223,13 @@ impl OpsStore {
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
+}
+
+/// A drill's timeline as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredTimeline {
+    queries: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    report: crate::api::DrillReport,
 }
 
 /// One committed change of the operators' state, with the audit entries that record it.

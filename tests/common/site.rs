@@ -92,7 +92,14 @@ impl Site {
 
     /// Start the server on `cfg`; returns once DNS answers and the admin API listens.
     pub fn start(&self, cfg: &Path) -> Ayadns {
-        let mut a = Ayadns::start_in(self.path(), &["serve", "--config", cfg.to_str().unwrap()]);
+        self.start_with(cfg, &[])
+    }
+
+    /// As [`Site::start`], with more arguments for `serve` (e.g. `--test-clock 0s`).
+    pub fn start_with(&self, cfg: &Path, extra: &[&str]) -> Ayadns {
+        let mut args = vec!["serve", "--config", cfg.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let mut a = Ayadns::start_in(self.path(), &args);
         a.wait_for_dns(self.dns, Duration::from_secs(15));
         assert!(
             eventually(Duration::from_secs(10), || std::net::TcpStream::connect(

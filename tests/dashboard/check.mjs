@@ -6,9 +6,14 @@
 // Steps (one line on stdout per step, so the Rust test can follow and drive it):
 //   1. load URL, type TOKEN into the token form, connect;
 //      wait until every POOL is on the page            -> "ready"
+//   1b. the history charts: every series with its point count and last value, the event
+//      markers                                          -> "charts qps=S:N:LAST pools=... health=... events=K,K"
+//      the explain box: ask for www (London subnet)     -> "explain TRACE"
+//      the audit view                                   -> "audit PATH PATH ..."
 //   2. tick PREVIEW_TARGET (default: the first POOL), Preview -> "preview N REGION:NOW->DURING..."
 //   3. wait for a line "drill ID" on stdin (the test has started a drill through the API),
 //      wait until the page shows it                     -> "drill-shown ID"
+//      and the drill as a marker on the charts           -> "drill-event"
 //   4. screenshot the whole page                       -> "screenshot PATH"
 //   5. click Stop on the page, wait until it is gone   -> "drill-stopped"
 //   6. no console errors, no page errors, no failed or non-2xx requests -> "ok"
@@ -105,7 +110,28 @@ async function main() {
     els.map((e) => `${e.dataset.pool}=${e.dataset.health}`));
   const latency = await page.$$eval('#latency [data-ms]', (els) =>
     els.map((e) => `${e.dataset.latencyRegion}>${e.dataset.latencyPool}=${e.dataset.ms}`));
-  say(`ready ${healths.join(' ')} latency ${latency.join(' ') || '-'}`);
+  const split = await page.$$eval('.region-split [data-region]', (els) =>
+    els.map((e) => `${e.dataset.region}:${[...e.querySelectorAll('[data-pool]')].map((p) => p.dataset.pool).join('+')}`));
+  say(`ready ${healths.join(' ')} latency ${latency.join(' ') || '-'} split ${split.join(' ') || '-'}`);
+
+  // 1b. History charts (two samples expected), the explain box, the audit view.
+  await page.waitForFunction(() => {
+    const p = document.querySelector('#chart-qps path[data-series="queries"]');
+    return p && Number(p.dataset.points) >= 2;
+  }, null, { timeout: 10000 }).catch(() => { throw new Error('the QPS chart never showed two samples'); });
+  const series = (id) => page.$$eval(`#${id} path[data-series]`, (els) =>
+    els.map((e) => `${e.dataset.series}:${e.dataset.points}:${Number(e.dataset.last).toFixed(1)}`));
+  const events = await page.$$eval('#chart-qps [data-event-kind]', (els) => els.map((e) => e.dataset.eventKind));
+  say(`charts qps=${(await series('chart-qps')).join(' ')} pools=${(await series('chart-pools')).join(' ')} health=${(await series('chart-health')).join(' ')} events=${events.join(',')}`);
+  await page.fill('#explain-name', 'www.gslb.example.com');
+  await page.fill('#explain-type', 'A');
+  await page.fill('#explain-client', '81.2.69.0/24');
+  await page.click('#explain-btn');
+  await page.locator('#explain-trace').waitFor({ timeout: 10000 }).catch(() => { throw new Error('no explain trace shown'); });
+  say(`explain ${(await page.locator('#explain-trace').innerText()).replace(/\s+/g, ' ')}`);
+  await page.locator('#audit [data-audit-path]').first().waitFor({ timeout: 10000 }).catch(() => { throw new Error('no audit rows shown'); });
+  const paths = await page.$$eval('#audit [data-audit-path]', (els) => els.map((e) => e.dataset.auditPath));
+  say(`audit ${paths.join(' ')}`);
 
   // 2. Preview a drill through the form.
   if (previewTarget) {
@@ -130,6 +156,10 @@ async function main() {
     throw new Error(`the drill ${id} did not appear on the page within 10 s`);
   });
   say(`drill-shown ${id} ${(await page.locator('#drill-active').innerText()).replace(/\s+/g, ' ')}`);
+  await page.locator('#chart-qps [data-event-kind="drill"]').first().waitFor({ state: 'attached', timeout: 10000 }).catch(() => {
+    throw new Error('the drill is not marked on the charts within 10 s');
+  });
+  say('drill-event');
 
   // 4. Screenshot (after the countdown has ticked once).
   await page.waitForTimeout(1100);

@@ -236,6 +236,7 @@
       setError('poll', null);
       recordTraffic(status);
       render();
+      await refreshExtras(gen);
     } catch (e) {
       if (gen !== generation) return;
       setError('poll', e.message, e.status);
@@ -543,6 +544,28 @@
         'No round-trip times measured yet (they come from the probing regions and agents).'));
   }
 
+  // Per client region: the share of each pool in its answers since start (small bars).
+  function regionSplit(svc) {
+    const byRegion = obj(obj(status.region_traffic)[svc]);
+    const regionNames = Object.keys(byRegion).sort();
+    if (regionNames.length === 0) return null;
+    return h('table', { class: 'region-split' }, h('tbody', {}, regionNames.map((r) => {
+      const pools = obj(byRegion[r]);
+      const names = Object.keys(pools).sort((a, b) => poolRank(a) - poolRank(b) || a.localeCompare(b));
+      const sum = names.reduce((a, p) => a + (num(pools[p]) || 0), 0);
+      return h('tr', { dataset: { region: r } },
+        h('th', {}, r),
+        h('td', {}, h('div', { class: 'bar thin' }, sum > 0
+          ? names.filter((p) => (num(pools[p]) || 0) > 0).map((p) => h('span', {
+            class: 'seg',
+            dataset: { pool: p, share: ((num(pools[p]) || 0) / sum).toFixed(4) },
+            style: { width: `${(100 * (num(pools[p]) || 0)) / sum}%`, background: poolColour(p) },
+            title: `${r} → ${p || '(none)'}: ${fmtPct((num(pools[p]) || 0) / sum)}`,
+          })) : null)),
+        h('td', { class: 'lg-count' }, fmtCount(sum)));
+    })));
+  }
+
   function renderTraffic() {
     const t = status.traffic;
     if (!t || typeof t !== 'object' || Array.isArray(t)) {
@@ -591,7 +614,8 @@
           h('span', { class: 'swatch', style: { background: poolColour(o.p) } }),
           h('span', { class: 'lg-name' }, o.p),
           h('span', { class: 'lg-share' }, sum > 0 ? fmtPct(o.v / sum) : '–'),
-          h('span', { class: 'lg-count', title: 'answers since start' }, fmtCount(o.total))))));
+          h('span', { class: 'lg-count', title: 'answers since start' }, fmtCount(o.total))))),
+        regionSplit(svc));
     });
     $('traffic-hint').textContent = windowed
       ? `answers per pool, last ${Math.round(dt)} s` : 'answers per pool, since start';
@@ -643,6 +667,27 @@
         h('td', { class: 'reason' }, str(t.reason))))))));
   }
 
+  // Predicted against observed shares per service and pool, and answers from a drilled pool.
+  function drillReport(d) {
+    const r = obj(d.report);
+    const predicted = obj(r.predicted);
+    const observed = obj(r.observed);
+    const rows = [];
+    for (const svc of Object.keys(predicted)) {
+      const pools = new Set([...Object.keys(obj(predicted[svc])), ...Object.keys(obj(observed[svc]))]);
+      for (const pool of pools) {
+        const pct = (v) => (num(v) === null ? '–' : `${(num(v) * 100).toFixed(1)} %`);
+        rows.push(h('tr', {}, h('td', {}, svc), h('td', {}, pool),
+          h('td', {}, pct(obj(predicted[svc])[pool])), h('td', {}, pct(obj(observed[svc])[pool]))));
+      }
+    }
+    if (!rows.length) return null;
+    return h('div', { id: 'drill-report', class: 'drill-report' },
+      h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'service'), h('th', {}, 'pool'),
+        h('th', {}, 'predicted'), h('th', {}, 'observed'))), h('tbody', {}, rows)),
+      h('div', { class: 'muted' }, `answers from a drilled pool: ${num(r.drilled_answers) ?? 0}`));
+  }
+
   function renderDrill() {
     if (!('drill' in status)) {
       fill('drill', empty('This server does not report drills.'));
@@ -670,7 +715,8 @@
       h('div', { class: 'drill-times' },
         started !== null ? h('span', {}, 'started ', ago(started)) : null,
         ends !== null ? h('span', {}, 'ends in ', countdown(ends, 'big')) : null),
-      started !== null && ends !== null && ends > started ? progress : null);
+      started !== null && ends !== null && ends > started ? progress : null,
+      drillReport(d));
     if (started !== null && ends !== null) {
       card.dataset.startedAt = started;
       card.dataset.endsAt = ends;
@@ -842,6 +888,154 @@
     });
   }
 
+
+  // ---------------------------------------------------------------------------------------
+  // History charts (GET /api/v1/history), the audit trail and the explain box
+  // ---------------------------------------------------------------------------------------
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  let history = null;
+
+  function svg(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null) continue;
+      if (k === 'dataset') {
+        for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = String(dv);
+      } else el.setAttribute(k, String(v));
+    }
+    for (const c of children.flat(Infinity)) {
+      if (c === null || c === undefined) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  async function refreshExtras(gen) {
+    try {
+      const [hist, audit] = await Promise.all([
+        api('GET', '/api/v1/history'),
+        api('GET', '/api/v1/audit?limit=15'),
+      ]);
+      if (gen !== generation) return;
+      history = obj(hist);
+      setError('history', null);
+      renderCharts();
+      renderAudit(arr(obj(audit).audit));
+    } catch (e) {
+      if (gen !== generation) return;
+      setError('history', e.message, e.status);
+    }
+  }
+
+  // One chart: series {name: [[t, v], ...]} over the samples' time span, with event markers.
+  function chart(id, series, opts) {
+    const W = 640;
+    const H = 120;
+    const PAD = 6;
+    const samples = arr(history && history.samples);
+    const events = arr(history && history.events);
+    const times = samples.map((x) => num(x.at)).filter((t) => t !== null);
+    const evTimes = events.map((e) => num(e.at)).filter((t) => t !== null);
+    const el = $(id);
+    if (!el) return;
+    if (times.length === 0) {
+      el.replaceChildren(empty('No samples yet (one every 10 s).'));
+      return;
+    }
+    let t0 = Math.min(...times, ...evTimes.filter((t) => t >= times[0] - 3600));
+    let t1 = Math.max(...times, ...evTimes);
+    if (t1 - t0 < 1) { t0 -= 5; t1 += 5; }
+    let vmax = opts.max ?? 0;
+    for (const pts of Object.values(series)) for (const [, v] of pts) vmax = Math.max(vmax, v);
+    if (vmax <= 0) vmax = 1;
+    const x = (t) => PAD + ((t - t0) / (t1 - t0)) * (W - 2 * PAD);
+    const y = (v) => H - PAD - (v / vmax) * (H - 2 * PAD);
+    const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
+      'aria-label': opts.label, preserveAspectRatio: 'none' });
+    root.append(svg('line', { x1: PAD, x2: W - PAD, y1: y(0), y2: y(0), class: 'axis' }));
+    for (const e of events) {
+      const t = num(e.at);
+      if (t === null || t < t0) continue;
+      root.append(svg('line', { x1: x(t), x2: x(t), y1: PAD, y2: H - PAD,
+        class: `event ev-${str(e.kind)}`, dataset: { eventKind: str(e.kind), eventAt: t } },
+      svg('title', {}, `${fmtTime(t)} ${str(e.kind)}: ${str(e.text)}`)));
+    }
+    const legend = [];
+    for (const [name, pts] of Object.entries(series)) {
+      if (pts.length === 0) continue;
+      const colour = opts.colour ? opts.colour(name) : PALETTE[0];
+      const d = pts.map(([t, v], i) => `${i ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+      root.append(svg('path', { d, fill: 'none', stroke: colour, 'stroke-width': 2,
+        dataset: { series: name, points: pts.length, last: pts[pts.length - 1][1] } }));
+      for (const [t, v] of pts) {
+        root.append(svg('circle', { cx: x(t), cy: y(v), r: 2.5, fill: colour },
+          svg('title', {}, `${name} ${fmtTime(t)}: ${opts.fmt(v)}`)));
+      }
+      legend.push(h('span', { class: 'lg-series' }, h('i', { class: 'swatch', style: { background: colour } }),
+        `${name} ${opts.fmt(pts[pts.length - 1][1])}`));
+    }
+    el.replaceChildren(root, h('div', { class: 'chart-legend' }, legend,
+      h('span', { class: 'hint' }, `since ${fmtTime(t0)}; max ${opts.fmt(vmax)}`)));
+  }
+
+  function renderCharts() {
+    const samples = arr(history && history.samples);
+    const qps = { queries: [] };
+    const answers = {};
+    const health = {};
+    for (const x of samples) {
+      const t = num(x.at);
+      if (t === null) continue;
+      if (num(x.qps) !== null) qps.queries.push([t, x.qps]);
+      for (const [p, v] of Object.entries(obj(x.pool_answers))) {
+        if (num(v) !== null) (answers[p] = answers[p] || []).push([t, v]);
+      }
+      for (const [p, v] of Object.entries(obj(x.pool_health))) {
+        if (num(v) !== null) (health[p] = health[p] || []).push([t, v]);
+      }
+    }
+    const perS = (v) => `${v.toFixed(v < 10 ? 1 : 0)}/s`;
+    chart('chart-qps', qps, { label: 'queries per second', fmt: perS });
+    chart('chart-pools', answers, { label: 'answers per second by pool', fmt: perS, colour: poolColour });
+    chart('chart-health', health, { label: 'share of endpoints up by pool', fmt: fmtPct, max: 1, colour: poolColour });
+    const evs = arr(history && history.events);
+    $('history-hint').textContent = `${samples.length} samples every ${num(history && history.interval_s) ?? 10} s, ${evs.length} events`;
+  }
+
+  function renderAudit(rows) {
+    if (rows.length === 0) {
+      fill('audit', empty('Nothing audited yet.'));
+      return;
+    }
+    fill('audit', h('table', { class: 'list compact audit' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'when'), h('th', {}, 'token'), h('th', {}, 'source'),
+        h('th', {}, 'request'), h('th', {}, 'status'))),
+      h('tbody', {}, rows.map((a) => h('tr', { dataset: { auditPath: str(a.path) },
+        class: num(a.status) !== null && a.status >= 400 ? 'refused' : '' },
+      h('td', {}, ago(num(a.at))), h('td', {}, str(a.token)), h('td', {}, str(a.source)),
+      h('td', { title: str(a.request) }, `${str(a.method)} ${str(a.path)}`),
+      h('td', {}, str(a.status)))))));
+  }
+
+  async function explainAsk(ev) {
+    ev.preventDefault();
+    const name = $('explain-name').value.trim();
+    const type = $('explain-type').value.trim() || 'A';
+    const client = $('explain-client').value.trim();
+    if (!name || !client) {
+      fill('explain-result', empty('A name and a client address are needed.'));
+      return;
+    }
+    const q = new URLSearchParams({ name, type, client });
+    try {
+      const res = obj(await api('GET', `/api/v1/explain?${q}`));
+      fill('explain-result', h('pre', { class: 'trace', id: 'explain-trace' }, str(res.trace)));
+    } catch (e) {
+      fill('explain-result', h('p', { class: 'empty', id: 'explain-error' }, e.message));
+    }
+  }
+
   // ---------------------------------------------------------------------------------------
   // The 1 s ticker: countdowns, relative times, progress, staleness
   // ---------------------------------------------------------------------------------------
@@ -880,11 +1074,12 @@
     $('token-forget').addEventListener('click', () => {
       $('token-input').value = '';
       setToken('');
-      for (const id of ['summary', 'health-grid', 'latency', 'traffic', 'overrides', 'transitions', 'drill', 'drill-preview']) fill(id);
+      for (const id of ['summary', 'health-grid', 'latency', 'traffic', 'overrides', 'transitions', 'drill', 'drill-preview', 'chart-qps', 'chart-pools', 'chart-health', 'audit', 'explain-result']) fill(id);
     });
     $('drill-preview-btn').addEventListener('click', previewDrill);
     $('drill-start-btn').addEventListener('click', startDrill);
     $('drill-form').addEventListener('submit', (ev) => ev.preventDefault());
+    $('explain-form').addEventListener('submit', explainAsk);
     $('token-input').value = token;
     setInterval(tick, 1000);
     setToken(token);
