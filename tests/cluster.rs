@@ -817,3 +817,37 @@ async fn cluster_a_lost_lease_is_replaced_and_votes_written_again() {
     assert_eq!(v.votes().next().unwrap().verdict, Verdict::Down);
     a.shutdown().await;
 }
+
+/// The audit trail in etcd is kept bounded: by age, then by count, oldest first.
+#[tokio::test]
+async fn cluster_audit_trail_is_pruned_by_age_and_count() {
+    let etcd = EtcdCluster::start(1);
+    let c = start(settings(&etcd, "ns1", "eu"));
+    for i in 0..12 {
+        c.commit(&[], &json!({ "n": i }), &Guard::Always)
+            .await
+            .unwrap();
+    }
+    assert_eq!(c.audit_trail(100).await.unwrap().len(), 12);
+    // Nothing is older than a minute ago; keep the newest 5.
+    let minute_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 60_000;
+    let gone = c.prune_audit(minute_ago, 5).await.unwrap();
+    assert_eq!(gone, 7);
+    let left: Vec<i64> = c
+        .audit_trail(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.entry["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(left, [11, 10, 9, 8, 7], "the newest stay");
+    // Everything before now goes.
+    let now = minute_ago + 120_000;
+    assert_eq!(c.prune_audit(now, 100).await.unwrap(), 5);
+    assert!(c.audit_trail(100).await.unwrap().is_empty());
+    c.shutdown().await;
+}

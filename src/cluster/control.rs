@@ -5,7 +5,7 @@
 //! gets [`ClusterError::Conflict`] with nothing written.
 
 use etcd_client::{
-    Compare, CompareOp, GetOptions, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
+    Compare, CompareOp, DeleteOptions, GetOptions, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
@@ -258,5 +258,76 @@ impl Cluster {
             }
         }
         Ok(out)
+    }
+
+    /// Keep the audit trail bounded: delete records older than `before_ms` (Unix ms) and all
+    /// but the newest `keep` records. Returns how many went. Any node may run it; it is
+    /// idempotent (audit keys sort by time).
+    pub async fn prune_audit(&self, before_ms: i64, keep: u64) -> Result<i64, ClusterError> {
+        let start = self.inner.key(keys::AUDIT);
+        let end = self
+            .inner
+            .key(&format!("{}{:013}", keys::AUDIT, before_ms.max(0)));
+        let old = self
+            .inner
+            .call("prune the audit trail", |mut c| {
+                let (start, end) = (start.clone(), end.clone());
+                async move {
+                    c.delete(start, Some(DeleteOptions::new().with_range(end)))
+                        .await
+                }
+            })
+            .await?
+            .deleted();
+        // Past `keep` records: find the newest record to drop, delete up to it.
+        let count = self
+            .inner
+            .call("count the audit trail", |mut c| {
+                let start = start.clone();
+                async move {
+                    c.get(
+                        start,
+                        Some(GetOptions::new().with_prefix().with_count_only()),
+                    )
+                    .await
+                }
+            })
+            .await?
+            .count();
+        let excess = count.saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX));
+        if excess <= 0 {
+            return Ok(old);
+        }
+        let last = self
+            .inner
+            .call("find the oldest audit records", |mut c| {
+                let start = start.clone();
+                async move {
+                    let opts = GetOptions::new()
+                        .with_prefix()
+                        .with_keys_only()
+                        .with_sort(SortTarget::Key, SortOrder::Ascend)
+                        .with_limit(excess);
+                    c.get(start, Some(opts)).await
+                }
+            })
+            .await?;
+        let Some(last) = last.kvs().last().map(|kv| kv.key().to_vec()) else {
+            return Ok(old);
+        };
+        let mut end = last;
+        end.push(0); // just past the last key to drop
+        let more = self
+            .inner
+            .call("prune the audit trail", |mut c| {
+                let (start, end) = (start.clone(), end.clone());
+                async move {
+                    c.delete(start, Some(DeleteOptions::new().with_range(end)))
+                        .await
+                }
+            })
+            .await?
+            .deleted();
+        Ok(old + more)
     }
 }
