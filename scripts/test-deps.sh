@@ -14,6 +14,10 @@
 #                Debian's protobuf-compiler does not ship them
 #   etcd         (package etcd-server)  the real etcd members of tests/cluster*.rs
 #   openssl      (package openssl)  test certificates for etcd over TLS (tests/cluster.rs)
+#   unbound, unbound-checkconf (package unbound)  the recursive resolver of scripts/e2e.sh
+#   curl         (package curl)     etcd's health endpoint in scripts/e2e.sh
+#   ip           (package iproute2) brings lo up in scripts/e2e.sh's network namespace
+#   python3      (package python3)  scripts/e2e.sh's backends and config files (tomllib: 3.11+)
 #
 # Needs root (or sudo) and Debian/Ubuntu's apt-get. Does nothing when everything is present.
 set -euo pipefail
@@ -33,9 +37,14 @@ command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v etcd  >/dev/null 2>&1 || missing+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/sbin/unbound ] || command -v unbound >/dev/null 2>&1 || missing+=(unbound)
+command -v curl  >/dev/null 2>&1 || missing+=(curl)
+command -v ip    >/dev/null 2>&1 || missing+=(iproute2)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+python3 -c 'import tomllib' >/dev/null 2>&1 || missing+=(python3)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "test-deps: knotd, knotc, kdig, nsd, named-compilezone, chromium, node, protoc, etcd and openssl are present"
+    echo "test-deps: knotd, knotc, kdig, nsd, named-compilezone, chromium, node, protoc, etcd, openssl, unbound, curl, ip and python3 are present"
 else
     # de-duplicate the package list
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -61,6 +70,12 @@ else
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
         $sudo systemctl stop etcd || true
     fi
+    # A freshly installed unbound may start as the system resolver on 127.0.0.1:53; scripts/e2e.sh
+    # runs its own in a network namespace. Stop it only when this script installed it.
+    if printf '%s\n' "${pkgs[@]}" | grep -qx unbound && command -v systemctl >/dev/null 2>&1 &&
+        systemctl is-active --quiet unbound 2>/dev/null; then
+        $sudo systemctl disable --now unbound || true
+    fi
 fi
 
 # playwright-core for tests/dashboard.rs, at the version package-lock.json pins (no browser
@@ -78,4 +93,6 @@ fi
 command -v knotd >/dev/null && command -v kdig >/dev/null && [ -x /usr/bin/chromium ] && command -v node >/dev/null
 command -v protoc >/dev/null && [ -f /usr/include/google/protobuf/descriptor.proto ] && command -v etcd >/dev/null
 command -v openssl >/dev/null
+[ -x /usr/sbin/unbound ] && command -v curl >/dev/null && command -v ip >/dev/null
+python3 -c 'import tomllib'
 echo "test-deps: done"
