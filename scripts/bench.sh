@@ -5,19 +5,25 @@
 #
 # Usage: scripts/bench.sh [SECONDS per run, default 5] [ROUNDS, default 3] [TSV file]
 #
-# Data: a 100,000-record static zone (big.test) served by every server, and the example's
-# gslb.example.com with a GSLB service `www` (two pools, geo + failover, no probing) served
-# by ayadns. Workloads (dnsperf, 4 clients, as fast as it goes):
+# Data: a 100,000-record static zone (big.test) served by every server, and gslb.test with a
+# GSLB name `www` served by ayadns and gdnsd with the same setup: two data centers (us-east:
+# 192.0.2.10/.11, eu-west: 198.51.100.10/.11, both addresses answered), clients in Europe
+# and Africa sent to eu-west first, everyone else to us-east, failing over to the other;
+# every address health-checked over HTTP (GET /health, every second) against real backends
+# listening on those addresses (added to the namespace's loopback). GeoIP: geoip/sample.mmdb
+# for both. Workloads (dnsperf, 4 clients, as fast as it goes):
 #   hit          A of random existing names
 #   nxdomain     random missing names from a 10,000-line file (names repeat)
 #   nxdomain-u   200,000 distinct missing names (few repeats: the answer cache rarely helps)
 #   nodata       MX of existing names
-#   gslb         A of the GSLB name, no ECS (ayadns only)
-#   gslb-ecs     the same with an ECS option 81.2.69.0/24 (ayadns only)
+#   gslb         A of the GSLB name, no ECS (ayadns and gdnsd)
+#   gslb-ecs     the same with an ECS option 81.2.69.0/24 (London: eu-west)
+#   gslb-down    gslb-ecs while eu-west's backends are stopped (answers fail over to us-east)
 #   tcp          hits over TCP
 # Figures per (server, workload), the median of ROUNDS interleaved runs: queries/s, server
-# CPU seconds (from /proc/PID/stat), queries per server CPU-second, and the ratio to Knot;
-# then the average latency at a fixed 10,000 q/s (dnsperf reports no percentiles).
+# CPU seconds (from /proc/PID/stat), queries per server CPU-second, and the ratios to gdnsd
+# and to Knot; then latency percentiles (p50/p99, from dnsperf -v's per-query times) at a
+# fixed 10,000 q/s for hits and for gslb-ecs.
 # The table goes to stdout, the TSV to the given file (default target/bench-results.tsv).
 # Stops only the processes it started.
 set -euo pipefail
@@ -31,6 +37,7 @@ if [ -z "${AYADNS_BENCH_NS:-}" ]; then
     need=()
     command -v dnsperf >/dev/null || need+=(dnsperf)
     command -v knotd >/dev/null || [ -x /usr/sbin/knotd ] || need+=(knot)
+    command -v kdig >/dev/null || need+=(knot-dnsutils)
     command -v gdnsd >/dev/null || [ -x /usr/sbin/gdnsd ] || need+=(gdnsd)
     if [ ${#need[@]} -gt 0 ]; then
         apt-get update -qq || true
@@ -45,10 +52,14 @@ fi
 
 export PATH="$PATH:/usr/sbin"
 ip link set lo up
+# The data centers' addresses, on this namespace's loopback: health checks reach real backends.
+us=(192.0.2.10 192.0.2.11)
+eu=(198.51.100.10 198.51.100.11)
+for a in "${us[@]}" "${eu[@]}"; do ip addr add "$a/32" dev lo; done
 work=$(mktemp -d)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
@@ -69,27 +80,53 @@ write("hit", [f"h{random.randrange(100000)}.big.test A" for _ in range(10000)])
 write("nxdomain", [f"x{random.randrange(10**9)}.big.test A" for _ in range(10000)])
 write("nxdomain-u", [f"u{i}.big.test A" for i in range(200000)])
 write("nodata", [f"h{random.randrange(100000)}.big.test MX" for _ in range(10000)])
-write("gslb", ["www.gslb.example.com A"] * 100)
-write("gslb-ecs", ["www.gslb.example.com A"] * 100)
+for k in ("gslb", "gslb-ecs", "gslb-down"):
+    write(k, ["www.gslb.test A"] * 100)
 write("tcp", [f"h{random.randrange(100000)}.big.test A" for _ in range(10000)])
 PY
-cp zones/gslb.example.com.zone "$work/"
-cat > "$work/ayadns.toml" <<EOF
+gslb_zone='$ORIGIN gslb.test.
+$TTL 300
+@ SOA ns1 h 1 3600 600 86400 60
+  NS ns1
+ns1 A 192.0.2.1'
+printf '%s\n' "$gslb_zone" >"$work/gslb.test.zone"
+
+# Backends: GET /health answers 200 on port 8080 of each data-center address.
+cat >"$work/backend.py" <<'PY'
+import http.server, sys, threading
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+servers = [http.server.ThreadingHTTPServer((a, 8080), H) for a in sys.argv[1:]]
+for s in servers[1:]:
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+servers[0].serve_forever()
+PY
+python3 "$work/backend.py" "${us[@]}" & pids+=($!)
+python3 "$work/backend.py" "${eu[@]}" & pids+=($!); eu_backend=$!
+
+cat > "$work/ayadns.toml" <<TOML
 [server]
 listen = ["127.0.0.1:5301"]
 [[zone]]
 file = "big.test.zone"
 [[zone]]
-file = "gslb.example.com.zone"
+file = "gslb.test.zone"
 [geoip]
 databases = ["$PWD/geoip/sample.mmdb"]
 [health]
-probers = []
+probers = ["us"]
+interval = "1s"
+timeout = "1s"
+rise = 1
+fall = 1
 state_file = "state.db"
 [[region]]
 name = "us"
 location = [39.0, -98.0]
-continents = ["NA", "SA"]
+continents = ["NA", "SA", "AS", "OC", "AN"]
 default = true
 [[region]]
 name = "eu"
@@ -100,23 +137,32 @@ name = "us-east"
 region = "us"
 [[pool.endpoint]]
 name = "us-east-0"
-addresses = ["192.0.2.10"]
+addresses = ["${us[0]}"]
+check = "http://${us[0]}:8080/health"
+[[pool.endpoint]]
+name = "us-east-1"
+addresses = ["${us[1]}"]
+check = "http://${us[1]}:8080/health"
 [[pool]]
 name = "eu-west"
 region = "eu"
 [[pool.endpoint]]
 name = "eu-west-0"
-addresses = ["198.51.100.10"]
+addresses = ["${eu[0]}"]
+check = "http://${eu[0]}:8080/health"
+[[pool.endpoint]]
+name = "eu-west-1"
+addresses = ["${eu[1]}"]
+check = "http://${eu[1]}:8080/health"
 [[service]]
-name = "www.gslb.example.com."
+name = "www.gslb.test."
 types = ["A"]
 ttl = 30
 pools = ["us-east", "eu-west"]
-chain = ["health", "geo", "failover", "first_n"]
-answers = 1
-EOF
+answers = 2
+TOML
 mkdir -p "$work/knot"
-cat > "$work/knot.conf" <<EOF
+cat > "$work/knot.conf" <<KNOT
 server:
     listen: 127.0.0.1@5302
     rundir: "$work/knot"
@@ -134,7 +180,7 @@ template:
 zone:
   - domain: big.test
     file: "big.test.zone"
-EOF
+KNOT
 declare -A port=([ayadns]=5301 [knot]=5302 [gdnsd]=5303)
 servers=(ayadns knot)
 
@@ -143,11 +189,29 @@ pids+=($!); declare -A pid=([ayadns]=$!)
 knotd -c "$work/knot.conf" >"$work/knot.log" 2>&1 &
 pids+=($!); pid[knot]=$!
 if command -v gdnsd >/dev/null; then
-    mkdir -p "$work/gdnsd/config/zones" "$work/gdnsd/run" "$work/gdnsd/state"
-    cp "$work/big.test.zone" "$work/gdnsd/config/zones/big.test"
-    printf 'options => { listen => [ 127.0.0.1:5303 ], run_dir => %s, state_dir => %s }\n' \
-        "$work/gdnsd/run" "$work/gdnsd/state" >"$work/gdnsd/config/config"
-    gdnsd -c "$work/gdnsd/config" -f start >"$work/gdnsd.log" 2>&1 &
+    g="$work/gdnsd"
+    mkdir -p "$g/config/zones" "$g/run" "$g/state"
+    cp "$work/big.test.zone" "$g/config/zones/big.test"
+    { printf '%s\n' "$gslb_zone"; echo 'www 30 DYNA geoip!www'; } >"$g/config/zones/gslb.test"
+    cat >"$g/config/config" <<GDNSD
+options => { listen => [ 127.0.0.1:5303 ], run_dir => $g/run, state_dir => $g/state }
+service_types => {
+  web => { plugin => http_status, port => 8080, url_path => /health, interval => 1,
+           timeout => 1, up_thresh => 1, ok_thresh => 1, down_thresh => 1 }
+}
+plugins => { geoip => {
+  maps => { m => {
+    geoip2_db => $PWD/geoip/sample.mmdb,
+    datacenters => [ us-east, eu-west ],
+    map => { EU => [ eu-west, us-east ], AF => [ eu-west, us-east ] }
+  } }
+  resources => { www => {
+    map => m, service_types => web,
+    dcmap => { us-east => [ ${us[0]}, ${us[1]} ], eu-west => [ ${eu[0]}, ${eu[1]} ] }
+  } }
+} }
+GDNSD
+    gdnsd -c "$g/config" -f start >"$work/gdnsd.log" 2>&1 &
     pids+=($!); pid[gdnsd]=$!
     servers+=(gdnsd)
 fi
@@ -161,25 +225,62 @@ for s in "${servers[@]}"; do
     [ -n "$ok" ] || { echo "$s did not come up:"; cat "$work/$s.log"; exit 1; }
 done
 
+# first_pool SERVER: the data center a London (ECS) client is answered from now.
+first_pool() {
+    case $(kdig @127.0.0.1 -p "${port[$1]}" www.gslb.test A +subnet=81.2.69.0/24 +short \
+        2>/dev/null | head -1) in
+        198.51.100.*) echo eu-west ;; 192.0.2.*) echo us-east ;; *) echo none ;;
+    esac
+}
+# wait_pool POOL: until every GSLB server answers London from POOL.
+wait_pool() {
+    for s in "${servers[@]}"; do
+        [ "$s" = knot ] && continue
+        local n=0
+        until [ "$(first_pool "$s")" = "$1" ]; do
+            n=$((n + 1))
+            [ $n -lt 300 ] || { echo "$s never answered from $1:"; cat "$work/$s.log"; exit 1; }
+            sleep 0.1
+        done
+    done
+}
+wait_pool eu-west
+
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-# run SERVER WORKLOAD [extra dnsperf args] -> "qps cpu_s q_per_cpu_s avg_latency_ms"
-run() {
-    local s=$1 w=$2; shift 2
-    local args=(-s 127.0.0.1 -p "${port[$s]}" -d "$work/$w.txt" -l "$secs" -c 4)
-    case $w in
+args_for() {
+    args=(-s 127.0.0.1 -p "${port[$1]}" -d "$work/$2.txt" -c 4)
+    case $2 in
         tcp) args+=(-m tcp) ;;
-        gslb-ecs) args+=(-E 8:00011800510245) ;;
+        gslb-ecs|gslb-down) args+=(-E 8:00011800510245) ;;
     esac
-    local c0 c1 out
+}
+# run SERVER WORKLOAD -> "qps cpu_s q_per_cpu_s"
+run() {
+    local s=$1 w=$2 c0 c1 out q qps
+    args_for "$s" "$w"
     c0=$(cpu "${pid[$s]}")
-    out=$(dnsperf "${args[@]}" "$@" 2>&1)
+    out=$(dnsperf "${args[@]}" -l "$secs" 2>&1)
     c1=$(cpu "${pid[$s]}")
-    local q qps lat
     q=$(echo "$out" | awk '/Queries completed/ {print $3}')
     qps=$(echo "$out" | awk '/Queries per second/ {printf "%d", $4}')
-    lat=$(echo "$out" | awk '/Average Latency/ {printf "%.3f", $4 * 1000}')
-    python3 -c "t=($c1-$c0)/$hz; print($qps, round(t,2), int($q/max(t,1e-9)), '$lat')"
+    python3 -c "t=($c1-$c0)/$hz; print($qps, round(t,2), int($q/max(t,1e-9)))"
+}
+# latency SERVER WORKLOAD -> "p50_ms p99_ms" at a fixed 10,000 q/s
+latency() {
+    args_for "$1" "$2"
+    dnsperf "${args[@]}" -l "$secs" -Q 10000 -v 2>/dev/null | python3 -c '
+import sys
+t = sorted(float(l.split()[-1]) for l in sys.stdin if l.startswith("> "))
+pick = lambda q: t[min(len(t) - 1, int(q * len(t)))] * 1000 if t else float("nan")
+print("%.3f %.3f" % (pick(0.50), pick(0.99)))'
+}
+serves() { # serves SERVER WORKLOAD: does the server take part in the workload?
+    case $2 in
+        gslb*) [ "$1" != knot ] ;;
+        tcp) [ "$1" != gdnsd ] ;;
+        *) true ;;
+    esac
 }
 
 workloads=(hit nxdomain nxdomain-u nodata gslb gslb-ecs tcp)
@@ -187,38 +288,53 @@ declare -A res
 for r in $(seq "$rounds"); do
     for w in "${workloads[@]}"; do
         for s in "${servers[@]}"; do
-            case $w in gslb|gslb-ecs) [ "$s" = ayadns ] || continue ;; esac
-            [ "$s" = gdnsd ] && [ "$w" = tcp ] && continue
-            res[$s,$w,$r]=$(run "$s" "$w")
+            if serves "$s" "$w"; then res[$s,$w,$r]=$(run "$s" "$w"); fi
         done
     done
 done
-# Latency at a fixed 10,000 q/s (hits).
 declare -A lat
-for s in "${servers[@]}"; do
-    lat[$s]=$(run "$s" hit -Q 10000 | awk '{print $4}')
+for w in hit gslb-ecs; do
+    for s in "${servers[@]}"; do
+        if serves "$s" "$w"; then lat[$s,$w]=$(latency "$s" "$w"); fi
+    done
 done
+# A data center down: stop eu-west's backends, wait for both servers to fail over.
+kill -STOP "$eu_backend"
+wait_pool us-east
+for r in $(seq "$rounds"); do
+    for s in "${servers[@]}"; do
+        if serves "$s" gslb-down; then res[$s,gslb-down,$r]=$(run "$s" gslb-down); fi
+    done
+done
+kill -CONT "$eu_backend"
+workloads+=(gslb-down)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf 'server\tworkload\tqps\tcpu_s\tq_per_cpu_s\tvs_knot\n' >"$tsv"
-printf '%-8s %-11s %10s %8s %12s %8s\n' server workload q/s cpu-s q/CPU-s vs-knot
+field() { for r in $(seq "$rounds"); do echo "${res[$1,$2,$r]}" | awk "{print \$$3}"; done | median; }
+ratio() { # ratio SERVER WORKLOAD PEER
+    [ -n "${res[$3,$2,1]:-}" ] || { echo -; return; }
+    python3 -c "print(round($(field "$1" "$2" 3)/$(field "$3" "$2" 3), 2))"
+}
+printf 'server\tworkload\tqps\tcpu_s\tq_per_cpu_s\tvs_gdnsd\tvs_knot\n' >"$tsv"
+printf '%-8s %-11s %10s %8s %12s %9s %8s\n' server workload q/s cpu-s q/CPU-s vs-gdnsd vs-knot
 for w in "${workloads[@]}"; do
     for s in "${servers[@]}"; do
         [ -n "${res[$s,$w,1]:-}" ] || continue
-        qps=$(for r in $(seq "$rounds"); do echo "${res[$s,$w,$r]}" | awk '{print $1}'; done | median)
-        cs=$(for r in $(seq "$rounds"); do echo "${res[$s,$w,$r]}" | awk '{print $2}'; done | median)
-        per=$(for r in $(seq "$rounds"); do echo "${res[$s,$w,$r]}" | awk '{print $3}'; done | median)
-        kn=-
-        if [ -n "${res[knot,$w,1]:-}" ]; then
-            kper=$(for r in $(seq "$rounds"); do echo "${res[knot,$w,$r]}" | awk '{print $3}'; done | median)
-            kn=$(python3 -c "print(round($per/$kper, 2))")
-        fi
-        printf '%-8s %-11s %10s %8s %12s %8s\n' "$s" "$w" "$qps" "$cs" "$per" "$kn"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$w" "$qps" "$cs" "$per" "$kn" >>"$tsv"
+        row=("$s" "$w" "$(field "$s" "$w" 1)" "$(field "$s" "$w" 2)" "$(field "$s" "$w" 3)"
+            "$(ratio "$s" "$w" gdnsd)" "$(ratio "$s" "$w" knot)")
+        printf '%-8s %-11s %10s %8s %12s %9s %8s\n' "${row[@]}"
+        (IFS=$'\t'; echo "${row[*]}") >>"$tsv"
     done
 done
-for s in "${servers[@]}"; do
-    printf 'average latency at 10k q/s (hits), %s: %s ms\n' "$s" "${lat[$s]}"
-    printf '%s\tlatency_avg_ms_at_10k\t%s\t\t\t\n' "$s" "${lat[$s]}" >>"$tsv"
+printf '\nlatency at a fixed 10,000 q/s (ms):\n%-8s %-11s %8s %8s\n' server workload p50 p99
+for w in hit gslb-ecs; do
+    for s in "${servers[@]}"; do
+        [ -n "${lat[$s,$w]:-}" ] || continue
+        read -r p50 p99 <<<"${lat[$s,$w]}"
+        printf '%-8s %-11s %8s %8s\n' "$s" "$w" "$p50" "$p99"
+        printf '%s\t%s-latency-ms\t%s\t%s\t\t\t\n' "$s" "$w" "$p50" "$p99" >>"$tsv"
+    done
 done
+printf '\nayadns: a GSLB answer with ECS costs %s× a static hit\n' \
+    "$(python3 -c "print(round($(field ayadns hit 3)/$(field ayadns gslb-ecs 3), 2))")"
 echo "TSV: $tsv ($secs s per run, $rounds rounds, $(date -u +%FT%TZ))"

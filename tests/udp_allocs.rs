@@ -1,12 +1,11 @@
 //! Heap allocations per UDP query, counted by a global allocator around
 //! `UdpAnswerer::answer` in steady state (after warm-up, buffers reused).
 //!
-//! Static hits, NODATA and NXDOMAIN repeated come from the worker's answer cache: zero
-//! allocations. Without the cache (the first time a question is seen, or a GSLB answer,
-//! which depends on the client) the path parses with hickory's `Request` and builds a `Reply`
-//! of cloned records; those counts are printed and held to ceilings so they only go down.
-//! (GSLB answers become allocation-free with precomputed answer tables; then their ceiling
-//! drops to 0.)
+//! Static hits, NODATA and NXDOMAIN repeated come from the worker's answer cache, and GSLB
+//! answers (with or without ECS, from many client networks) from its plans: zero
+//! allocations. Without the cache (the first time a question is seen) the path parses with
+//! hickory's `Request` and builds a `Reply` of cloned records; those counts are printed and
+//! held to ceilings so they only go down.
 
 use ayadns::model::Source;
 use ayadns::snapshot::Publisher;
@@ -53,13 +52,17 @@ fn repo() -> PathBuf {
 }
 
 fn query(name: &str, t: RecordType, ecs: bool) -> Vec<u8> {
+    query_from(name, t, ecs.then_some("81.2.69.0"))
+}
+
+fn query_from(name: &str, t: RecordType, subnet: Option<&str>) -> Vec<u8> {
     let mut m = Message::query();
     m.metadata.id = 7;
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
-    if ecs {
+    if let Some(net) = subnet {
         let mut e = Edns::new();
         e.set_max_payload(1232);
-        let cs = ClientSubnet::new("81.2.69.0".parse().unwrap(), 24, 0);
+        let cs = ClientSubnet::new(net.parse().unwrap(), 24, 0);
         e.options_mut().insert(EdnsOption::Subnet(cs));
         m.edns = Some(e);
     }
@@ -77,6 +80,11 @@ fn allocations_per_query_stay_under_their_ceilings() {
         .replace("\"tests/", &format!("\"{}/tests/", root.display()))
         .replace("\"zones/", &format!("\"{}/zones/", root.display()))
         .replace("\"geoip/", &format!("\"{}/geoip/", root.display()));
+    // And a service with the default chain, whose `weighted` step draws per query.
+    let cfg = format!(
+        "{cfg}\n[[service]]\nname = \"shop.gslb.example.com.\"\ntypes = [\"A\"]\nttl = 30\n\
+         pools = [\"us-east\", \"eu-west\"]\nanswers = 1\n"
+    );
     fs::write(&path, cfg).unwrap();
     let (_c, model) = Source::ConfigFile(path).load().unwrap();
     let publisher = Publisher::new(model);
@@ -131,7 +139,29 @@ fn allocations_per_query_stay_under_their_ceilings() {
             "GSLB with ECS",
             query("www.gslb.example.com.", RecordType::A, true),
             true,
-            50,
+            0,
+        ),
+        (
+            "GSLB without ECS",
+            query("www.gslb.example.com.", RecordType::A, false),
+            true,
+            0,
+        ),
+        (
+            "GSLB weighted draw with ECS",
+            query_from(
+                "shop.gslb.example.com.",
+                RecordType::A,
+                Some("216.160.83.0"),
+            ),
+            true,
+            0,
+        ),
+        (
+            "GSLB AAAA with ECS",
+            query("www.gslb.example.com.", RecordType::AAAA, true),
+            true,
+            0,
         ),
     ] {
         let mut ask = |out: &mut Vec<u8>| {
@@ -155,5 +185,31 @@ fn allocations_per_query_stay_under_their_ceilings() {
         ));
         assert!(per <= ceiling as f64, "{what}: {per} allocations per query");
     }
+    // Many client networks: after each has been seen once, none allocates.
+    let subnets: Vec<String> = (0..200)
+        .map(|i| format!("{}.{}.{}.0", [81, 175, 89, 2, 216][i % 5], i / 5, i % 251))
+        .collect();
+    let queries: Vec<Vec<u8>> = subnets
+        .iter()
+        .map(|n| query_from("www.gslb.example.com.", RecordType::A, Some(n)))
+        .collect();
+    for q in &queries {
+        assert!(answerer.answer_cached(&mut cache, q, src, &mut out));
+        assert!(answerer.answer_cached(&mut cache, q, src, &mut out));
+    }
+    let before = COUNT.with(|c| c.get());
+    for _ in 0..5 {
+        for q in &queries {
+            assert!(answerer.answer_cached(&mut cache, q, src, &mut out));
+        }
+    }
+    let per = (COUNT.with(|c| c.get()) - before) as f64 / (5 * queries.len()) as f64;
+    report.push(format!(
+        "GSLB with ECS from 200 networks: {per:.2} allocations/query (ceiling 0)"
+    ));
+    assert!(
+        per == 0.0,
+        "GSLB from many networks: {per} allocations per query"
+    );
     println!("{}", report.join("\n"));
 }

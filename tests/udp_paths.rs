@@ -212,6 +212,28 @@ const VARIANTS: &[Variant] = &[
         let cs = ClientSubnet::new("81.2.69.0".parse().unwrap(), 24, 0);
         e.options_mut().insert(EdnsOption::Subnet(cs));
     }),
+    // More client networks for the same questions: after the first, GSLB answers come
+    // from the UDP worker's plans, not from the general path.
+    ("ecs-us", |m| {
+        let e = edns(m, 1232);
+        let cs = ClientSubnet::new("216.160.83.0".parse().unwrap(), 24, 0);
+        e.options_mut().insert(EdnsOption::Subnet(cs));
+    }),
+    ("ecs-cn-16", |m| {
+        let e = edns(m, 1232);
+        let cs = ClientSubnet::new("175.16.0.0".parse().unwrap(), 16, 0);
+        e.options_mut().insert(EdnsOption::Subnet(cs));
+    }),
+    ("ecs-eu-again", |m| {
+        let e = edns(m, 1232);
+        let cs = ClientSubnet::new("81.2.69.0".parse().unwrap(), 24, 0);
+        e.options_mut().insert(EdnsOption::Subnet(cs));
+    }),
+    ("ecs-v6", |m| {
+        let e = edns(m, 1232);
+        let cs = ClientSubnet::new("2a02:d3c0::".parse().unwrap(), 56, 0);
+        e.options_mut().insert(EdnsOption::Subnet(cs));
+    }),
     ("ecs-v6-zero", |m| {
         let e = edns(m, 1232);
         let cs = ClientSubnet::new("::".parse().unwrap(), 0, 0);

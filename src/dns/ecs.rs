@@ -100,7 +100,7 @@ pub fn find_option(msg: &[u8], code: u16) -> Option<Option<&[u8]>> {
     Some(None)
 }
 
-fn check(data: &[u8]) -> Ecs {
+pub(crate) fn check(data: &[u8]) -> Ecs {
     let (Some(family), Some(&source), Some(_scope)) = (u16_at(data, 0), data.get(2), data.get(3))
     else {
         return Ecs::Malformed;

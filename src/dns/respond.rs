@@ -243,7 +243,7 @@ fn gslb_answer(
     let asker = Asker {
         source: request.src().ip(),
         ecs: ecs.map(|cs| (cs.addr, cs.source_prefix)),
-        seed: query_seed(request),
+        seed: query_seed(request.metadata.id),
     };
     let (d, client) = answer(&snap.gslb_inputs(), svc, qtype, &asker, false)?;
     let records = match &d.cname {
@@ -282,7 +282,7 @@ fn gslb_answer(
 }
 
 /// Randomness for one query: its id mixed with a per-thread counter.
-fn query_seed(request: &Request) -> u64 {
+pub fn query_seed(id: u16) -> u64 {
     thread_local! {
         static COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     }
@@ -291,7 +291,7 @@ fn query_seed(request: &Request) -> u64 {
         c.set(v);
         v
     });
-    crate::hash::mix64(((request.metadata.id as u64) << 48) ^ n)
+    crate::hash::mix64(((id as u64) << 48) ^ n)
 }
 
 /// The records of an AXFR of `zone`, in messages of a bounded size: SOA first and last

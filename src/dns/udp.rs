@@ -14,12 +14,14 @@
 //! A datagram whose header is readable but whose body is not gets FORMERR with an empty
 //! question, as hickory's own server sends.
 
-use super::cache::{self, AnswerCache};
+use super::cache::{self, AnswerCache, GslbEntry, Slot};
 use super::counters::{self, Kind, UdpDrop};
 use super::handler::DnsHandler;
-use super::respond::{Action, Reply, respond};
+use super::respond::{Action, Reply, query_seed, respond};
 use super::rrl::{Rrl, Verdict};
 use super::tcp::formerr;
+use crate::gslb::decide::{AnswerKind, Asker};
+use crate::snapshot::Snapshot;
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
@@ -112,23 +114,39 @@ impl UdpAnswerer {
             None => None,
         };
         let mut forced = None;
+        let mut cached = false;
         if let (Some(c), Some(k)) = (cache.as_deref_mut(), &key)
-            && let Some(e) = c.get(model, k)
+            && let Some((slot, generation)) = c.get(&snap, k)
         {
-            snap.metrics.record(&e.tally, e.qtype, e.rcode, false);
-            match self.limit(src.ip(), e.kind, false) {
-                Verdict::Send => {
-                    out.extend_from_slice(&e.bytes);
-                    out[..2].copy_from_slice(&query[..2]);
+            cached = true;
+            let verdict = match slot {
+                Slot::Static(e) => {
+                    snap.metrics.record(&e.tally, e.qtype, e.rcode, false);
+                    let v = self.limit(src.ip(), e.kind, false);
+                    if v == Verdict::Send {
+                        out.extend_from_slice(&e.bytes);
+                        out[..2].copy_from_slice(&query[..2]);
+                        if let (Some(at), Some((_, r))) = (e.ecs_at, &k.ecs) {
+                            out[at..].copy_from_slice(&query[r.start + 4..r.end]);
+                        }
+                    }
+                    Some(v)
+                }
+                Slot::Gslb(g) => self.answer_gslb(&snap, generation, g, k, query, src, out),
+            };
+            match verdict {
+                Some(Verdict::Send) => {
                     self.handler.metrics().observe(started.elapsed());
                     return true;
                 }
-                Verdict::Drop => {
+                Some(Verdict::Drop) => {
                     self.handler.metrics().observe(started.elapsed());
                     return false;
                 }
                 // The truncated answer is built below (rare: over the limit only).
-                Verdict::Slip => forced = Some(Verdict::Slip),
+                Some(Verdict::Slip) => forced = Some(Verdict::Slip),
+                // Not an answer the fast path writes: the general path answers.
+                None => {}
             }
         }
         let parsed = match question_has_pointer(query) {
@@ -192,20 +210,117 @@ impl UdpAnswerer {
         let sent = encode_fitted(&request, &mut reply, out);
         if sent
             && verdict == Verdict::Send
-            && tally.gslb.is_none()
+            && !cached
             && let (Some(c), Some(k)) = (cache, &key)
         {
-            let entry = cache::Entry {
-                bytes: out.as_slice().into(),
-                tally,
-                qtype: RecordType::from(k.qtype),
-                rcode,
-                kind,
+            let slot = match tally.gslb {
+                None => cache::Entry::ecs_at(k, query, out).map(|ecs_at| {
+                    Slot::Static(cache::Entry {
+                        bytes: out.as_slice().into(),
+                        tally,
+                        qtype: RecordType::from(k.qtype),
+                        rcode,
+                        kind,
+                        ecs_at,
+                    })
+                }),
+                Some(_) => GslbEntry::from_answer(model, k, query, out, tally)
+                    .map(|g| Slot::Gslb(Box::new(g))),
             };
-            c.insert(model, k, entry);
+            if let Some(slot) = slot {
+                c.insert(model, k, slot);
+            }
         }
         self.handler.metrics().observe(started.elapsed());
         sent
+    }
+
+    /// A GSLB answer through the worker's plans ([`super::cache`]): the verdict, with the
+    /// answer in `out` when it is [`Verdict::Send`]; `None` when the general path must
+    /// answer (NODATA, fallback shapes, too large for the client).
+    #[allow(clippy::too_many_arguments)]
+    fn answer_gslb(
+        &self,
+        snap: &Snapshot,
+        generation: u64,
+        g: &mut GslbEntry,
+        k: &cache::Key,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Verdict> {
+        let asker = Asker {
+            source: src.ip(),
+            ecs: k.ecs.as_ref().map(|(cs, _)| (cs.addr, cs.source_prefix)),
+            seed: query_seed(u16::from_be_bytes([query[0], query[1]])),
+        };
+        let tally = g.draw(snap, generation, &asker)?;
+        let model = &snap.model.gslb;
+        let svc = model.services.get(g.service)?;
+        let d = &g.drawn;
+        if !matches!(
+            d.kind,
+            AnswerKind::Chosen | AnswerKind::FailOpen | AnswerKind::Fallback
+        ) {
+            return None;
+        }
+        let n = d.addresses(model, svc, g.v6).count();
+        let (rtype, rdlen) = if g.v6 { (28u16, 16usize) } else { (1, 4) };
+        let ecs = k.ecs.as_ref().map(|(_, r)| r.clone());
+        let opt_len = g
+            .opt
+            .map_or(0, |_| 11 + ecs.as_ref().map_or(0, |r| 4 + r.len()));
+        if n == 0 {
+            return None;
+        }
+        let size = k.question_end + g.owner.len() + 10 + rdlen + (n - 1) * (12 + rdlen) + opt_len;
+        if size > g.limit {
+            return None;
+        }
+        snap.metrics.record(
+            &tally,
+            RecordType::from(k.qtype),
+            ResponseCode::NoError,
+            false,
+        );
+        let verdict = self.limit(src.ip(), Kind::Answer, false);
+        if verdict != Verdict::Send {
+            return Some(verdict);
+        }
+        out.extend_from_slice(&query[..2]);
+        out.extend_from_slice(&g.flags);
+        out.extend_from_slice(&[0, 1]);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, g.opt.is_some() as u8]);
+        out.extend_from_slice(&query[12..k.question_end]);
+        let ttl = d.ttl.to_be_bytes();
+        for (i, a) in d.addresses(model, svc, g.v6).enumerate() {
+            out.extend_from_slice(if i == 0 { &g.owner } else { &g.next_owner });
+            out.extend_from_slice(&rtype.to_be_bytes());
+            out.extend_from_slice(&[0, 1]);
+            out.extend_from_slice(&ttl);
+            out.extend_from_slice(&(rdlen as u16).to_be_bytes());
+            match a {
+                IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
+                IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
+            }
+        }
+        if let Some(opt) = &g.opt {
+            out.extend_from_slice(opt);
+            match ecs {
+                None => out.extend_from_slice(&[0, 0]),
+                Some(r) => {
+                    let data = &query[r];
+                    out.extend_from_slice(&((4 + data.len()) as u16).to_be_bytes());
+                    out.extend_from_slice(&[0, 8]);
+                    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                    out.extend_from_slice(&data[..3]); // family, source prefix
+                    out.push(d.scope(Some(data[2])));
+                    out.extend_from_slice(&data[4..]);
+                }
+            }
+        }
+        Some(Verdict::Send)
     }
 
     fn limit(&self, ip: IpAddr, kind: Kind, valid_cookie: bool) -> Verdict {

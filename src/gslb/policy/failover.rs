@@ -25,6 +25,7 @@ use toml::Spanned;
 pub const WORD: Word = Word {
     word: "failover",
     client_dependent: false,
+    seeded: false,
     compile,
 };
 

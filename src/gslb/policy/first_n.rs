@@ -19,6 +19,7 @@ use toml::Spanned;
 pub const WORD: Word = Word {
     word: "first_n",
     client_dependent: false,
+    seeded: false,
     compile,
 };
 

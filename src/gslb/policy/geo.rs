@@ -29,6 +29,7 @@ use std::sync::Arc;
 pub const WORD: Word = Word {
     word: "geo",
     client_dependent: true,
+    seeded: false,
     compile,
 };
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub const WORD: Word = Word {
     word: "health",
     client_dependent: false,
+    seeded: false,
     compile,
 };
 
@@ -38,7 +39,7 @@ fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
             pc.endpoints.clear();
             continue;
         }
-        pc.endpoints.retain(|&e| {
+        pc.endpoints.retain(|&mut e| {
             let ok = ctx.health.is_up(e);
             if !ok {
                 notes.why(|| format!("{} is down", ctx.model.endpoints[e].name));

@@ -24,6 +24,7 @@ use std::sync::Arc;
 pub const WORD: Word = Word {
     word: "latency",
     client_dependent: true,
+    seeded: false,
     compile,
 };
 

@@ -11,7 +11,7 @@
 //! A step reads the request context ([`Ctx`]: the model, the client, the health view) and
 //! its own compiled settings, and rewrites the [`Candidates`]; it never
 //! probes, never does I/O and never looks at the clock, so the same inputs always give the
-//! same answer (randomness comes from the seed in [`crate::gslb::Client`]). `explain` is the
+//! same answer (randomness comes from the query's seed in [`Ctx`]). `explain` is the
 //! same function with a [`Trace`] switched on.
 //!
 //! Every step also says how much of the client address its decision depended on
@@ -41,19 +41,51 @@ use std::fmt;
 use std::sync::Arc;
 use toml::Spanned;
 
+/// A pool's endpoints still in the running, in answer order (inline up to 8: copying the
+/// candidates of a typical pool allocates nothing).
+pub type Endpoints = smallvec::SmallVec<[EndpointId; 8]>;
+
 /// One pool still in the running, with its endpoints in answer order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct PoolCand {
     /// The pool.
     pub pool: PoolId,
     /// Its endpoints still in the running, in answer order.
-    pub endpoints: Vec<EndpointId>,
+    pub endpoints: Endpoints,
+}
+
+impl Clone for PoolCand {
+    fn clone(&self) -> Self {
+        PoolCand {
+            pool: self.pool,
+            endpoints: self.endpoints.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.pool = source.pool;
+        self.endpoints.clone_from(&source.endpoints);
+    }
 }
 
 /// The candidates a step works on: pools in answer order, and at most how many addresses the
 /// answer may hold (set by `first_n`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `clone_from` reuses the target's storage: the query path copies a stored plan's
+/// candidates into a per-worker scratch value without allocating.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Candidates(pub Vec<PoolCand>, pub Option<usize>);
+
+impl Clone for Candidates {
+    fn clone(&self) -> Self {
+        Candidates(self.0.clone(), self.1)
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.0.clone_from(&source.0);
+        self.1 = source.1;
+    }
+}
 
 impl Candidates {
     /// True when no endpoint is left.
@@ -106,15 +138,21 @@ pub struct Ctx<'a> {
     pub health: &'a HealthView,
     /// True for AAAA (IPv6) answers, false for A.
     pub v6: bool,
+    /// The query's randomness (for [`Word::seeded`] steps; replayable).
+    pub seed: u64,
 }
 
 /// A chain step with its settings compiled: what its config word does.
 pub trait Step: fmt::Debug + Send + Sync {
     /// The config word.
     fn word(&self) -> &'static str;
-    /// Narrow or reorder the candidates. Pure: no I/O, no clock; randomness from the client's
+    /// Narrow or reorder the candidates. Pure: no I/O, no clock; randomness from the query's
     /// seed.
     fn apply(&self, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes);
+    /// Whether it reads the query's seed ([`Word::seeded`]).
+    fn seeded(&self) -> bool {
+        word(self.word()).is_some_and(|w| w.seeded)
+    }
 }
 
 /// A step made of its compiled settings `S` and the function that applies them: what every
@@ -163,6 +201,9 @@ pub struct Word {
     /// Whether the step's decision depends on who asks (then the answer carries an ECS
     /// scope, and the drill preview must look at real clients).
     pub client_dependent: bool,
+    /// Whether the step draws on the query's random seed: the query path runs it (and every
+    /// step after it) per query; the steps before it run once per client network.
+    pub seeded: bool,
     /// Read and check the step's settings; `None` when they are wrong (problems say why).
     pub compile: fn(&mut Compile<'_>) -> Option<Arc<dyn Step>>,
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub const WORD: Word = Word {
     word: "nearest",
     client_dependent: true,
+    seeded: false,
     compile,
 };
 

@@ -222,6 +222,7 @@ pub fn run_steps(
         client,
         health,
         v6: false,
+        seed: client.seed,
     };
     let mut c = candidates(m, svc, false, health);
     super::run(&steps, &ctx, &mut c, None);

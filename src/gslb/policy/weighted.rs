@@ -10,12 +10,14 @@
 //! decision can be replayed. Does not depend on the client.
 
 use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word, mix64, unit};
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// The word.
 pub const WORD: Word = Word {
     word: "weighted",
     client_dependent: false,
+    seeded: true,
     compile,
 };
 
@@ -25,12 +27,14 @@ fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
 
 fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
     let endpoints = &ctx.model.endpoints;
-    let mut rng = ctx.client.seed;
+    let mut rng = ctx.seed;
     for pc in &mut cands.0 {
         if pc.endpoints.len() < 2 {
             continue;
         }
-        let mut keyed: Vec<(f64, usize)> = pc
+        // Keys on the stack for pools of up to 16 endpoints: the query path runs this step
+        // per query and allocates nothing.
+        let mut keyed: SmallVec<[(f64, usize); 16]> = pc
             .endpoints
             .iter()
             .map(|&e| {
@@ -40,7 +44,9 @@ fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
             })
             .collect();
         keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
-        pc.endpoints = keyed.into_iter().map(|(_, e)| e).collect();
+        for (slot, (_, e)) in pc.endpoints.iter_mut().zip(keyed) {
+            *slot = e;
+        }
     }
     notes.why(|| "endpoints shuffled by weight".into());
 }
