@@ -396,7 +396,7 @@ fn check(config: PathBuf, json: bool) -> ExitCode {
         Ok((_, model)) => {
             report.zones = model.zones.len();
             report.records = model.zones.iter().map(|z| z.record_count).sum();
-            report.warnings = ayadns::gslb::capacity::region_loss_warnings(&model.gslb);
+            report.warnings = model.warnings();
         }
         Err(problems) => {
             report.errors = problems

@@ -112,17 +112,6 @@ impl Overlay {
         self.ramps = seen;
         next
     }
-
-    /// Pools ramping now: (pool, ms since it came back).
-    pub fn ramping(&self, now: SystemTime) -> Vec<(String, Duration)> {
-        self.ramps
-            .iter()
-            .filter_map(|(name, s)| match s {
-                State::Back(at) => Some((name.clone(), now.duration_since(*at).unwrap_or_default())),
-                _ => None,
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

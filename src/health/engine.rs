@@ -49,7 +49,6 @@ enum Msg {
     Status(tokio::sync::oneshot::Sender<StatusDetail>),
     Tick(tokio::sync::oneshot::Sender<()>),
     Capacity(HashMap<String, u16>),
-    Ramping(tokio::sync::oneshot::Sender<Vec<(String, Duration)>>),
 }
 
 impl HealthHandle {
@@ -84,15 +83,6 @@ impl HealthHandle {
     /// absent: all), computed by ops; republished when it changed.
     pub fn set_capacity(&self, admit: HashMap<String, u16>) {
         let _ = self.tx.send(Msg::Capacity(admit));
-    }
-
-    /// Pools ramping back after being down, with how long ago they came back.
-    pub async fn ramping(&self) -> Vec<(String, Duration)> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.tx.send(Msg::Ramping(tx)).is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
     }
 
     /// Re-evaluate staleness now and publish what changed (after a test clock moved).
@@ -267,9 +257,6 @@ pub fn start(
                                 ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
                                 last_publish = std::time::Instant::now();
                             }
-                        }
-                        Msg::Ramping(reply) => {
-                            let _ = reply.send(overlay.ramping(clock.now()));
                         }
                         Msg::Status(reply) => {
                             let _ = reply.send(run.agg.detail(clock.now()));
