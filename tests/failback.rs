@@ -65,12 +65,16 @@ fn first_answer(dns: SocketAddr, i: u32) -> String {
         .unwrap_or_default()
 }
 
+/// The eu client subnets answered from eu-west.
+fn eu_clients(dns: SocketAddr) -> Vec<u32> {
+    (0..CLIENTS)
+        .filter(|&i| first_answer(dns, i).starts_with("198.51.100."))
+        .collect()
+}
+
 /// The share of the eu client subnets answered from eu-west.
 fn eu_share(dns: SocketAddr) -> f64 {
-    let eu = (0..CLIENTS)
-        .filter(|&i| first_answer(dns, i).starts_with("198.51.100."))
-        .count();
-    eu as f64 / f64::from(CLIENTS)
+    eu_clients(dns).len() as f64 / f64::from(CLIENTS)
 }
 
 fn status(admin: SocketAddr) -> Value {
@@ -92,7 +96,13 @@ fn pool(st: &Value, name: &str) -> Value {
 /// Move the server's test clock forward; the engine republishes the ramp before it returns.
 fn advance(admin: SocketAddr, by: &str) {
     let body = format!("{{\"advance\": \"{by}\"}}");
-    let (code, text) = http(admin, "POST", "/api/v1/test/clock", Some(ADMIN_TOKEN), Some(&body));
+    let (code, text) = http(
+        admin,
+        "POST",
+        "/api/v1/test/clock",
+        Some(ADMIN_TOKEN),
+        Some(&body),
+    );
     assert_eq!(code, 200, "{text}");
 }
 
@@ -145,54 +155,71 @@ fn a_recovered_pool_ramps_its_clients_back() {
         admitted.is_some_and(|a| a < 0.3),
         "status shows the ramp: {st}"
     );
-    let mut shares = vec![eu_share(site.dns)];
-    let mut admitted_before: Vec<u32> = (0..CLIENTS)
-        .filter(|&i| first_answer(site.dns, i).starts_with("198.51.100."))
-        .collect();
-    for _ in 0..3 {
-        advance(site.admin, "2500ms");
-        shares.push(eu_share(site.dns));
+    // The share the server admits (status) before and after a pass over the clients: the
+    // share measured must lie between them (the ramp also moves with real time meanwhile).
+    let ramp_now = || {
+        pool(&status(site.admin), "eu-west")["ramp_admitted"]
+            .as_f64()
+            .unwrap_or(1.0)
+    };
+    let mut shares = Vec::new();
+    let mut admitted_before: Vec<u32> = Vec::new();
+    for step in 0..5 {
+        if step == 4 {
+            advance(site.admin, "3s");
+        } else if step > 0 {
+            advance(site.admin, "2500ms");
+        }
+        let low = ramp_now();
+        let on_eu = eu_clients(site.dns);
+        let high = ramp_now();
+        let share = on_eu.len() as f64 / f64::from(CLIENTS);
+        assert!(
+            share > low - 0.12 && share < high + 0.12,
+            "step {step}: {share} of the clients on eu-west, status said {low} then {high}"
+        );
         // A rising share only adds clients: who was admitted stays admitted.
-        let now: Vec<u32> = (0..CLIENTS)
-            .filter(|&i| first_answer(site.dns, i).starts_with("198.51.100."))
-            .collect();
         assert!(
-            admitted_before.iter().all(|i| now.contains(i)),
-            "a client admitted earlier lost eu-west: {admitted_before:?} → {now:?}"
+            admitted_before.iter().all(|i| on_eu.contains(i)),
+            "a client admitted earlier lost eu-west: {admitted_before:?} → {on_eu:?}"
         );
-        admitted_before = now;
+        admitted_before = on_eu;
+        shares.push((share, low, high));
+        if step == 2 {
+            // Explain, mid-ramp, says so for a client.
+            let (code, body) = http(
+                site.admin,
+                "GET",
+                "/api/v1/explain?name=www.gslb.example.com.&client=10.20.7.0/24",
+                Some(READ_TOKEN),
+                None,
+            );
+            assert_eq!(code, 200, "{body}");
+            assert!(
+                body.contains("pool eu-west ramping: ") && body.contains("% admitted; this client"),
+                "{body}"
+            );
+        }
     }
-    // Explain, mid-ramp, says so for a client.
-    let (code, body) = http(
-        site.admin,
-        "GET",
-        "/api/v1/explain?name=www.gslb.example.com.&client=10.20.7.0/24",
-        Some(READ_TOKEN),
-        None,
+    eprintln!(
+        "eu-west's share of its clients (measured, status before, after), 2.5 s apart on the server's clock: {shares:?}"
     );
-    assert_eq!(code, 200, "{body}");
-    assert!(
-        body.contains("pool eu-west ramping: ") && body.contains("% admitted; this client"),
-        "{body}"
-    );
-    advance(site.admin, "3s");
-    shares.push(eu_share(site.dns));
-    eprintln!("eu-west's share of its clients, 2.5 s apart on the server's clock: {shares:?}");
-    assert!(shares[0] < 0.25, "not back at once: {shares:?}");
-    let expect = [0.25, 0.5, 0.75];
-    for (k, want) in expect.iter().enumerate() {
-        let got = shares[k + 1];
+    let s: Vec<f64> = shares.iter().map(|x| x.0).collect();
+    assert!(s[0] < 0.25, "not back at once: {s:?}");
+    // About a quarter, a half, three quarters (plus the real time the test takes).
+    for (k, want) in [0.25, 0.5, 0.75].iter().enumerate() {
         assert!(
-            (got - want).abs() < 0.17,
-            "share {k} after {} s: {got}, want about {want}: {shares:?}",
-            2.5 * (k + 1) as f64
+            s[k + 1] > want - 0.12 && s[k + 1] < want + 0.24 && s[k + 1] < 0.98,
+            "after {} s: {}, want about {want}: {s:?}",
+            2.5 * (k + 1) as f64,
+            s[k + 1]
         );
     }
     assert!(
-        shares.windows(2).all(|w| w[0] < w[1]),
-        "rises step by step: {shares:?}"
+        s.windows(2).all(|w| w[0] < w[1]),
+        "rises step by step: {s:?}"
     );
-    assert_eq!(shares[4], 1.0, "the ramp is over: {shares:?}");
+    assert_eq!(s[4], 1.0, "the ramp is over: {s:?}");
     assert!(pool(&status(site.admin), "eu-west")["ramp_admitted"].is_null());
 }
 
@@ -227,12 +254,7 @@ fn without_a_ramp_a_recovered_pool_takes_everyone_back() {
 fn a_drill_preview_flags_a_survivor_under_headroom() {
     let site = Site::new();
     let backends = [Backend::new(), Backend::new()];
-    let cfg = write_config(
-        &site,
-        &[&backends[0], &backends[1]],
-        "capacity = 5\n",
-        "",
-    );
+    let cfg = write_config(&site, &[&backends[0], &backends[1]], "capacity = 5\n", "");
     let _server = site.start(&cfg);
     // About two seconds of traffic from the eu clients (and a little from us).
     let until = std::time::Instant::now() + Duration::from_secs(2);
@@ -339,23 +361,35 @@ fn the_capacity_step_spills_clients_above_capacity() {
                 std::thread::sleep(Duration::from_millis(5));
                 let a = first_answer(site.dns, i);
                 // A spilled client gets the next pool, never nothing.
-                assert!(a.starts_with("198.51.100.") || a.starts_with("192.0.2."), "{a}");
+                assert!(
+                    a.starts_with("198.51.100.") || a.starts_with("192.0.2."),
+                    "{a}"
+                );
                 a.starts_with("198.51.100.")
             })
             .collect()
     };
-    assert_eq!(pass().len() as u32, CLIENTS, "under capacity at first");
+    // A few queries are well under capacity: every client on eu-west.
+    for i in 0..10 {
+        assert!(
+            first_answer(site.dns, i).starts_with("198.51.100."),
+            "under capacity at first"
+        );
+    }
     // Keep asking until the spill shows (the demand is measured once a second).
     let mut on_eu = pass();
     for _ in 0..8 {
-        if (on_eu.len() as u32) < CLIENTS * 9 / 10 {
+        if (on_eu.len() as u32) < CLIENTS / 2 {
             break;
         }
         on_eu = pass();
     }
     let share = on_eu.len() as f64 / f64::from(CLIENTS);
     eprintln!("eu-west keeps {share} of its clients over capacity");
-    assert!(share < 0.9, "eu-west kept {share} of its clients over capacity");
+    assert!(
+        share < 0.5,
+        "eu-west kept {share} of its clients over capacity"
+    );
     assert!(share > 0.02, "some clients stay: {share}");
     let st = status(site.admin);
     let admitted = pool(&st, "eu-west")["capacity_admitted"].as_f64();
@@ -371,7 +405,12 @@ fn check_warns_when_losing_a_region_breaks_headroom() {
     let site = Site::new();
     let backends = [Backend::new(), Backend::new()];
     let with = |us: u32, eu: u32, demand: &str| {
-        let cfg = write_config(&site, &[&backends[0], &backends[1]], &format!("capacity = {us}\n"), "");
+        let cfg = write_config(
+            &site,
+            &[&backends[0], &backends[1]],
+            &format!("capacity = {us}\n"),
+            "",
+        );
         let text = std::fs::read_to_string(&cfg).unwrap().replace(
             "name = \"eu-west\"\nregion = \"eu\"\n",
             &format!("name = \"eu-west\"\nregion = \"eu\"\ncapacity = {eu}\n"),
@@ -397,14 +436,19 @@ fn check_warns_when_losing_a_region_breaks_headroom() {
     // A bad headroom is an error with its line.
     let cfg = site.path().join("ayadns.toml");
     let text = std::fs::read_to_string(&cfg).unwrap() + "";
-    std::fs::write(&cfg, text.replace("[capacity]\n", "[capacity]\nheadroom = 0.5\n")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[capacity]\n", "[capacity]\nheadroom = 0.5\n"),
+    )
+    .unwrap();
     let (ok, _, err) = run_ayadns(
         Some(site.path()),
         &["check", "--config", cfg.to_str().unwrap()],
     );
     assert!(!ok.success());
     assert!(
-        err.contains("ayadns.toml:") && err.contains("[capacity] headroom 0.5 is not between 1 and 10"),
+        err.contains("ayadns.toml:")
+            && err.contains("[capacity] headroom 0.5 is not between 1 and 10"),
         "{err}"
     );
     // The shipped example declares capacities and demand that hold.

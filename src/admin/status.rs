@@ -1,12 +1,12 @@
 //! `GET /api/v1/status`: what is up, as the query path sees it, and why (body:
 //! [`crate::api::Status`]).
 
-use crate::gslb::admission::{ALL, ramp_permille};
 use super::AdminState;
 use crate::api::{
     ConfigInfo, EndpointStatus, PoolStatus, RegionInfo, ServiceInfo, Status, TransitionInfo,
     ZoneInfo,
 };
+use crate::gslb::admission::{ALL, ramp_permille};
 use axum::Json;
 use axum::extract::State;
 

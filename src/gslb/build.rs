@@ -205,7 +205,9 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
             if !(1.0..=crate::config::capacity::MAX_QPS).contains(&v) {
                 c.err(
                     cap.span(),
-                    format!("pool `{name}`: capacity {v} is not between 1 and 1e9 queries per second"),
+                    format!(
+                        "pool `{name}`: capacity {v} is not between 1 and 1e9 queries per second"
+                    ),
                 );
             }
             v

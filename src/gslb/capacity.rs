@@ -10,7 +10,9 @@ pub fn admit_permille(capacity: f64, demand: f64) -> u16 {
     if demand <= capacity || demand <= 0.0 {
         return ALL;
     }
-    ((capacity / demand) * f64::from(ALL)).floor().clamp(0.0, f64::from(ALL)) as u16
+    ((capacity / demand) * f64::from(ALL))
+        .floor()
+        .clamp(0.0, f64::from(ALL)) as u16
 }
 
 /// Does a pool of `capacity` hold `headroom ×` a load of `load` queries/s?
@@ -76,8 +78,14 @@ mod tests {
                 "name = \"ap-southeast\"\nregion = \"ap\"\ncapacity = 1000",
             );
         // Demand 2000: losing us or eu leaves 4000 < 1.5 × 2000 = 3000? No: 4000 ≥ 3000.
-        let g = build(&format!("{base}\n[capacity]\ndemand = {{ us = 1000, eu = 1000 }}\n"));
-        assert!(region_loss_warnings(&g).is_empty(), "{:?}", region_loss_warnings(&g));
+        let g = build(&format!(
+            "{base}\n[capacity]\ndemand = {{ us = 1000, eu = 1000 }}\n"
+        ));
+        assert!(
+            region_loss_warnings(&g).is_empty(),
+            "{:?}",
+            region_loss_warnings(&g)
+        );
         // Demand 3000: losing us (or eu) leaves 4000 < 4500; losing ap leaves 6000 ≥ 4500.
         let g = build(&format!(
             "{base}\n[capacity]\ndemand = {{ us = 1500, eu = 1000, ap = 500 }}\n"
@@ -97,9 +105,17 @@ mod tests {
 
     #[test]
     fn bad_capacity_settings_name_their_line() {
-        let p = crate::gslb::policy::testing::problems_of("\n[capacity]\nheadroom = 20.0\ndemand = { mars = 10 }\n");
-        assert!(p.contains("[capacity] headroom 20 is not between 1 and 10"), "{p}");
-        assert!(p.contains("demand names `mars`, which is not a region"), "{p}");
+        let p = crate::gslb::policy::testing::problems_of(
+            "\n[capacity]\nheadroom = 20.0\ndemand = { mars = 10 }\n",
+        );
+        assert!(
+            p.contains("[capacity] headroom 20 is not between 1 and 10"),
+            "{p}"
+        );
+        assert!(
+            p.contains("demand names `mars`, which is not a region"),
+            "{p}"
+        );
         let text = crate::gslb::policy::testing::CONFIG.replace(
             "name = \"ap-southeast\"\nregion = \"ap\"",
             "name = \"ap-southeast\"\nregion = \"ap\"\ncapacity = 0",

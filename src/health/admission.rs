@@ -152,7 +152,11 @@ mod tests {
         set_eu(&m, &mut h, true);
         let (s, next) = share(&m, &mut o, &h, 2);
         assert_eq!(s, 0, "back: starts from nothing");
-        assert_eq!(next, Some(Duration::from_millis(500)), "republished every ramp/20");
+        assert_eq!(
+            next,
+            Some(Duration::from_millis(500)),
+            "republished every ramp/20"
+        );
         assert_eq!(share(&m, &mut o, &h, 6).0, 400);
         // Fails again mid-ramp, comes back: starts over.
         set_eu(&m, &mut h, false);

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 /// Rates are smoothed over about this long.
-pub const SMOOTHING: Duration = Duration::from_secs(10);
+pub const SMOOTHING: Duration = Duration::from_secs(3);
 
 /// Recent queries per second per service.
 #[derive(Debug, Default)]
@@ -65,9 +65,7 @@ pub fn add_loads(model: &Gslb, preview: &mut Preview, rates: &Rates) {
         }
     }
     for (pool, expected) in load {
-        let capacity = model
-            .pool_id(&pool)
-            .and_then(|p| model.pools[p].capacity);
+        let capacity = model.pool_id(&pool).and_then(|p| model.pools[p].capacity);
         let ok = capacity.is_none_or(|c| holds(c, expected, model.headroom));
         if let (false, Some(c)) = (ok, capacity) {
             preview.warnings.push(format!(
@@ -130,9 +128,25 @@ pub fn admission(inputs: &Inputs<'_>, traffic: &Traffic, rates: &Rates) -> HashM
                 },
             };
             let client = asker.locate(model, inputs.geo);
-            let mut d = decide(model, svc, false, &client, &ideal, inputs.everything_up, false);
+            let mut d = decide(
+                model,
+                svc,
+                false,
+                &client,
+                &ideal,
+                inputs.everything_up,
+                false,
+            );
             if d.pools.is_empty() {
-                d = decide(model, svc, true, &client, &ideal, inputs.everything_up, false);
+                d = decide(
+                    model,
+                    svc,
+                    true,
+                    &client,
+                    &ideal,
+                    inputs.everything_up,
+                    false,
+                );
             }
             if let Some(&p) = d.pools.first() {
                 demand[p] += qps * w / total;
@@ -170,8 +184,11 @@ mod tests {
         r.observe(&counts(0), t0);
         assert_eq!(r.qps("www."), 0.0);
         r.observe(&counts(100), t0 + Duration::from_secs(1));
-        assert!((r.qps("www.") - 100.0).abs() < 1e-9, "first rate taken as is");
-        for s in 2..40 {
+        assert!(
+            (r.qps("www.") - 100.0).abs() < 1e-9,
+            "first rate taken as is"
+        );
+        for s in 2..20 {
             r.observe(&counts(100 + (s - 1) * 50), t0 + Duration::from_secs(s));
         }
         assert!((r.qps("www.") - 50.0).abs() < 2.0, "{}", r.qps("www."));

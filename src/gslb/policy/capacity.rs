@@ -122,7 +122,9 @@ mod tests {
     /// under the smaller share.
     #[test]
     fn ramp_and_capacity_combine_as_the_smaller_share() {
-        let m = model_with("chain = [\"health\", \"geo\", \"capacity\", \"failover\"]\n[service.failover]\nramp = \"10s\"\n");
+        let m = model_with(
+            "chain = [\"health\", \"geo\", \"capacity\", \"failover\"]\n[service.failover]\nramp = \"10s\"\n",
+        );
         let mut h = all_up(&m);
         let eu = m.pool_id("eu-west").unwrap();
         h.set_admission(

@@ -155,10 +155,7 @@ fn apply(f: &Failover, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes)
         }
     }
     // A held pool is answered only when no other pool is up.
-    let others = cands
-        .0
-        .iter()
-        .any(|pc| up(pc) && !held.contains(&pc.pool));
+    let others = cands.0.iter().any(|pc| up(pc) && !held.contains(&pc.pool));
     let alive = |pc: &super::PoolCand| up(pc) && !(others && held.contains(&pc.pool));
     let tier_of = |pool| {
         tiers
@@ -245,7 +242,10 @@ mod tests {
             }
             assert_eq!(scope, Some(24));
         }
-        assert!(admitted > 100 && held > 160, "{admitted} admitted, {held} held");
+        assert!(
+            admitted > 100 && held > 160,
+            "{admitted} admitted, {held} held"
+        );
         // Ramp over: everyone is back.
         h.set_admission(eu, Admission::default());
         let out = run_steps(&m, "www", "geo failover", &client(&m, "eu"), &h);
