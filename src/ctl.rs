@@ -385,6 +385,22 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                 ]);
             }
             let mut out = table(&rows);
+            for p in &st.pools {
+                if let Some(a) = p.ramp_admitted {
+                    out.push_str(&format!(
+                        "{}: ramping back, {:.0} % of its clients admitted\n",
+                        p.name,
+                        a * 100.0
+                    ));
+                }
+                if let Some(a) = p.capacity_admitted {
+                    out.push_str(&format!(
+                        "{}: over capacity, {:.0} % of its clients admitted\n",
+                        p.name,
+                        a * 100.0
+                    ));
+                }
+            }
             let mut erows = vec![vec![
                 "ENDPOINT".into(),
                 "POOL".into(),
@@ -489,7 +505,33 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                     opt(&r.during),
                 ]);
             }
-            table(&rows)
+            let mut out = table(&rows);
+            if !p.loads.is_empty() {
+                let mut loads = vec![vec![
+                    "POOL".into(),
+                    "EXPECTED QPS".into(),
+                    "CAPACITY".into(),
+                    "HEADROOM".into(),
+                ]];
+                for l in &p.loads {
+                    loads.push(vec![
+                        l.pool.clone(),
+                        format!("{:.1}", l.expected_qps),
+                        l.capacity.map_or("-".into(), |c| format!("{c:.0}")),
+                        if l.ok {
+                            "ok".into()
+                        } else {
+                            format!("UNDER {}x", l.headroom)
+                        },
+                    ]);
+                }
+                out.push('\n');
+                out.push_str(&table(&loads));
+            }
+            for w in &p.warnings {
+                out.push_str(&format!("warning: {w}\n"));
+            }
+            out
         }
         Call::DrillStart { .. } => {
             let d: api::Drill = serde_json::from_value(v)?;

@@ -390,11 +390,13 @@ fn check(config: PathBuf, json: bool) -> ExitCode {
         zones: 0,
         records: 0,
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     match &result {
         Ok((_, model)) => {
             report.zones = model.zones.len();
             report.records = model.zones.iter().map(|z| z.record_count).sum();
+            report.warnings = model.warnings();
         }
         Err(problems) => {
             report.errors = problems
@@ -412,6 +414,9 @@ fn check(config: PathBuf, json: bool) -> ExitCode {
     if json {
         print_json(&report);
     } else {
+        for w in &report.warnings {
+            eprintln!("{}: warning: {w}", report.config);
+        }
         match &result {
             Ok(_) => println!(
                 "{}: ok ({} zones, {} records)",

@@ -44,6 +44,12 @@ pub struct Model {
 }
 
 impl Model {
+    /// What is valid but unwise, for `ayadns check`: losing one region would leave the others
+    /// under `[capacity] headroom` × the declared demand.
+    pub fn warnings(&self) -> Vec<String> {
+        crate::gslb::capacity::region_loss_warnings(&self.gslb)
+    }
+
     /// The same model with other GeoIP databases (cheap: everything else is shared).
     pub fn with_geo(&self, geo: Arc<GeoDb>) -> Model {
         Model {

@@ -6,6 +6,7 @@ use crate::api::{
     ConfigInfo, EndpointStatus, PoolStatus, RegionInfo, ServiceInfo, Status, TransitionInfo,
     ZoneInfo,
 };
+use crate::gslb::admission::{ALL, ramp_permille};
 use axum::Json;
 use axum::extract::State;
 
@@ -33,6 +34,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
             }
         })
         .collect();
+    let longest = crate::health::admission::longest_ramps(g);
     let pools = g
         .pools
         .iter()
@@ -52,6 +54,16 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
                         .map(|ms| (reg.name.clone(), ms))
                 })
                 .collect(),
+            ramp_admitted: longest[p].and_then(|r| {
+                let a = snap.health.admission(p);
+                a.back_ms
+                    .map(|_| f64::from(ramp_permille(a.back_ms, r)) / f64::from(ALL))
+            }),
+            capacity: pool.capacity,
+            capacity_admitted: {
+                let c = snap.health.admission(p).capacity;
+                (c < ALL).then(|| f64::from(c) / f64::from(ALL))
+            },
         })
         .collect();
     let zones = snap

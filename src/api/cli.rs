@@ -17,6 +17,9 @@ pub struct CheckReport {
     pub records: usize,
     /// Every problem.
     pub errors: Vec<Problem>,
+    /// What is valid but unwise (e.g. losing a region would leave too little capacity).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// One problem, where it is.

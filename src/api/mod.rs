@@ -13,8 +13,8 @@ pub use cli::{CheckReport, GeoipBuilt, GeoipLookup, Problem};
 pub use history::{History, HistoryEvent, Sample};
 pub use ops::{
     ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillReport, DrillRequest,
-    ExplainReply, MinuteQueries, NewOverride, Override, OverrideList, PlacementRow, Preview,
-    PreviewRow, ReloadReply, Removed,
+    ExplainReply, MinuteQueries, NewOverride, Override, OverrideList, PlacementRow, PoolLoad,
+    Preview, PreviewRow, ReloadReply, Removed,
 };
 pub use ready::{Readiness, ReadyCheck};
 pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};

@@ -185,6 +185,28 @@ pub struct Preview {
     /// location).
     #[serde(default)]
     pub basis: BTreeMap<String, String>,
+    /// Per pool that gets traffic during the drill: its expected load against its capacity.
+    #[serde(default)]
+    pub loads: Vec<PoolLoad>,
+    /// Pools whose capacity is under `headroom ×` their expected load during the drill.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// A pool's expected load during a drill, against its declared capacity.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoolLoad {
+    /// The pool.
+    pub pool: String,
+    /// Expected queries per second during the drill: per service, its share of the recent
+    /// traffic during the drill × the service's recent queries per second, summed.
+    pub expected_qps: f64,
+    /// Its declared capacity (`[[pool]] capacity`), queries per second.
+    pub capacity: Option<f64>,
+    /// `[capacity] headroom`.
+    pub headroom: f64,
+    /// False when `capacity < headroom × expected_qps`.
+    pub ok: bool,
 }
 
 /// One audit entry.

@@ -169,6 +169,17 @@ pub struct PoolStatus {
     pub endpoints: usize,
     /// Smoothed RTT from each region's probers, in ms (where measured).
     pub latency_ms: BTreeMap<String, f64>,
+    /// While it ramps back after being down: the share of its clients admitted (0 to 1, over
+    /// the longest `[service.failover] ramp` of its services); absent otherwise.
+    #[serde(default)]
+    pub ramp_admitted: Option<f64>,
+    /// Its declared capacity, queries per second.
+    #[serde(default)]
+    pub capacity: Option<f64>,
+    /// While it is asked for more than its capacity: the share of its clients admitted (0 to
+    /// 1); absent otherwise.
+    #[serde(default)]
+    pub capacity_admitted: Option<f64>,
 }
 
 /// An endpoint.

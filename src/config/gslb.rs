@@ -21,6 +21,7 @@
 //! location = [53.35, -6.26]           # default: the region's
 //! min_healthy = 0.5                   # below this healthy fraction the pool is skipped
 //! cname = "eu-west.lb.example.net."   # only for services answering CNAME
+//! capacity = 5000                     # queries/s it can serve (optional; see [capacity])
 //!
 //! [[pool.endpoint]]
 //! name = "eu-west-a"
@@ -108,6 +109,9 @@ pub struct PoolConfig {
     /// CNAME target for services that answer CNAME.
     #[serde(default)]
     pub cname: Option<Spanned<String>>,
+    /// Queries per second the pool can serve (see [`super::capacity`]).
+    #[serde(default)]
+    pub capacity: Option<Spanned<f64>>,
     /// The endpoints.
     #[serde(default, rename = "endpoint")]
     pub endpoints: Vec<EndpointConfig>,

@@ -9,9 +9,10 @@
 //!   /etc/ayadns/ayadns.toml` works from any working directory.
 //!
 //! The sections live in their own files: [`server`] (`[server]`, `[log]`), [`zones`]
-//! (`[[zone]]`), [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`) and
-//! [`cluster`] (`[cluster]`). `config.example.toml` at the project root shows every key with its default.
+//! (`[[zone]]`), [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`),
+//! [`capacity`] (`[capacity]`) and [`cluster`] (`[cluster]`). `config.example.toml` at the project root shows every key with its default.
 
+pub mod capacity;
 pub mod cluster;
 pub mod duration;
 pub mod gslb;
@@ -63,6 +64,9 @@ pub struct Config {
     /// `[[service]]`: the load-balanced names.
     #[serde(default, rename = "service")]
     pub services: Vec<gslb::ServiceConfig>,
+    /// `[capacity]`: headroom and expected demand for capacity-aware drills and checks.
+    #[serde(default)]
+    pub capacity: capacity::CapacityConfig,
     /// `[cluster]`: several nodes sharing state through etcd; `None` = a single node.
     #[serde(default)]
     pub cluster: Option<cluster::ClusterConfig>,

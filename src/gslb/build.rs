@@ -200,6 +200,18 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
                     None
                 }
             });
+        let capacity = pc.capacity.as_ref().map(|cap| {
+            let v = *cap.get_ref();
+            if !(1.0..=crate::config::capacity::MAX_QPS).contains(&v) {
+                c.err(
+                    cap.span(),
+                    format!(
+                        "pool `{name}`: capacity {v} is not between 1 and 1e9 queries per second"
+                    ),
+                );
+            }
+            v
+        });
         let pool_id = g.pools.len();
         let mut endpoints = Vec::new();
         if pc.endpoints.is_empty() {
@@ -265,8 +277,35 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
             coords,
             min_healthy: mh,
             cname,
+            capacity,
             endpoints,
         });
+    }
+
+    // [capacity].
+    let cap = &config.capacity;
+    g.headroom = *cap.headroom.get_ref();
+    if !(1.0..=10.0).contains(&g.headroom) {
+        c.err(
+            cap.headroom.span(),
+            format!("[capacity] headroom {} is not between 1 and 10", g.headroom),
+        );
+    }
+    for (region, qps) in &cap.demand {
+        let v = *qps.get_ref();
+        match g.region_id(region) {
+            Some(r) if (0.0..=crate::config::capacity::MAX_QPS).contains(&v) => {
+                g.demand.push((r, v))
+            }
+            Some(_) => c.err(
+                qps.span(),
+                format!("[capacity] demand of `{region}`: {v} is not between 0 and 1e9 queries per second"),
+            ),
+            None => c.err(
+                qps.span(),
+                format!("[capacity] demand names `{region}`, which is not a region"),
+            ),
+        }
     }
 
     // Services.

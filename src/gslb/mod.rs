@@ -6,10 +6,14 @@
 //! - [`decide`](mod@decide): the answer for a service and client — runs the [`policy`] chain, applies the
 //!   [`all_down`] rule, the [`ttl`] rule and the ECS scope rule;
 //! - [`view`]: the health the chain reads, with operators' overrides ([`Force`]) laid over it;
+//! - [`admission`]: which clients a pool takes while it ramps back or is over capacity;
+//! - [`capacity`]: capacity arithmetic (admission, headroom, the loss of a region);
 //! - [`target`]: `endpoint:`/`pool:`/`region:` names of what an override acts on.
 
+pub mod admission;
 pub mod all_down;
 pub mod build;
+pub mod capacity;
 pub mod client;
 pub mod decide;
 pub mod policy;
@@ -63,6 +67,8 @@ pub struct Pool {
     pub min_healthy: f64,
     /// CNAME target, for CNAME services.
     pub cname: Option<Name>,
+    /// Queries per second it can serve, when declared (`[[pool]] capacity`).
+    pub capacity: Option<f64>,
     /// Its endpoints.
     pub endpoints: Vec<EndpointId>,
 }
@@ -163,6 +169,10 @@ pub struct Gslb {
     pub probers: Vec<RegionId>,
     /// Regions reported by remote agents.
     pub agent_regions: Vec<RegionId>,
+    /// `[capacity] headroom`.
+    pub headroom: f64,
+    /// `[capacity] demand`: expected queries per second per region.
+    pub demand: Vec<(RegionId, f64)>,
 }
 
 impl Gslb {

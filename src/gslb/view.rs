@@ -51,6 +51,30 @@ pub struct HealthView {
     pool_up: Vec<usize>,
     latency: Vec<Option<f64>>,
     pools: usize,
+    /// Per pool: failback ramp and capacity admission ([`Admission`]).
+    admission: Vec<Admission>,
+}
+
+/// Per pool, what background work publishes about how many of its clients it takes: how long
+/// ago it came back after being down (the failback ramp, see `src/gslb/policy/failover.rs`),
+/// and the share of its clients its declared capacity admits (see
+/// `src/gslb/policy/capacity.rs`). Computed when state changes and on a timer while a ramp
+/// runs — never per query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// Milliseconds since the pool came back, while it ramps (`None`: not ramping).
+    pub back_ms: Option<u32>,
+    /// Clients admitted under its capacity, per mille (1000: all).
+    pub capacity: u16,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Self {
+            back_ms: None,
+            capacity: crate::gslb::admission::ALL,
+        }
+    }
 }
 
 impl HealthView {
@@ -68,6 +92,7 @@ impl HealthView {
             pool_up,
             latency: vec![None; model.regions.len() * model.pools.len()],
             pools: model.pools.len(),
+            admission: vec![Admission::default(); model.pools.len()],
         }
     }
 
@@ -144,6 +169,20 @@ impl HealthView {
     pub fn clear_latency(&mut self, region: RegionId, pool: PoolId) {
         if let Some(slot) = self.latency.get_mut(region * self.pools + pool) {
             *slot = None;
+        }
+    }
+}
+
+impl HealthView {
+    /// The pool's failback ramp and capacity admission.
+    pub fn admission(&self, p: PoolId) -> Admission {
+        self.admission.get(p).copied().unwrap_or_default()
+    }
+
+    /// Set the pool's failback ramp and capacity admission.
+    pub fn set_admission(&mut self, p: PoolId, a: Admission) {
+        if let Some(slot) = self.admission.get_mut(p) {
+            *slot = a;
         }
     }
 }

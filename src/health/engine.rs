@@ -48,6 +48,7 @@ enum Msg {
     Forced(Vec<(Target, Force)>, tokio::sync::oneshot::Sender<()>),
     Status(tokio::sync::oneshot::Sender<StatusDetail>),
     Tick(tokio::sync::oneshot::Sender<()>),
+    Capacity(HashMap<String, u16>),
 }
 
 impl HealthHandle {
@@ -76,6 +77,12 @@ impl HealthHandle {
         if self.tx.send(Msg::Forced(list, done)).is_ok() {
             let _ = wait.await;
         }
+    }
+
+    /// Set the share of each pool's clients its capacity admits (per mille by pool name;
+    /// absent: all), computed by ops; republished when it changed.
+    pub fn set_capacity(&self, admit: HashMap<String, u16>) {
+        let _ = self.tx.send(Msg::Capacity(admit));
     }
 
     /// Re-evaluate staleness now and publish what changed (after a test clock moved).
@@ -188,6 +195,9 @@ pub fn start(
         let mut ticks = 0u64;
         let mut last_full = std::time::Instant::now();
         let mut last_publish = std::time::Instant::now();
+        // Failback ramps and capacity admission; while a ramp runs, republish every `ramp_every`.
+        let mut overlay = super::admission::Overlay::default();
+        let mut ramp_every: Option<Duration> = None;
         loop {
             tokio::select! {
                 Some(r) = rrx.recv() => {
@@ -210,6 +220,7 @@ pub fn start(
                             let Initial { targets, agg, .. } = initial(&model, &cfg, &carried, now);
                             let mut view = agg.view(&model.gslb, now);
                             view.force(&model.gslb, &forced);
+                            ramp_every = overlay.apply(&model.gslb, &mut view, now);
                             publisher.set_model(*model, view);
                             let model = publisher.current().model;
                             let regions = probe_regions(&share, &model);
@@ -229,17 +240,23 @@ pub fn start(
                         }
                         Msg::Forced(list, done) => {
                             forced = list;
-                            publisher.set_health(view_with(&run, &forced, clock.now()));
+                            ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
                             last_publish = std::time::Instant::now();
                             let _ = done.send(());
                         }
                         Msg::Tick(done) => {
                             run.agg.tick(clock.now());
-                            if run.agg.take_up_changed() {
-                                publisher.set_health(view_with(&run, &forced, clock.now()));
+                            if run.agg.take_up_changed() || ramp_every.is_some() {
+                                ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
                                 last_publish = std::time::Instant::now();
                             }
                             let _ = done.send(());
+                        }
+                        Msg::Capacity(admit) => {
+                            if overlay.set_capacity(admit) {
+                                ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
+                                last_publish = std::time::Instant::now();
+                            }
                         }
                         Msg::Status(reply) => {
                             let _ = reply.send(run.agg.detail(clock.now()));
@@ -256,6 +273,10 @@ pub fn start(
                     if ticks.is_multiple_of(4) {
                         run.agg.tick(clock.now());
                     }
+                    if ramp_every.is_some_and(|every| last_publish.elapsed() >= every) {
+                        ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
+                        last_publish = std::time::Instant::now();
+                    }
                 }
                 _ = shutdown.cancelled() => break,
             }
@@ -265,7 +286,7 @@ pub fn start(
             let latency_due =
                 latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
             if up_changed || latency_due {
-                publisher.set_health(view_with(&run, &forced, clock.now()));
+                ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
                 latency_pending = false;
                 last_publish = std::time::Instant::now();
             }
@@ -440,6 +461,21 @@ fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
     if t.region == crate::state::AGGREGATE_REGION {
         publisher.current().metrics.process().transition(t.to_up);
     }
+}
+
+/// Publish the view of `run` with the overrides, ramps and capacity admission laid over it;
+/// returns how soon to republish while a ramp runs.
+fn publish(
+    publisher: &Publisher,
+    run: &Running,
+    forced: &[(Target, Force)],
+    overlay: &mut super::admission::Overlay,
+    now: SystemTime,
+) -> Option<Duration> {
+    let mut view = view_with(run, forced, now);
+    let every = overlay.apply(&run.model.gslb, &mut view, now);
+    publisher.set_health(view);
+    every
 }
 
 /// The health view of `run` with the overrides in force applied.

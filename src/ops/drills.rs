@@ -316,6 +316,8 @@ pub fn preview(inputs: &Inputs<'_>, fail: &[Target], traffic: &super::traffic::T
         placements,
         services,
         basis,
+        loads: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! overrides, ends drills, and writes the per-minute rows of refused requests.
 
 pub mod audit;
+pub mod capacity;
 pub mod drills;
 pub mod overrides;
 #[cfg(feature = "cluster")]
@@ -84,6 +85,8 @@ pub struct Ops {
     refusals: Mutex<Refusals>,
     /// Recent GSLB traffic by client placement, for drill previews.
     traffic: Mutex<traffic::Traffic>,
+    /// Recent queries per second per service (drill loads, capacity admission).
+    rates: Mutex<capacity::Rates>,
     retention: Retention,
     clock: Clock,
     health: HealthHandle,
@@ -195,6 +198,7 @@ impl Ops {
             acting: tokio::sync::Mutex::new(()),
             refusals: Mutex::new(Refusals::default()),
             traffic: Mutex::new(traffic::Traffic::default()),
+            rates: Mutex::new(capacity::Rates::default()),
             retention,
             clock,
             health,
@@ -455,7 +459,10 @@ impl Ops {
         let targets = self.parse_targets(fail)?;
         let snap = self.snapshot.load_full();
         let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(drills::preview(&snap.gslb_inputs(), &targets, &traffic))
+        let mut p = drills::preview(&snap.gslb_inputs(), &targets, &traffic);
+        let rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        capacity::add_loads(&snap.model.gslb, &mut p, &rates);
+        Ok(p)
     }
 
     /// The pools every endpoint of which `targets` take out.
@@ -649,6 +656,7 @@ impl Ops {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .add(samples, self.clock.now());
+        self.capacity_tick();
         #[cfg(feature = "cluster")]
         if let Some(cluster) = &self.shared {
             return self.tick_shared(cluster).await;
@@ -719,6 +727,18 @@ impl Ops {
         if changed {
             self.push().await;
         }
+    }
+
+    /// Once a second: the recent rates, and the capacity admission of every pool that
+    /// declares a capacity, handed to the health engine.
+    fn capacity_tick(&self) {
+        let counts = (self.counts)();
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        rates.observe(&counts, self.clock.now());
+        let snap = self.snapshot.load_full();
+        let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
+        let admit = capacity::admission(&snap.gslb_inputs(), &traffic, &rates);
+        self.health.set_capacity(admit);
     }
 
     /// Cluster: what falls due is done once for the whole cluster — every node tries, a guard

@@ -487,7 +487,11 @@
                   h('span', { class: 'pool-name' }, nameOf(p)),
                   markers('pool', nameOf(p)),
                   h('span', { class: `pill ${health}` },
-                    up !== null && n !== null ? `${up}/${n} up` : health)),
+                    up !== null && n !== null ? `${up}/${n} up` : health),
+                  num(p.ramp_admitted) !== null
+                    ? h('span', { class: 'tag', dataset: { ramp: 'true' } }, `ramping ${fmtPct(num(p.ramp_admitted))}`) : null,
+                  num(p.capacity_admitted) !== null
+                    ? h('span', { class: 'tag', dataset: { capacity: 'true' } }, `over capacity: ${fmtPct(num(p.capacity_admitted))} admitted`) : null),
                 pe.length ? h('ul', { class: 'eps' }, pe.map(endpointChip)) : null);
             })));
     });
@@ -861,6 +865,20 @@
             h('td', {}, h('span', { class: 'swatch', style: { background: poolColour(p) } }), p),
             cell(now[p]), cell(during[p]))))));
     }
+    const loads = arr(res.loads).filter((l) => l && typeof l === 'object');
+    if (loads.length) {
+      parts.push(h('table', { class: 'list compact', id: 'preview-loads' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'pool during'), h('th', {}, 'expected q/s'), h('th', {}, 'capacity'), h('th', {}, 'headroom'))),
+        h('tbody', {}, loads.map((l) => {
+          const cap = num(l.capacity);
+          return h('tr', { class: l.ok === false ? 'changed' : '', dataset: { loadPool: str(l.pool), ok: String(l.ok !== false) } },
+            h('td', {}, h('span', { class: 'swatch', style: { background: poolColour(str(l.pool)) } }), str(l.pool)),
+            h('td', {}, (num(l.expected_qps) || 0).toFixed(1)),
+            h('td', {}, cap === null ? '—' : String(cap)),
+            h('td', { class: l.ok === false ? 'moved' : '' }, l.ok === false ? `under ${num(l.headroom)}×` : 'ok'));
+        }))));
+    }
+    for (const w of arr(res.warnings)) parts.push(h('p', { class: 'warning' }, str(w)));
     if (parts.length === 1) parts.push(empty('The server returned nothing to show.'));
     fill('drill-preview', h('div', { id: 'drill-preview-result' }, parts));
   }

@@ -3,7 +3,7 @@
 //!
 //! Each step lives in its own file, named after its config word, and that file's doc comment
 //! is its user documentation: [`health`], [`geo`], [`nearest`], [`latency`], [`failover`],
-//! [`weighted`], [`sticky`], [`first_n`]. The file owns the word completely: its settings
+//! [`capacity`], [`weighted`], [`sticky`], [`first_n`]. The file owns the word completely: its settings
 //! table (`[service.WORD]`, read strictly), their checks and compilation (with the config
 //! line of every problem), whether it depends on the client, and its behaviour. [`WORDS`] is
 //! the one list of words.
@@ -19,6 +19,7 @@
 //!
 //! Default chain: `health → geo → failover → weighted → first_n`.
 
+pub mod capacity;
 pub mod failover;
 pub mod first_n;
 pub mod geo;
@@ -153,6 +154,11 @@ pub trait Step: fmt::Debug + Send + Sync {
     fn seeded(&self) -> bool {
         word(self.word()).is_some_and(|w| w.seeded)
     }
+    /// The failback ramp this step applies to pools that come back (`failover`'s `ramp`):
+    /// the health engine times ramps as long as the longest of them.
+    fn ramp(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A step made of its compiled settings `S` and the function that applies them: what every
@@ -214,6 +220,7 @@ pub const WORDS: &[Word] = &[
     geo::WORD,
     nearest::WORD,
     latency::WORD,
+    capacity::WORD,
     failover::WORD,
     weighted::WORD,
     sticky::WORD,

@@ -229,6 +229,40 @@ pub fn run_steps(
     c
 }
 
+/// [`run_steps`], with the client prefix the decision depended on.
+pub fn run_scoped(
+    m: &Gslb,
+    short: &str,
+    chain: &str,
+    client: &Client,
+    health: &HealthView,
+) -> (Candidates, Option<u8>) {
+    let svc = m.service(&svc_name(short)).unwrap();
+    let steps = self::chain(m, short, chain);
+    let ctx = Ctx {
+        model: m,
+        client,
+        health,
+        v6: false,
+    };
+    let mut c = candidates(m, svc, false, health);
+    let scope = super::run(&steps, &ctx, &mut c, None);
+    (c, scope)
+}
+
+/// The problems the example deployment with `extra` after `www` has, one a line, each
+/// `file:line: message`.
+pub fn problems_of(extra: &str) -> String {
+    let cfg = Config::parse(&format!("{CONFIG}{extra}"), Path::new("t.toml"))
+        .unwrap()
+        .config;
+    let zone = load_zone_text(ZONE, Path::new("gslb.example.com.zone"), None).unwrap();
+    let mut zones = ZoneSet::new(vec![zone]);
+    let mut problems = Diagnostics::default();
+    crate::gslb::build::build(&cfg, &mut zones, &mut problems);
+    problems.to_string()
+}
+
 /// The candidates as text.
 pub fn names(m: &Gslb, c: &Candidates) -> String {
     c.describe(m)
