@@ -244,6 +244,7 @@ pub fn run_scoped(
         client,
         health,
         v6: false,
+        seed: client.seed,
     };
     let mut c = candidates(m, svc, false, health);
     let scope = super::run(&steps, &ctx, &mut c, None);
