@@ -94,8 +94,11 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             .collect(),
         Source::ZonesDir { .. } => Vec::new(),
     };
-    init.forced = crate::ops::overrides::forced(&overrides, now);
-    view.force(&model.gslb, &init.forced);
+    init.forced = crate::gslb::Forced {
+        overrides: crate::ops::overrides::forced(&overrides, now),
+        weights: model.gslb.scheduled_weights(now),
+    };
+    view.lay(&model.gslb, &init.forced);
     if !restored.is_empty() {
         tracing::info!(
             states = restored.len(),

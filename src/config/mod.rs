@@ -9,14 +9,17 @@
 //!   /etc/ayadns/ayadns.toml` works from any working directory.
 //!
 //! The sections live in their own files: [`server`] (`[server]`, `[log]`), [`zones`]
-//! (`[[zone]]`), [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`) and
+//! (`[[zone]]`), [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`),
+//! [`maintenance`] (`[[maintenance]]`), [`schedule`] (cron schedules, `weight_schedule`) and
 //! [`cluster`] (`[cluster]`). `config.example.toml` at the project root shows every key with its default.
 
 pub mod cluster;
 pub mod duration;
 pub mod gslb;
 pub mod health;
+pub mod maintenance;
 pub mod rrl;
+pub mod schedule;
 pub mod server;
 pub mod zones;
 
@@ -63,6 +66,9 @@ pub struct Config {
     /// `[[service]]`: the load-balanced names.
     #[serde(default, rename = "service")]
     pub services: Vec<gslb::ServiceConfig>,
+    /// `[[maintenance]]`: recurring maintenance windows (see [`maintenance`]).
+    #[serde(default)]
+    pub maintenance: Vec<maintenance::MaintenanceConfig>,
     /// `[cluster]`: several nodes sharing state through etcd; `None` = a single node.
     #[serde(default)]
     pub cluster: Option<cluster::ClusterConfig>,
