@@ -3,7 +3,8 @@
 //! other word with a schedule, `[[maintenance]]`, lives in [`super::maintenance`].
 //!
 //! Cron syntax is parsed by the `croner` crate: five fields (minute hour day-of-month month
-//! day-of-week), optionally a leading seconds field and a trailing year; ranges, lists, steps,
+//! day-of-week), or six with a leading seconds field, or seven with seconds and a trailing
+//! year; ranges, lists, steps,
 //! names (`MON-FRI`, `JAN`), `L` and `#` work as in Vixie cron. Times are **UTC**, always: a
 //! schedule never moves with daylight saving time.
 //!
@@ -298,7 +299,7 @@ mod tests {
         );
         // Never fired yet (a year in the future): the configured weight.
         let later = vec![WeightStep {
-            schedule: Schedule::parse("0 0 1 1 * 2030").unwrap(),
+            schedule: Schedule::parse("0 0 0 1 1 * 2030").unwrap(),
             weight: 9,
         }];
         assert_eq!(weight_at(&later, 2, at("2026-06-01T00:00:00Z")), 2);
