@@ -1164,11 +1164,14 @@ impl Ops {
             .find(|d| d.active(now))
             .map(|d| d.id.clone());
         let mut starting = Vec::new();
-        for d in inner
+        // The earliest scheduled first; at the same instant, the one made first.
+        let mut pending: Vec<&Drill> = inner
             .drills
             .iter()
             .filter(|d| d.scheduled && d.ended_at.is_none() && d.started_at <= now)
-        {
+            .collect();
+        pending.sort_by_key(|d| (d.started_at, d.id.len(), d.id.clone()));
+        for d in pending {
             let key = drill_key(&d.id);
             let mut d = d.clone();
             let why = if d.ends_at <= now {
