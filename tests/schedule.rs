@@ -323,7 +323,13 @@ fn a_weight_schedule_flips_the_share_of_answers_at_its_instant() {
     };
     // To the next even minute.
     let now = s.now();
-    let to_even = 60 - secs(now) % 60 + if (secs(now) / 60) % 2 == 0 { 60 } else { 0 } + 1;
+    let to_even = 60 - secs(now) % 60
+        + if (secs(now) / 60).is_multiple_of(2) {
+            60
+        } else {
+            0
+        }
+        + 1;
     s.advance(&format!("{to_even}s"));
     let even = share(&s);
     // 400 draws: 3 standard deviations of a 0.9 share is 0.045, of 0.5 is 0.075.

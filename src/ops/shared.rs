@@ -83,17 +83,13 @@ pub async fn commit(cluster: &Cluster, change: &Change) -> Result<i64, OpsError>
         .map_err(error)
 }
 
+/// Per maintenance window's control key, the start (Unix seconds) of its last opening made.
+pub type Marks = HashMap<String, u64>;
+
 /// What the view says about the operators' state: overrides, drills (newest first), the
 /// revision of every control key (for guards), and per maintenance window the start (Unix
 /// seconds) of its last opening made.
-pub fn read(
-    view: &ClusterView,
-) -> (
-    Vec<Override>,
-    Vec<SharedDrill>,
-    HashMap<String, i64>,
-    HashMap<String, u64>,
-) {
+pub fn read(view: &ClusterView) -> (Vec<Override>, Vec<SharedDrill>, HashMap<String, i64>, Marks) {
     let mut overrides = Vec::new();
     let mut drills = Vec::new();
     let mut revisions = HashMap::new();
