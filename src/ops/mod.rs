@@ -1101,7 +1101,11 @@ impl Ops {
                 id: id.clone(),
                 target,
                 action,
-                reason: format!("maintenance window {}: {}", w.name, w.reason),
+                reason: if w.reason.is_empty() {
+                    format!("maintenance window {}", w.name)
+                } else {
+                    format!("maintenance window {}: {}", w.name, w.reason)
+                },
                 created_at: now,
                 expires_at: Some(until),
                 created_by: "system".into(),
