@@ -112,25 +112,33 @@ fn config_token(c: &crate::config::Config) -> Result<Option<String>, String> {
 pub enum Call {
     /// `status`
     Status,
-    /// `drain|down|up TARGET --reason R [--for D]`
+    /// `drain|down|up TARGET --reason R [--for D] [--at T]`
     Override {
         /// `drain`, `down` or `up`.
         action: &'static str,
         target: String,
         reason: String,
         duration: Option<String>,
+        /// When it starts (RFC 3339); none = now.
+        starts_at: Option<String>,
     },
     /// `undrain ID` (any override)
     Undrain { id: String },
     /// `overrides`
     Overrides,
-    /// `drill preview --fail T...`
-    DrillPreview { fail: Vec<String> },
-    /// `drill start --fail T... --for D --reason R`
+    /// `drill preview --fail T... [--at T]`
+    DrillPreview {
+        fail: Vec<String>,
+        /// As of this instant (RFC 3339).
+        at: Option<String>,
+    },
+    /// `drill start --fail T... --for D --reason R [--at T]`
     DrillStart {
         fail: Vec<String>,
         duration: String,
         reason: String,
+        /// When it starts (RFC 3339); none = now.
+        starts_at: Option<String>,
     },
     /// `drill stop ID`
     DrillStop { id: String },
@@ -202,6 +210,7 @@ pub async fn run(target: &Target, json_out: bool, action: Call) -> Exit {
             target,
             reason,
             duration,
+            starts_at,
         } => (
             "POST",
             "/api/v1/overrides".into(),
@@ -210,23 +219,27 @@ pub async fn run(target: &Target, json_out: bool, action: Call) -> Exit {
                 action: (*action).into(),
                 reason: reason.clone(),
                 expires_in: duration.clone(),
+                starts_at: starts_at.clone(),
             }),
         ),
         Call::Undrain { id } => ("DELETE", format!("/api/v1/overrides/{}", q(id)), None),
         Call::Overrides => ("GET", "/api/v1/overrides".into(), None),
-        Call::DrillPreview { fail } => (
+        Call::DrillPreview { fail, at } => (
             "POST",
             "/api/v1/drills/preview".into(),
             body(api::DrillRequest {
                 fail: fail.clone(),
                 reason: String::new(),
                 duration: None,
+                starts_at: None,
+                at: at.clone(),
             }),
         ),
         Call::DrillStart {
             fail,
             duration,
             reason,
+            starts_at,
         } => (
             "POST",
             "/api/v1/drills".into(),
@@ -234,6 +247,8 @@ pub async fn run(target: &Target, json_out: bool, action: Call) -> Exit {
                 fail: fail.clone(),
                 reason: reason.clone(),
                 duration: Some(duration.clone()),
+                starts_at: starts_at.clone(),
+                at: None,
             }),
         ),
         Call::DrillStop { id } => ("POST", format!("/api/v1/drills/{}/stop", q(id)), None),
@@ -440,6 +455,7 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                 }
                 None => out.push_str("drill: none\n"),
             }
+            out.push_str(&scheduled(&st.scheduled));
             if let Some(c) = &st.cluster {
                 out.push_str(&format!(
                     "\ncluster: this node {} ({}), {}, view at revision {}\n",
@@ -477,13 +493,24 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
         }
         Call::Override { .. } => {
             let o: api::Override = serde_json::from_value(v)?;
-            format!(
-                "override {} in force: {} {} (expires {})\n",
-                o.id,
-                o.action.as_str(),
-                o.target,
-                ago(o.expires_at)
-            )
+            if o.scheduled {
+                format!(
+                    "override {} scheduled: {} {} (starts {}, expires {})\n",
+                    o.id,
+                    o.action.as_str(),
+                    o.target,
+                    ago(o.starts_at),
+                    ago(o.expires_at)
+                )
+            } else {
+                format!(
+                    "override {} in force: {} {} (expires {})\n",
+                    o.id,
+                    o.action.as_str(),
+                    o.target,
+                    ago(o.expires_at)
+                )
+            }
         }
         Call::Undrain { .. } => {
             let r: api::Removed = serde_json::from_value(v)?;
@@ -535,7 +562,16 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
         }
         Call::DrillStart { .. } => {
             let d: api::Drill = serde_json::from_value(v)?;
-            format!("drill {} started; reverts {}\n", d.id, ago(Some(d.ends_at)))
+            if d.scheduled {
+                format!(
+                    "drill {} scheduled: starts {}; reverts {}\n",
+                    d.id,
+                    ago(Some(d.started_at)),
+                    ago(Some(d.ends_at))
+                )
+            } else {
+                format!("drill {} started; reverts {}\n", d.id, ago(Some(d.ends_at)))
+            }
         }
         Call::DrillStop { .. } => {
             let d: api::Drill = serde_json::from_value(v)?;
@@ -549,6 +585,7 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                 "ID".into(),
                 "ACTION".into(),
                 "TARGET".into(),
+                "STARTS".into(),
                 "EXPIRES".into(),
                 "BY".into(),
                 "REASON".into(),
@@ -558,6 +595,11 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                     o.id.clone(),
                     o.action.as_str().into(),
                     o.target.to_string(),
+                    if o.scheduled {
+                        ago(o.starts_at)
+                    } else {
+                        "started".into()
+                    },
                     ago(o.expires_at),
                     o.created_by.clone(),
                     o.reason.clone(),
@@ -715,4 +757,73 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
             out
         }
     })
+}
+
+/// What `ctl status` says about what is scheduled.
+fn scheduled(s: &api::Scheduled) -> String {
+    let at = |t: Option<SystemTime>| {
+        t.map_or("-".to_string(), |t| {
+            format!(
+                "{} ({})",
+                humantime::format_rfc3339_seconds(t),
+                ago(Some(t))
+            )
+        })
+    };
+    let mut out = String::new();
+    if s.overrides.is_empty()
+        && s.drills.is_empty()
+        && s.maintenance.is_empty()
+        && s.weights.is_empty()
+    {
+        out.push_str("scheduled: nothing\n");
+        return out;
+    }
+    out.push_str("\nscheduled:\n");
+    for o in &s.overrides {
+        out.push_str(&format!(
+            "  override {} {} {} at {} ({})\n",
+            o.id,
+            o.action.as_str(),
+            o.target,
+            at(o.starts_at),
+            o.reason
+        ));
+    }
+    for d in &s.drills {
+        let fail: Vec<String> = d.fail.iter().map(|t| t.to_string()).collect();
+        out.push_str(&format!(
+            "  drill {} fail {} at {} ({})\n",
+            d.id,
+            fail.join(" "),
+            at(Some(d.started_at)),
+            d.reason
+        ));
+    }
+    for w in &s.maintenance {
+        let open = w
+            .open_until
+            .map(|u| format!("OPEN until {}; ", humantime::format_rfc3339_seconds(u)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  maintenance {} {} {} \"{}\" for {}: {open}next {}\n",
+            w.name,
+            w.action,
+            w.target,
+            w.schedule,
+            humantime::format_duration(Duration::from_secs(w.duration_s)),
+            at(w.next_start)
+        ));
+    }
+    for w in &s.weights {
+        let next = match (w.next_at, w.next_weight) {
+            (Some(t), Some(n)) => format!("{n} at {}", at(Some(t))),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "  weight {} now {} (configured {}), next {next}\n",
+            w.endpoint, w.weight, w.configured
+        ));
+    }
+    out
 }

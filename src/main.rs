@@ -194,18 +194,25 @@ struct OverrideArgs {
     /// Why (recorded in the audit trail).
     #[arg(long)]
     reason: String,
-    /// Expire after this long (e.g. 30m); without it, until removed.
+    /// Expire after this long (e.g. 30m), counted from its start; without it, until removed.
     #[arg(long = "for")]
     duration: Option<String>,
+    /// Start later, at this instant (RFC 3339, e.g. 2026-12-24T02:00:00Z); without it, now.
+    #[arg(long = "at")]
+    starts_at: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum DrillCommand {
     /// What would move, changing nothing.
     Preview {
-        /// Targets to take out (repeatable).
-        #[arg(long, required = true)]
+        /// Targets to take out (repeatable; may be left out with --at).
+        #[arg(long, required_unless_present = "at")]
         fail: Vec<String>,
+        /// As of this instant (RFC 3339): with the scheduled overrides and maintenance
+        /// windows in force then.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Start a drill; it reverts by itself after --for.
     Start {
@@ -218,8 +225,11 @@ enum DrillCommand {
         /// Why.
         #[arg(long)]
         reason: String,
+        /// Start later, at this instant (RFC 3339); without it, now.
+        #[arg(long = "at")]
+        starts_at: Option<String>,
     },
-    /// Stop a drill now.
+    /// Stop a drill now (or cancel a scheduled one before its start).
     Stop {
         /// The drill's id.
         id: String,
@@ -323,6 +333,7 @@ fn ctl(
         target: a.target,
         reason: a.reason,
         duration: a.duration,
+        starts_at: a.starts_at,
     };
     let action = match command {
         CtlCommand::Status => Call::Status,
@@ -332,15 +343,17 @@ fn ctl(
         CtlCommand::Overrides => Call::Overrides,
         CtlCommand::Undrain { id } => Call::Undrain { id },
         CtlCommand::Drill { command } => match command {
-            DrillCommand::Preview { fail } => Call::DrillPreview { fail },
+            DrillCommand::Preview { fail, at } => Call::DrillPreview { fail, at },
             DrillCommand::Start {
                 fail,
                 duration,
                 reason,
+                starts_at,
             } => Call::DrillStart {
                 fail,
                 duration,
                 reason,
+                starts_at,
             },
             DrillCommand::Stop { id } => Call::DrillStop { id },
             DrillCommand::Show { id } => Call::DrillShow { id },

@@ -41,6 +41,8 @@ pub struct Model {
     pub geo_check_interval: std::time::Duration,
     /// When this model was loaded.
     pub loaded_at: SystemTime,
+    /// Recurring maintenance windows (`[[maintenance]]`), opened by the operations tick.
+    pub maintenance: Arc<Vec<crate::config::maintenance::Window>>,
 }
 
 impl Model {
@@ -147,7 +149,9 @@ impl Model {
                 GeoDb::empty()
             }
         };
+        let maintenance = crate::config::maintenance::compile(config, &mut problems);
         problems.into_result(Model {
+            maintenance: Arc::new(maintenance),
             zones: Arc::new(zones),
             gslb: Arc::new(gslb),
             geo: Arc::new(geo),

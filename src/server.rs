@@ -94,8 +94,22 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             .collect(),
         Source::ZonesDir { .. } => Vec::new(),
     };
-    init.forced = crate::ops::overrides::forced(&overrides, now);
-    view.force(&model.gslb, &init.forced);
+    // So do maintenance windows open now (their overrides are made by `Ops::open`).
+    let mut forced = crate::ops::overrides::forced(&overrides, now);
+    for w in model
+        .maintenance
+        .iter()
+        .filter(|w| w.open_at(now).is_some())
+    {
+        if let (Ok(t), Some(f)) = (w.target.parse(), crate::gslb::Force::parse(&w.action)) {
+            forced.push((t, f));
+        }
+    }
+    init.forced = crate::gslb::Forced {
+        overrides: forced,
+        weights: model.gslb.scheduled_weights(now),
+    };
+    view.lay(&model.gslb, &init.forced);
     if !restored.is_empty() {
         tracing::info!(
             states = restored.len(),

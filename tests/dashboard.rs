@@ -84,7 +84,13 @@ fn pools_and_service() -> String {
                 3 - 2 * i
             ));
         }
+        // A weight schedule that keeps the weight, so status reports scheduled weights.
+        pools.push_str("[[pool.endpoint.weight_schedule]]\nschedule = \"0 0 1 1 *\"\nweight = 1\n");
     }
+    // A maintenance window that is never open while the test runs (New Year only).
+    pools.push_str(
+        "[[maintenance]]\ntarget = \"pool:ap-southeast\"\nschedule = \"0 0 1 1 *\"\nduration = \"1m\"\n",
+    );
     pools.push_str(
         "[[service]]\nname = \"www.gslb.example.com.\"\ntypes = [\"A\"]\nttl = 30\npools = [\"us-east\", \"eu-west\", \"ap-southeast\"]\nanswers = 2\n",
     );

@@ -239,7 +239,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/overrides/{id}", delete(ops_api::delete_override))
         .route("/api/v1/drills/preview", post(ops_api::preview))
         .route("/api/v1/drills", post(ops_api::start_drill))
-        .route("/api/v1/drills/{id}", get(ops_api::get_drill))
+        .route(
+            "/api/v1/drills/{id}",
+            get(ops_api::get_drill).delete(ops_api::stop_drill),
+        )
         .route("/api/v1/drills/{id}/stop", post(ops_api::stop_drill))
         .route("/api/v1/explain", get(ops_api::explain))
         .route("/api/v1/reload", post(ops_api::reload))

@@ -3,11 +3,11 @@
 //! | method and path | role | body / query |
 //! | --- | --- | --- |
 //! | `GET /api/v1/overrides` | read | |
-//! | `POST /api/v1/overrides` | admin | `{"target": "pool:eu-west", "action": "drain", "reason": "...", "expires_in": "10m"}` |
-//! | `DELETE /api/v1/overrides/{id}` | admin | |
-//! | `POST /api/v1/drills/preview` | admin | `{"fail": ["pool:eu-west"]}` (changes nothing) |
-//! | `POST /api/v1/drills` | admin | `{"fail": [...], "reason": "...", "duration": "15m"}` |
-//! | `POST /api/v1/drills/{id}/stop` | admin | |
+//! | `POST /api/v1/overrides` | admin | `{"target": "pool:eu-west", "action": "drain", "reason": "...", "expires_in": "10m", "starts_at": "2026-12-24T02:00:00Z"}` (`starts_at` optional) |
+//! | `DELETE /api/v1/overrides/{id}` | admin | also cancels a scheduled one |
+//! | `POST /api/v1/drills/preview` | admin | `{"fail": ["pool:eu-west"], "at": "2026-12-24T02:00:00Z"}` (changes nothing; `at` optional) |
+//! | `POST /api/v1/drills` | admin | `{"fail": [...], "reason": "...", "duration": "15m", "starts_at": "..."}` (`starts_at` optional) |
+//! | `POST /api/v1/drills/{id}/stop`, `DELETE /api/v1/drills/{id}` | admin | stops it, or cancels it before its start |
 //! | `GET /api/v1/drills/{id}` | read | the timeline |
 //! | `GET /api/v1/explain?name=&type=&client=` | read | the decision trace |
 //! | `POST /api/v1/reload` | admin | same as SIGHUP; answers the validation result |
@@ -81,7 +81,7 @@ impl axum::extract::FromRequestParts<AdminState> for Acting {
 
 pub(super) async fn list_overrides(State(st): State<AdminState>) -> Response {
     Json(OverrideList {
-        overrides: st.ops.overrides(),
+        overrides: st.ops.listed(),
     })
     .into_response()
 }
@@ -100,9 +100,14 @@ pub(super) async fn add_override(
     if b.reason.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "a reason is required");
     }
+    let starts_at = match b.starts_at.as_deref().map(crate::ops::parse_instant) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return ops_error(e),
+        None => None,
+    };
     match st
         .ops
-        .add_override(&b.target, &b.action, &b.reason, expires, &actor)
+        .add_override(&b.target, &b.action, &b.reason, expires, starts_at, &actor)
         .await
     {
         Ok(o) => (StatusCode::CREATED, Json(o)).into_response(),
@@ -122,7 +127,12 @@ pub(super) async fn delete_override(
 }
 
 pub(super) async fn preview(State(st): State<AdminState>, Json(b): Json<DrillRequest>) -> Response {
-    match st.ops.preview(&b.fail) {
+    let at = match b.at.as_deref().map(crate::ops::parse_instant) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return ops_error(e),
+        None => None,
+    };
+    match st.ops.preview_at(&b.fail, at) {
         Ok(p) => Json(p).into_response(),
         Err(e) => ops_error(e),
     }
@@ -141,7 +151,16 @@ pub(super) async fn start_drill(
     if b.reason.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "a reason is required");
     }
-    match st.ops.start_drill(&b.fail, &b.reason, d, &actor).await {
+    let starts_at = match b.starts_at.as_deref().map(crate::ops::parse_instant) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return ops_error(e),
+        None => None,
+    };
+    match st
+        .ops
+        .start_drill(&b.fail, &b.reason, d, starts_at, &actor)
+        .await
+    {
         Ok(d) => (StatusCode::CREATED, Json(d.api())).into_response(),
         Err(e) => ops_error(e),
     }

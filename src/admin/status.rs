@@ -27,7 +27,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
                 name: e.name.clone(),
                 pool: g.pools[e.pool].name.clone(),
                 up: snap.health.is_up(i),
-                weight: e.weight,
+                weight: snap.health.weight(i),
                 check: e.check.as_ref().map(|c| c.url.clone()),
                 probe,
                 regions,
@@ -135,6 +135,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         pools,
         endpoints,
         cluster: (st.cluster)(),
+        scheduled: st.ops.scheduled(),
     })
 }
 

@@ -19,8 +19,9 @@ pub use ops::{
 pub use ready::{Readiness, ReadyCheck};
 pub use reports::{MAX_ERROR_CHARS, ProbeReports, ProbeResult};
 pub use status::{
-    ClusterStatus, ConfigInfo, EndpointStatus, NodeStatus, PoolStatus, ProbeSummary, RegionInfo,
-    ReloadInfo, ServiceInfo, Status, TransitionInfo, TransitionList, Vantage, ZoneInfo,
+    ClusterStatus, ConfigInfo, EndpointStatus, MaintenanceInfo, NodeStatus, PoolStatus,
+    ProbeSummary, RegionInfo, ReloadInfo, Scheduled, ServiceInfo, Status, TransitionInfo,
+    TransitionList, Vantage, WeightInfo, ZoneInfo,
 };
 
 /// Unix seconds (with fraction) in JSON.

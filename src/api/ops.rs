@@ -27,12 +27,27 @@ pub struct Override {
     pub created_by: String,
     /// The drill it belongs to.
     pub drill: Option<String>,
+    /// When it starts (`null`: when it was made).
+    #[serde(default, with = "opt_unix_secs")]
+    pub starts_at: Option<SystemTime>,
+    /// Scheduled and not started yet (the operations tick starts it at `starts_at`, once,
+    /// with an audit entry).
+    #[serde(default)]
+    pub scheduled: bool,
+    /// The maintenance window it is an opening of (`[[maintenance]]` name).
+    #[serde(default)]
+    pub maintenance: Option<String>,
 }
 
 impl Override {
-    /// Still in force at `now`?
+    /// In force at `now` (started, not expired)?
     pub fn active(&self, now: SystemTime) -> bool {
-        self.expires_at.is_none_or(|t| t > now)
+        self.starts_at.is_none_or(|t| t <= now) && !self.expired(now)
+    }
+
+    /// Past its expiry at `now`?
+    pub fn expired(&self, now: SystemTime) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
     }
 }
 
@@ -47,15 +62,19 @@ pub struct NewOverride {
     /// Why (required).
     #[serde(default)]
     pub reason: String,
-    /// How long (humantime: `10m`, `2h`); none = until removed.
+    /// How long (humantime: `10m`, `2h`), counted from its start; none = until removed.
     #[serde(default)]
     pub expires_in: Option<String>,
+    /// When it starts (RFC 3339, e.g. `2026-12-24T02:00:00Z`; in the future, within a year);
+    /// none = now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
 }
 
 /// `GET /api/v1/overrides`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverrideList {
-    /// Overrides in force.
+    /// Overrides in force, then the scheduled ones (not started yet).
     pub overrides: Vec<Override>,
 }
 
@@ -78,6 +97,13 @@ pub struct DrillRequest {
     /// How long until it reverts by itself (humantime).
     #[serde(default)]
     pub duration: Option<String>,
+    /// Start: when it starts (RFC 3339, in the future, within a year); none = now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    /// Preview: as of this instant (RFC 3339) — with the scheduled overrides and maintenance
+    /// windows in force then (and the weights then), plus the drill; none = now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// A drill as the API shows it.
@@ -108,6 +134,9 @@ pub struct Drill {
     /// What the drill proved (filled as it runs, final when it ended).
     #[serde(default)]
     pub report: DrillReport,
+    /// Scheduled and not started yet: it starts at `started_at` (if no other drill runs then).
+    #[serde(default)]
+    pub scheduled: bool,
 }
 
 /// A drill's report: what was predicted, what happened.

@@ -36,6 +36,59 @@ pub struct Status {
     /// The cluster, when this node is one of several.
     #[serde(default)]
     pub cluster: Option<ClusterStatus>,
+    /// What is scheduled next.
+    #[serde(default)]
+    pub scheduled: Scheduled,
+}
+
+/// What happens next by schedule.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scheduled {
+    /// Overrides that start later, soonest first.
+    pub overrides: Vec<Override>,
+    /// Drills that start later, soonest first.
+    pub drills: Vec<Drill>,
+    /// Every `[[maintenance]]` window, with its next start.
+    pub maintenance: Vec<MaintenanceInfo>,
+    /// Every endpoint whose weight follows a schedule: its weight now and its next change.
+    pub weights: Vec<WeightInfo>,
+}
+
+/// A maintenance window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MaintenanceInfo {
+    /// Its name.
+    pub name: String,
+    /// What it acts on.
+    pub target: String,
+    /// `drain` or `down`.
+    pub action: String,
+    /// Its cron schedule (UTC).
+    pub schedule: String,
+    /// How long it stays open, seconds.
+    pub duration_s: u64,
+    /// Open now: until when.
+    #[serde(with = "super::opt_unix_secs")]
+    pub open_until: Option<SystemTime>,
+    /// Its next start.
+    #[serde(with = "super::opt_unix_secs")]
+    pub next_start: Option<SystemTime>,
+}
+
+/// An endpoint's scheduled weight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WeightInfo {
+    /// The endpoint.
+    pub endpoint: String,
+    /// Its configured `weight`.
+    pub configured: u32,
+    /// Its weight now.
+    pub weight: u32,
+    /// When it changes next.
+    #[serde(with = "super::opt_unix_secs")]
+    pub next_at: Option<SystemTime>,
+    /// Its weight from then on.
+    pub next_weight: Option<u32>,
 }
 
 /// This node's cluster, as it sees it.

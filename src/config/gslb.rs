@@ -135,6 +135,10 @@ pub struct EndpointConfig {
     /// the URL and options (see [`super::health::CheckSpec`]).
     #[serde(default)]
     pub check: Option<Spanned<super::health::CheckSpecOrUrl>>,
+    /// `[[pool.endpoint.weight_schedule]]`: the weight by time of day (see
+    /// [`super::schedule`]).
+    #[serde(default)]
+    pub weight_schedule: Vec<super::schedule::WeightScheduleConfig>,
 }
 
 fn default_weight() -> Spanned<i64> {

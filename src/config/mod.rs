@@ -10,14 +10,17 @@
 //!
 //! The sections live in their own files: [`server`] (`[server]`, `[log]`), [`zones`]
 //! (`[[zone]]`), [`gslb`] (`[geoip]`, `[health]`, `[[region]]`, `[[pool]]`, `[[service]]`),
-//! [`capacity`] (`[capacity]`) and [`cluster`] (`[cluster]`). `config.example.toml` at the project root shows every key with its default.
+//! [`capacity`] (`[capacity]`), [`maintenance`] (`[[maintenance]]`), [`schedule`] (cron
+//! schedules, `weight_schedule`) and [`cluster`] (`[cluster]`). `config.example.toml` at the project root shows every key with its default.
 
 pub mod capacity;
 pub mod cluster;
 pub mod duration;
 pub mod gslb;
 pub mod health;
+pub mod maintenance;
 pub mod rrl;
+pub mod schedule;
 pub mod server;
 pub mod zones;
 
@@ -67,6 +70,9 @@ pub struct Config {
     /// `[capacity]`: headroom and expected demand for capacity-aware drills and checks.
     #[serde(default)]
     pub capacity: capacity::CapacityConfig,
+    /// `[[maintenance]]`: recurring maintenance windows (see [`maintenance`]).
+    #[serde(default)]
+    pub maintenance: Vec<maintenance::MaintenanceConfig>,
     /// `[cluster]`: several nodes sharing state through etcd; `None` = a single node.
     #[serde(default)]
     pub cluster: Option<cluster::ClusterConfig>,

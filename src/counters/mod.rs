@@ -431,6 +431,7 @@ pub(crate) mod tests {
             geo: Arc::new(crate::geo::GeoDb::empty()),
             geo_check_interval: Duration::from_secs(5),
             loaded_at: std::time::SystemTime::now(),
+            maintenance: Default::default(),
         }
     }
 

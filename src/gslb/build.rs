@@ -254,12 +254,18 @@ pub fn build(config: &Config, zones: &mut ZoneSet, problems: &mut Diagnostics) -
                     format!("endpoint `{}`: check: {e}", ec.name.get_ref()),
                 );
             }
+            let weight_schedule = crate::config::schedule::compile_weights(
+                &ec.weight_schedule,
+                &ename,
+                &mut |span, msg| c.err(span, msg),
+            );
             let mut ep = Endpoint {
                 name: ename,
                 pool: pool_id,
                 v4: Vec::new(),
                 v6: Vec::new(),
                 weight: w.clamp(0, u32::MAX as i64) as u32,
+                weight_schedule,
                 check: ec.check.as_ref().map(|s| s.get_ref().0.clone()),
             };
             for a in ec.addresses.get_ref() {

@@ -179,7 +179,9 @@ pub fn candidates(model: &Gslb, svc: &Service, v6: bool, health: &HealthView) ->
                     .copied()
                     .filter(|&e| {
                         let ep = &model.endpoints[e];
-                        ep.weight > 0 && !health.is_drained(e) && (cname || ep.has_family(v6))
+                        health.weight(e) > 0
+                            && !health.is_drained(e)
+                            && (cname || ep.has_family(v6))
                     })
                     .collect(),
             })
@@ -783,9 +785,9 @@ mod tests {
     #[test]
     fn drained_endpoints_are_never_answered() {
         let mut m = model();
-        let h = all_up(&m);
         let e = ep(&m, "api-us-a");
         m.endpoints[e].weight = 0;
+        let h = all_up(&m);
         let svc = m.service(&svc_name("api")).unwrap().clone();
         for seed in 0..200 {
             let mut c = client(&m, "us");

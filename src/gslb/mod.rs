@@ -24,7 +24,7 @@ pub mod view;
 pub use client::{Client, RegionMatch};
 pub use decide::decide;
 pub use target::Target;
-pub use view::{Force, HealthView};
+pub use view::{Force, Forced, HealthView};
 
 pub use all_down::AllDown;
 
@@ -86,6 +86,9 @@ pub struct Endpoint {
     pub v6: Vec<Ipv6Addr>,
     /// Relative share; 0 = drained.
     pub weight: u32,
+    /// The weight by time of day (`[[pool.endpoint.weight_schedule]]`); applied by the
+    /// operations tick through the health view, never per query.
+    pub weight_schedule: Vec<crate::config::schedule::WeightStep>,
     /// What health checks probe (None: not checked, always up).
     pub check: Option<crate::config::health::CheckSpec>,
 }
@@ -194,5 +197,18 @@ impl Gslb {
     /// An endpoint by name.
     pub fn endpoint_id(&self, name: &str) -> Option<EndpointId> {
         self.endpoints.iter().position(|e| e.name == name)
+    }
+
+    /// The effective weight at `t` of every endpoint with a weight schedule, by name (what the
+    /// operations tick hands the health engine at the scheduled instants).
+    pub fn scheduled_weights(&self, t: std::time::SystemTime) -> Vec<(String, u32)> {
+        self.endpoints
+            .iter()
+            .filter(|e| !e.weight_schedule.is_empty())
+            .map(|e| {
+                let w = crate::config::schedule::weight_at(&e.weight_schedule, e.weight, t);
+                (e.name.clone(), w)
+            })
+            .collect()
     }
 }

@@ -42,11 +42,24 @@ impl Force {
     }
 }
 
+/// What background work lays over the measured view: operators' overrides in force (in
+/// order: a later one wins) and the effective weights of endpoints whose weight follows a
+/// schedule (by endpoint name, so a reload in between cannot misplace them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Forced {
+    /// Overrides in force.
+    pub overrides: Vec<(Target, Force)>,
+    /// Scheduled weights in force (`[[pool.endpoint.weight_schedule]]`).
+    pub weights: Vec<(String, u32)>,
+}
+
 /// Health and latency as of one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthView {
     up: Vec<bool>,
     drained: Vec<bool>,
+    /// Effective weight per endpoint: the configured one, or the scheduled one in force.
+    weights: Vec<u32>,
     endpoint_pool: Vec<PoolId>,
     pool_up: Vec<usize>,
     latency: Vec<Option<f64>>,
@@ -88,6 +101,7 @@ impl HealthView {
         Self {
             up: vec![true; model.endpoints.len()],
             drained: vec![false; model.endpoints.len()],
+            weights: model.endpoints.iter().map(|e| e.weight).collect(),
             endpoint_pool: model.endpoints.iter().map(|e| e.pool).collect(),
             pool_up,
             latency: vec![None; model.regions.len() * model.pools.len()],
@@ -111,6 +125,25 @@ impl HealthView {
         if let Some(slot) = self.drained.get_mut(e) {
             *slot = drained;
         }
+    }
+
+    /// The endpoint's weight now (0: drained): its configured weight, or the one its weight
+    /// schedule put in force.
+    pub fn weight(&self, e: EndpointId) -> u32 {
+        self.weights.get(e).copied().unwrap_or(0)
+    }
+
+    /// Lay `forced` over the view: the overrides ([`HealthView::force`]) and the scheduled
+    /// weights (an endpoint whose name is not in `model` is skipped).
+    pub fn lay(&mut self, model: &Gslb, forced: &Forced) {
+        for (name, w) in &forced.weights {
+            if let Some(e) = model.endpoint_id(name)
+                && let Some(slot) = self.weights.get_mut(e)
+            {
+                *slot = *w;
+            }
+        }
+        self.force(model, &forced.overrides);
     }
 
     /// How many of the pool's endpoints are up.

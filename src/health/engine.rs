@@ -10,7 +10,7 @@ use super::prober::{self, Report};
 use super::targets::{self, ProbeTarget};
 use crate::clock::Clock;
 use crate::config::health::HealthConfig;
-use crate::gslb::{Force, Target};
+use crate::gslb::Forced;
 use crate::model::Model;
 use crate::snapshot::Publisher;
 use crate::state::{EndpointState, StateWriter};
@@ -45,7 +45,7 @@ enum Msg {
         Box<HealthConfig>,
         tokio::sync::oneshot::Sender<()>,
     ),
-    Forced(Vec<(Target, Force)>, tokio::sync::oneshot::Sender<()>),
+    Forced(Forced, tokio::sync::oneshot::Sender<()>),
     Status(tokio::sync::oneshot::Sender<StatusDetail>),
     Tick(tokio::sync::oneshot::Sender<()>),
     Capacity(HashMap<String, u16>),
@@ -71,8 +71,9 @@ impl HealthHandle {
         !self.tx.is_closed()
     }
 
-    /// Set the overrides in force; returns once the snapshot with them is published.
-    pub async fn set_forced(&self, list: Vec<(Target, Force)>) {
+    /// Set what is forced (overrides in force, scheduled weights); returns once the snapshot
+    /// with them is published.
+    pub async fn set_forced(&self, list: Forced) {
         let (done, wait) = tokio::sync::oneshot::channel();
         if self.tx.send(Msg::Forced(list, done)).is_ok() {
             let _ = wait.await;
@@ -129,8 +130,8 @@ pub struct Initial {
     pub targets: Vec<ProbeTarget>,
     /// The aggregator, warm-started.
     pub agg: Aggregator,
-    /// What operators force (overrides and drills in force at start).
-    pub forced: Vec<(Target, Force)>,
+    /// What is forced (overrides and drills in force at start, scheduled weights).
+    pub forced: Forced,
 }
 
 /// Build the aggregator for `model` from `restored` states (warm start) — call before
@@ -146,7 +147,7 @@ pub fn initial(
     Initial {
         targets,
         agg,
-        forced: Vec::new(),
+        forced: Forced::default(),
     }
 }
 
@@ -191,7 +192,7 @@ pub fn start(
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut latency_pending = false;
-        let mut forced: Vec<(Target, Force)> = initial_forced;
+        let mut forced: Forced = initial_forced;
         let mut ticks = 0u64;
         let mut last_full = std::time::Instant::now();
         let mut last_publish = std::time::Instant::now();
@@ -219,7 +220,7 @@ pub fn start(
                             run.probers.cancel();
                             let Initial { targets, agg, .. } = initial(&model, &cfg, &carried, now);
                             let mut view = agg.view(&model.gslb, now);
-                            view.force(&model.gslb, &forced);
+                            view.lay(&model.gslb, &forced);
                             ramp_every = overlay.apply(&model.gslb, &mut view, now);
                             publisher.set_model(*model, view);
                             let model = publisher.current().model;
@@ -468,7 +469,7 @@ fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
 fn publish(
     publisher: &Publisher,
     run: &Running,
-    forced: &[(Target, Force)],
+    forced: &Forced,
     overlay: &mut super::admission::Overlay,
     now: SystemTime,
 ) -> Option<Duration> {
@@ -479,18 +480,14 @@ fn publish(
 }
 
 /// The health view of `run` with the overrides in force applied.
-fn view_with(
-    run: &Running,
-    forced: &[(Target, Force)],
-    now: SystemTime,
-) -> crate::gslb::HealthView {
+fn view_with(run: &Running, forced: &Forced, now: SystemTime) -> crate::gslb::HealthView {
     let mut view = run.agg.view(&run.model.gslb, now);
     for &(r, p, ms) in &run.remote_latency {
         if view.latency_ms(r, p).is_none() {
             view.set_latency(r, p, ms);
         }
     }
-    view.force(&run.model.gslb, forced);
+    view.lay(&run.model.gslb, forced);
     view
 }
 

@@ -56,6 +56,8 @@ pub struct Drill {
     pub moved: std::collections::BTreeSet<(String, String)>,
     /// Queries per service and pool at the last minute mark, and when.
     pub minute_mark: (SystemTime, BTreeMap<String, BTreeMap<String, u64>>),
+    /// Scheduled, not started yet (it starts at `started_at`).
+    pub scheduled: bool,
 }
 
 impl Drill {
@@ -87,12 +89,13 @@ impl Drill {
                     .collect(),
                 ..self.report.clone()
             },
+            scheduled: self.scheduled,
         }
     }
 
     /// Still running at `now`?
     pub fn active(&self, now: SystemTime) -> bool {
-        self.ended_at.is_none() && self.ends_at > now
+        !self.scheduled && self.ended_at.is_none() && self.ends_at > now
     }
 
     /// The overrides that make up the drill.
@@ -109,6 +112,9 @@ impl Drill {
                 expires_at: Some(self.ends_at),
                 created_by: self.created_by.clone(),
                 drill: Some(self.id.clone()),
+                starts_at: None,
+                scheduled: false,
+                maintenance: None,
             })
             .collect()
     }

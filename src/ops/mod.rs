@@ -8,7 +8,9 @@
 //! runtime), one action at a time; only then is it applied in memory and handed to the health
 //! engine, which republishes the snapshot with what is forced — so the API answers once the
 //! action is durable, and it applies from the next query on. A tick every second expires
-//! overrides, ends drills, and writes the per-minute rows of refused requests.
+//! overrides, ends drills, starts scheduled overrides and drills, opens and closes
+//! maintenance windows (`[[maintenance]]`), hands the engine the scheduled weights in force
+//! (`[[pool.endpoint.weight_schedule]]`), and writes the per-minute rows of refused requests.
 
 pub mod audit;
 pub mod capacity;
@@ -20,8 +22,8 @@ pub mod store;
 pub mod traffic;
 
 use crate::clock::Clock;
-use crate::gslb::Force;
 use crate::gslb::Target;
+use crate::gslb::{Force, Forced};
 use crate::health::engine::HealthHandle;
 use crate::snapshot::SharedSnapshot;
 use audit::{Actor, AuditEntry, Refusals, Retention};
@@ -67,6 +69,30 @@ struct Inner {
     next: u64,
     /// Cluster: the revision of every control key in the view applied (for guards).
     revisions: std::collections::HashMap<String, i64>,
+    /// Cluster: per maintenance window, the start (Unix seconds) of its last opening made.
+    marks: std::collections::HashMap<String, u64>,
+    /// What was last handed to the health engine.
+    pushed: Option<Forced>,
+}
+
+impl Inner {
+    /// Apply a committed change in memory (one node).
+    fn apply(&mut self, c: &Change) {
+        self.overrides
+            .retain(|o| !c.delete_overrides.contains(&o.id));
+        for o in &c.put_overrides {
+            match self.overrides.iter_mut().find(|x| x.id == o.id) {
+                Some(slot) => *slot = o.clone(),
+                None => self.overrides.push(o.clone()),
+            }
+        }
+        for d in &c.put_drills {
+            match self.drills.iter_mut().find(|x| x.id == d.id) {
+                Some(slot) => *slot = d.clone(),
+                None => self.drills.insert(0, d.clone()),
+            }
+        }
+    }
 }
 
 /// The operations service.
@@ -121,6 +147,47 @@ pub const ACTIVE_DRILL: &str = "drill";
 /// The longest an override or a drill may last (a year: longer is a typo or an attack).
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// The farthest ahead an override or a drill may be scheduled.
+pub const MAX_AHEAD: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// The control key marking a maintenance window's last opening (cluster).
+pub fn maintenance_key(name: &str) -> String {
+    format!("maintenance/{name}")
+}
+
+/// An instant from a request: RFC 3339 (`2026-12-24T02:00:00Z`, or with an offset).
+pub fn parse_instant(s: &str) -> Result<SystemTime, OpsError> {
+    let ts: jiff::Timestamp = s.trim().parse().map_err(|e| {
+        OpsError::Invalid(format!(
+            "`{s}` is not an RFC 3339 instant like 2026-12-24T02:00:00Z: {e}"
+        ))
+    })?;
+    let secs = u64::try_from(ts.as_second())
+        .map_err(|_| OpsError::Invalid(format!("`{s}` is before 1970")))?;
+    Ok(SystemTime::UNIX_EPOCH
+        + Duration::from_secs(secs)
+        + Duration::from_nanos(u64::from(ts.subsec_nanosecond().unsigned_abs())))
+}
+
+/// `starts_at` checked against `now`: in the future, within [`MAX_AHEAD`].
+fn check_start(starts_at: SystemTime, now: SystemTime) -> Result<(), OpsError> {
+    if starts_at <= now {
+        return Err(OpsError::Invalid(format!(
+            "starts_at {} is not in the future (now is {})",
+            humantime::format_rfc3339_seconds(starts_at),
+            humantime::format_rfc3339_seconds(now)
+        )));
+    }
+    if starts_at > now + MAX_AHEAD {
+        return Err(OpsError::Invalid(format!(
+            "starts_at {} is more than {} ahead",
+            humantime::format_rfc3339_seconds(starts_at),
+            humantime::format_duration(MAX_AHEAD)
+        )));
+    }
+    Ok(())
+}
+
 impl Ops {
     /// Load stored overrides and drills (dropping those that expired while the server was
     /// down, with an audit entry each) and hand the rest to the health engine.
@@ -149,11 +216,15 @@ impl Ops {
             let mut overrides = store.overrides()?;
             let mut drills = store.drills()?;
             let mut change = Change::default();
-            for o in overrides.iter().filter(|o| !o.active(now)) {
+            for o in overrides.iter().filter(|o| o.expired(now)) {
                 change.delete_overrides.push(o.id.clone());
                 change.audit.push(audit::system(
                     now,
-                    "expire",
+                    if o.maintenance.is_some() {
+                        "maintenance end"
+                    } else {
+                        "expire"
+                    },
                     format!("/api/v1/overrides/{}", o.id),
                     format!(
                         "expired while the server was down: {} {}",
@@ -162,7 +233,7 @@ impl Ops {
                     ),
                 ));
             }
-            overrides.retain(|o| o.active(now));
+            overrides.retain(|o| !o.expired(now));
             for d in drills
                 .iter_mut()
                 .filter(|d| d.ended_at.is_none() && d.ends_at <= now)
@@ -189,6 +260,8 @@ impl Ops {
                 drills,
                 next: 1,
                 revisions: Default::default(),
+                marks: Default::default(),
+                pushed: None,
             }),
             store: Arc::new(Mutex::new(store)),
             #[cfg(feature = "cluster")]
@@ -223,9 +296,11 @@ impl Ops {
             });
             return Ok(ops);
         }
-        ops.health
-            .set_forced(overrides::forced(&overrides, now))
-            .await;
+        let _ = overrides;
+        // What fell due while the server was down (a scheduled start, a window that is open
+        // now) is done before the first answer.
+        ops.tick().await;
+        ops.push().await;
         Ok(ops)
     }
 
@@ -233,7 +308,7 @@ impl Ops {
     /// node's own observations of running drills, and hand it to the health engine.
     #[cfg(feature = "cluster")]
     async fn apply_view(&self, view: &crate::cluster::ClusterView) {
-        let (overrides, drills, revisions) = shared::read(view);
+        let (overrides, drills, revisions, marks) = shared::read(view);
         {
             let mut inner = self.lock();
             let mine: std::collections::HashMap<String, Drill> =
@@ -264,11 +339,13 @@ impl Ops {
                             || (sd.drill.started_at, Default::default()),
                             |d| d.minute_mark.clone(),
                         ),
+                        scheduled: sd.drill.scheduled,
                     }
                 })
                 .collect();
             inner.overrides = overrides;
             inner.revisions = revisions;
+            inner.marks = marks;
         }
         self.push().await;
         self.applied.send_replace(view.revision());
@@ -333,6 +410,14 @@ impl Ops {
         }
     }
 
+    /// What is forced at `now`: the overrides in force and the scheduled weights.
+    fn forced_at(&self, list: &[Override], now: SystemTime) -> Forced {
+        Forced {
+            overrides: overrides::forced(list, now),
+            weights: self.snapshot.load().model.gslb.scheduled_weights(now),
+        }
+    }
+
     async fn push(&self) {
         let now = self.clock.now();
         let (list, drills) = {
@@ -343,7 +428,22 @@ impl Ops {
         let metrics = self.snapshot.load().metrics.process().clone();
         metrics.set_overrides_active(list.iter().filter(|o| o.active(now)).count() as u64);
         metrics.set_drills_active(drills as u64);
-        self.health.set_forced(overrides::forced(&list, now)).await;
+        let forced = self.forced_at(&list, now);
+        self.lock().pushed = Some(forced.clone());
+        self.health.set_forced(forced).await;
+    }
+
+    /// Hand the engine what is forced now if it changed by time alone (a scheduled override
+    /// starting, a weight schedule firing, a reload changing the schedules).
+    async fn push_if_due(&self) {
+        let now = self.clock.now();
+        let (list, pushed) = {
+            let inner = self.lock();
+            (inner.overrides.clone(), inner.pushed.clone())
+        };
+        if pushed.as_ref() != Some(&self.forced_at(&list, now)) {
+            self.push().await;
+        }
     }
 
     /// Overrides in force.
@@ -355,6 +455,81 @@ impl Ops {
             .filter(|o| o.active(now))
             .cloned()
             .collect()
+    }
+
+    /// Overrides in force, then the scheduled ones (soonest first).
+    pub fn listed(&self) -> Vec<Override> {
+        let now = self.clock.now();
+        let mut list: Vec<Override> = self
+            .lock()
+            .overrides
+            .iter()
+            .filter(|o| !o.expired(now))
+            .cloned()
+            .collect();
+        list.sort_by_key(|o| (!o.active(now), o.starts_at.unwrap_or(o.created_at)));
+        list
+    }
+
+    /// What is scheduled: overrides and drills that start later, every maintenance window's
+    /// next start, every scheduled weight's next change.
+    pub fn scheduled(&self) -> crate::api::Scheduled {
+        let now = self.clock.now();
+        let (mut overrides, mut drills) = {
+            let inner = self.lock();
+            (
+                inner
+                    .overrides
+                    .iter()
+                    .filter(|o| !o.expired(now) && !o.active(now))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                inner
+                    .drills
+                    .iter()
+                    .filter(|d| d.scheduled && d.ended_at.is_none())
+                    .map(|d| d.api())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        overrides.sort_by_key(|o| o.starts_at);
+        drills.sort_by_key(|d| d.started_at);
+        let model = self.snapshot.load().model.clone();
+        let maintenance = model
+            .maintenance
+            .iter()
+            .map(|w| crate::api::MaintenanceInfo {
+                name: w.name.clone(),
+                target: w.target.clone(),
+                action: w.action.clone(),
+                schedule: w.schedule.as_str().to_string(),
+                duration_s: w.duration.as_secs(),
+                open_until: w.open_at(now).map(|s| s + w.duration),
+                next_start: w.next_start(now),
+            })
+            .collect();
+        let weights = model
+            .gslb
+            .endpoints
+            .iter()
+            .filter(|e| !e.weight_schedule.is_empty())
+            .map(|e| {
+                let next = crate::config::schedule::next_weight(&e.weight_schedule, now);
+                crate::api::WeightInfo {
+                    endpoint: e.name.clone(),
+                    configured: e.weight,
+                    weight: crate::config::schedule::weight_at(&e.weight_schedule, e.weight, now),
+                    next_at: next.map(|n| n.0),
+                    next_weight: next.map(|n| n.1),
+                }
+            })
+            .collect();
+        crate::api::Scheduled {
+            overrides,
+            drills,
+            maintenance,
+            weights,
+        }
     }
 
     /// The running drill, if any.
@@ -370,9 +545,13 @@ impl Ops {
         action: &str,
         reason: &str,
         expires_in: Option<Duration>,
+        starts_at: Option<SystemTime>,
         actor: &Actor,
     ) -> Result<Override, OpsError> {
         self.ready()?;
+        if let Some(s) = starts_at {
+            check_start(s, self.clock.now())?;
+        }
         let target: Target = target.parse().map_err(OpsError::Invalid)?;
         let action = Force::parse(action).ok_or_else(|| {
             OpsError::Invalid(format!("unknown action `{action}` (drain, down, up)"))
@@ -399,11 +578,20 @@ impl Ops {
             action,
             reason: audit::cap(reason, audit::MAX_TEXT),
             created_at: now,
-            expires_at: expires_in.map(|d| now + d),
+            expires_at: expires_in.map(|d| starts_at.unwrap_or(now) + d),
             created_by: actor.token.clone(),
             drill: None,
+            starts_at,
+            scheduled: starts_at.is_some(),
+            maintenance: None,
         };
-        let result = format!("{} {} {}", o.id, o.action.as_str(), o.target);
+        let mut result = format!("{} {} {}", o.id, o.action.as_str(), o.target);
+        if let Some(s) = starts_at {
+            result.push_str(&format!(
+                " scheduled at {}",
+                humantime::format_rfc3339_seconds(s)
+            ));
+        }
         let local = self
             .committed(Change {
                 put_overrides: vec![o.clone()],
@@ -435,6 +623,11 @@ impl Ops {
                     "override `{id}` belongs to drill `{d}`: stop the drill"
                 )));
             }
+            if let Some(w) = &o.maintenance {
+                return Err(OpsError::Conflict(format!(
+                    "override `{id}` is maintenance window `{w}`: it closes by itself; change the window in the config and reload to cut it short"
+                )));
+            }
             o.clone()
         };
         let now = self.clock.now();
@@ -454,14 +647,75 @@ impl Ops {
         Ok(o)
     }
 
-    /// A what-if; changes nothing.
-    pub fn preview(&self, fail: &[String]) -> Result<Preview, OpsError> {
-        let targets = self.parse_targets(fail)?;
+    /// A what-if as of `at` (when given): the health now, with what is forced at `at`
+    /// (scheduled overrides, maintenance windows open then, the weights then) instead of what
+    /// is forced now; `fail` on top. Changes nothing.
+    pub fn preview_at(&self, fail: &[String], at: Option<SystemTime>) -> Result<Preview, OpsError> {
+        let targets = match at {
+            Some(_) if fail.is_empty() => Vec::new(),
+            _ => self.parse_targets(fail)?,
+        };
         let snap = self.snapshot.load_full();
         let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
-        let mut p = drills::preview(&snap.gslb_inputs(), &targets, &traffic);
-        let rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
-        capacity::add_loads(&snap.model.gslb, &mut p, &rates);
+        let Some(at) = at else {
+            let mut p = drills::preview(&snap.gslb_inputs(), &targets, &traffic);
+            capacity::add_loads(
+                &snap.model.gslb,
+                &mut p,
+                &self.rates.lock().unwrap_or_else(|e| e.into_inner()),
+            );
+            return Ok(p);
+        };
+        let now = self.clock.now();
+        if at > now + MAX_AHEAD {
+            return Err(OpsError::Invalid(format!(
+                "at is more than {} ahead",
+                humantime::format_duration(MAX_AHEAD)
+            )));
+        }
+        // The measured view without today's overlay, then the overlay of `at`.
+        let list = self.lock().overrides.clone();
+        let mut forced = self.forced_at(&list, at);
+        for w in snap.model.maintenance.iter() {
+            if w.open_at(at).is_some()
+                && let (Ok(t), Some(f)) = (w.target.parse::<Target>(), Force::parse(&w.action))
+            {
+                forced.overrides.push((t, f));
+            }
+        }
+        let g = &snap.model.gslb;
+        let mut health = crate::gslb::HealthView::all_up(g);
+        for e in 0..g.endpoints.len() {
+            health.set_up(e, snap.health.is_up(e));
+        }
+        // Undo what is forced now (the engine's measured verdicts are not kept apart in the
+        // snapshot): endpoints forced now take the measured-or-all-up state.
+        let now_forced = self.forced_at(&list, now);
+        let mut unforced: std::collections::HashSet<usize> = Default::default();
+        for (t, _) in &now_forced.overrides {
+            unforced.extend(t.endpoints(g).unwrap_or_default());
+        }
+        for e in unforced {
+            health.set_up(e, true);
+        }
+        for r in 0..g.regions.len() {
+            for p in 0..g.pools.len() {
+                if let Some(ms) = snap.health.latency_ms(r, p) {
+                    health.set_latency(r, p, ms);
+                }
+            }
+        }
+        health.lay(g, &forced);
+        let inputs = crate::gslb::decide::Inputs {
+            health: &health,
+            ..snap.gslb_inputs()
+        };
+        let mut p = drills::preview(&inputs, &targets, &traffic);
+        capacity::add_loads(
+            &snap.model.gslb,
+            &mut p,
+            &self.rates.lock().unwrap_or_else(|e| e.into_inner()),
+        );
         Ok(p)
     }
 
@@ -500,30 +754,33 @@ impl Ops {
             .collect()
     }
 
-    /// Start a drill, recorded as `actor`'s.
+    /// Start a drill (now, or at `starts_at`), recorded as `actor`'s.
     pub async fn start_drill(
         &self,
         fail: &[String],
         reason: &str,
         duration: Duration,
+        starts_at: Option<SystemTime>,
         actor: &Actor,
     ) -> Result<Drill, OpsError> {
         self.ready()?;
         let targets = self.parse_targets(fail)?;
-        let d_targets = targets.clone();
         if duration.is_zero() || duration > MAX_DURATION {
             return Err(OpsError::Invalid(format!(
                 "duration must be between 1s and {}",
                 humantime::format_duration(MAX_DURATION)
             )));
         }
-        let preview = self.preview(fail)?;
+        if let Some(s) = starts_at {
+            check_start(s, self.clock.now())?;
+        }
         let _one = self.acting.lock().await;
-        let counts = (self.counts)();
         let now = self.clock.now();
         let n = {
             let mut inner = self.lock();
-            if let Some(d) = inner.drills.iter().find(|d| d.active(now)) {
+            if starts_at.is_none()
+                && let Some(d) = inner.drills.iter().find(|d| d.active(now))
+            {
                 return Err(OpsError::Conflict(format!(
                     "drill `{}` is running: stop it first",
                     d.id
@@ -532,42 +789,46 @@ impl Ops {
             inner.next += 1;
             inner.next
         };
-        let d = Drill {
+        let start = starts_at.unwrap_or(now);
+        let mut d = Drill {
             id: new_id("drill", n, now),
             fail: targets,
             reason: audit::cap(reason, audit::MAX_TEXT),
-            started_at: now,
-            ends_at: now + duration,
+            started_at: start,
+            ends_at: start + duration,
             ended_at: None,
             first_moved_at: None,
             created_by: actor.token.clone(),
             queries: Default::default(),
-            moves: preview
-                .regions
-                .iter()
-                .filter(|r| r.now != r.during)
-                .filter_map(|r| {
-                    Some((
-                        r.service.clone(),
-                        r.region.clone(),
-                        r.now.clone()?,
-                        r.during.clone()?,
-                    ))
-                })
-                .collect(),
-            baseline: counts,
-            report: crate::api::DrillReport {
-                predicted: preview
-                    .services
-                    .iter()
-                    .filter_map(|(svc, m)| Some((svc.clone(), m.get("during")?.clone())))
-                    .collect(),
-                drilled_pools: self.drilled_pools(&d_targets),
-                ..Default::default()
-            },
+            moves: Vec::new(),
+            baseline: Default::default(),
+            report: Default::default(),
             moved: Default::default(),
-            minute_mark: (now, Default::default()),
+            minute_mark: (start, Default::default()),
+            scheduled: starts_at.is_some(),
         };
+        if let Some(s) = starts_at {
+            // Stored now; the tick starts it at its instant.
+            let key = drill_key(&d.id);
+            let result = format!(
+                "drill {} scheduled at {}",
+                d.id,
+                humantime::format_rfc3339_seconds(s)
+            );
+            let local = self
+                .committed(Change {
+                    put_drills: vec![d.clone()],
+                    audit: vec![actor.entry(now, 201, &result)],
+                    guard: vec![(key, 0)],
+                    ..Change::default()
+                })
+                .await?;
+            if local {
+                self.lock().drills.insert(0, d.clone());
+            }
+            return Ok(d);
+        }
+        self.begin(&mut d, now);
         let overrides = d.overrides();
         let local = self
             .committed(Change {
@@ -591,6 +852,42 @@ impl Ops {
         Ok(d)
     }
 
+    /// Make `d` start at `now`: the preview's predicted moves and shares, the counters'
+    /// baseline. (Its overrides are [`Drill::overrides`].)
+    fn begin(&self, d: &mut Drill, now: SystemTime) {
+        let preview = {
+            let snap = self.snapshot.load_full();
+            let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
+            drills::preview(&snap.gslb_inputs(), &d.fail, &traffic)
+        };
+        let fail = d.fail.clone();
+        d.scheduled = false;
+        d.moves = preview
+            .regions
+            .iter()
+            .filter(|r| r.now != r.during)
+            .filter_map(|r| {
+                Some((
+                    r.service.clone(),
+                    r.region.clone(),
+                    r.now.clone()?,
+                    r.during.clone()?,
+                ))
+            })
+            .collect();
+        d.baseline = (self.counts)();
+        d.report = crate::api::DrillReport {
+            predicted: preview
+                .services
+                .iter()
+                .filter_map(|(svc, m)| Some((svc.clone(), m.get("during")?.clone())))
+                .collect(),
+            drilled_pools: self.drilled_pools(&fail),
+            ..Default::default()
+        };
+        d.minute_mark = (now, Default::default());
+    }
+
     /// Stop a running drill: its overrides go, traffic comes back.
     pub async fn stop_drill(&self, id: &str, actor: &Actor) -> Result<Drill, OpsError> {
         self.ready()?;
@@ -608,7 +905,9 @@ impl Ops {
                 return Err(OpsError::Conflict(format!("drill `{id}` has ended")));
             }
             let mut d = d.clone();
-            d.observe(&counts, now);
+            if !d.scheduled {
+                d.observe(&counts, now);
+            }
             d.ended_at = Some(now);
             let ids: Vec<String> = inner
                 .overrides
@@ -619,12 +918,21 @@ impl Ops {
             (d, ids)
         };
         let key = drill_key(id);
+        // A scheduled drill that has not started is cancelled: it holds no mark.
+        let (marks, result) = if d.scheduled {
+            (Vec::new(), format!("drill {id} cancelled before its start"))
+        } else {
+            (
+                vec![ACTIVE_DRILL.to_string()],
+                format!("drill {id} stopped"),
+            )
+        };
         let local = self
             .committed(Change {
                 delete_overrides: ids,
                 put_drills: vec![d.clone()],
-                delete_marks: vec![ACTIVE_DRILL.to_string()],
-                audit: vec![actor.entry(now, 200, &format!("drill {id} stopped"))],
+                delete_marks: marks,
+                audit: vec![actor.entry(now, 200, &result)],
                 guard: vec![(key.clone(), self.revision(&key))],
                 ..Change::default()
             })
@@ -671,7 +979,10 @@ impl Ops {
                 overrides, drills, ..
             } = &mut *inner;
             let mut changed = false;
-            for d in drills.iter_mut().filter(|d| d.ended_at.is_none()) {
+            for d in drills
+                .iter_mut()
+                .filter(|d| d.ended_at.is_none() && !d.scheduled)
+            {
                 d.observe(&counts, now);
                 if d.ends_at <= now {
                     d.ended_at = Some(d.ends_at);
@@ -685,7 +996,9 @@ impl Ops {
                 }
                 change.put_drills.push(d.clone());
             }
-            for o in overrides.iter().filter(|o| !o.active(now)) {
+            // Maintenance windows' overrides are closed by `due` (with their own entry).
+            let expired = |o: &Override| o.expired(now) && o.maintenance.is_none();
+            for o in overrides.iter().filter(|o| expired(o)) {
                 change.delete_overrides.push(o.id.clone());
                 if o.drill.is_none() {
                     change.audit.push(audit::system(
@@ -697,9 +1010,20 @@ impl Ops {
                 }
                 changed = true;
             }
-            overrides.retain(|o| o.active(now));
+            overrides.retain(|o| !expired(o));
             changed
         };
+        // Scheduled starts, maintenance windows: applied in memory once committed below.
+        let due = self.due(now);
+        let changed = changed || !due.is_empty();
+        for d in &due {
+            change.put_overrides.extend(d.put_overrides.iter().cloned());
+            change
+                .delete_overrides
+                .extend(d.delete_overrides.iter().cloned());
+            change.put_drills.extend(d.put_drills.iter().cloned());
+            change.audit.extend(d.audit.iter().cloned());
+        }
         change.audit.extend(
             self.refusals
                 .lock()
@@ -721,11 +1045,21 @@ impl Ops {
                 Ok(())
             })
             .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "operations state not written; will retry");
+        match result {
+            Err(e) => {
+                tracing::error!(error = %e, "operations state not written; will retry")
+            }
+            Ok(()) => {
+                let mut inner = self.lock();
+                for d in &due {
+                    inner.apply(d);
+                }
+            }
         }
         if changed {
             self.push().await;
+        } else {
+            self.push_if_due().await;
         }
     }
 
@@ -739,6 +1073,190 @@ impl Ops {
         let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
         let admit = capacity::admission(&snap.gslb_inputs(), &traffic, &rates);
         self.health.set_capacity(admit);
+    }
+
+    /// What falls due at `now` by schedule, as guarded changes (each done once, cluster-wide):
+    /// scheduled overrides and drills to start, maintenance windows to open and close.
+    fn due(&self, now: SystemTime) -> Vec<Change> {
+        let model = self.snapshot.load().model.clone();
+        let inner = self.lock();
+        let rev = |key: &str| inner.revisions.get(key).copied().unwrap_or(0);
+        let mut out = Vec::new();
+        // Scheduled overrides whose start came.
+        for o in inner
+            .overrides
+            .iter()
+            .filter(|o| o.scheduled && o.starts_at.is_some_and(|s| s <= now) && !o.expired(now))
+        {
+            let key = override_key(&o.id);
+            out.push(Change {
+                put_overrides: vec![Override {
+                    scheduled: false,
+                    ..o.clone()
+                }],
+                audit: vec![audit::system(
+                    now,
+                    "start",
+                    format!("/api/v1/overrides/{}", o.id),
+                    format!("started as scheduled: {} {}", o.action.as_str(), o.target),
+                )],
+                guard: vec![(key.clone(), rev(&key))],
+                ..Change::default()
+            });
+        }
+        // Maintenance windows: open what is open now, close what is not (any more).
+        let mut open = std::collections::HashSet::new();
+        for w in model.maintenance.iter() {
+            let Some(start) = w.open_at(now) else {
+                continue;
+            };
+            let id = w.override_id(start);
+            open.insert(id.clone());
+            let secs = start
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let mark = maintenance_key(&w.name);
+            if inner.overrides.iter().any(|o| o.id == id)
+                || inner.marks.get(&mark).is_some_and(|&m| m >= secs)
+            {
+                continue;
+            }
+            let (Ok(target), Some(action)) = (w.target.parse::<Target>(), Force::parse(&w.action))
+            else {
+                continue;
+            };
+            let until = start + w.duration;
+            let o = Override {
+                id: id.clone(),
+                target,
+                action,
+                reason: if w.reason.is_empty() {
+                    format!("maintenance window {}", w.name)
+                } else {
+                    format!("maintenance window {}: {}", w.name, w.reason)
+                },
+                created_at: now,
+                expires_at: Some(until),
+                created_by: "system".into(),
+                drill: None,
+                starts_at: Some(start),
+                scheduled: false,
+                maintenance: Some(w.name.clone()),
+            };
+            out.push(Change {
+                put_overrides: vec![o],
+                put_marks: vec![(mark.clone(), secs.to_string())],
+                audit: vec![audit::system(
+                    now,
+                    "maintenance start",
+                    format!("/api/v1/overrides/{id}"),
+                    format!(
+                        "window {}: {} {} until {}",
+                        w.name,
+                        w.action,
+                        w.target,
+                        humantime::format_rfc3339_seconds(until)
+                    ),
+                )],
+                guard: vec![(override_key(&id), 0), (mark.clone(), rev(&mark))],
+                ..Change::default()
+            });
+        }
+        for o in inner
+            .overrides
+            .iter()
+            .filter(|o| o.maintenance.is_some() && !open.contains(&o.id))
+        {
+            let key = override_key(&o.id);
+            let why = if o.expired(now) {
+                "its time is over"
+            } else {
+                "the window changed in the config"
+            };
+            out.push(Change {
+                delete_overrides: vec![o.id.clone()],
+                audit: vec![audit::system(
+                    now,
+                    "maintenance end",
+                    format!("/api/v1/overrides/{}", o.id),
+                    format!(
+                        "window {}: {} {} closed: {why}",
+                        o.maintenance.as_deref().unwrap_or_default(),
+                        o.action.as_str(),
+                        o.target
+                    ),
+                )],
+                guard: vec![(key.clone(), rev(&key))],
+                ..Change::default()
+            });
+        }
+        // Scheduled drills whose start came: one drill at a time, checked now.
+        let mut running = inner
+            .drills
+            .iter()
+            .find(|d| d.active(now))
+            .map(|d| d.id.clone());
+        let mut starting = Vec::new();
+        // The earliest scheduled first; at the same instant, the one made first.
+        let mut pending: Vec<&Drill> = inner
+            .drills
+            .iter()
+            .filter(|d| d.scheduled && d.ended_at.is_none() && d.started_at <= now)
+            .collect();
+        pending.sort_by_key(|d| (d.started_at, d.id.len(), d.id.clone()));
+        for d in pending {
+            let key = drill_key(&d.id);
+            let mut d = d.clone();
+            let why = if d.ends_at <= now {
+                Some("its time passed while the server was down".to_string())
+            } else {
+                running
+                    .as_ref()
+                    .map(|r| format!("refused at its start: drill `{r}` is running"))
+            };
+            if let Some(why) = why {
+                d.scheduled = false;
+                d.ended_at = Some(now);
+                out.push(Change {
+                    put_drills: vec![d.clone()],
+                    audit: vec![audit::system(
+                        now,
+                        "skip",
+                        format!("/api/v1/drills/{}", d.id),
+                        format!("scheduled drill not started: {why}"),
+                    )],
+                    guard: vec![(key.clone(), rev(&key))],
+                    ..Change::default()
+                });
+                continue;
+            }
+            running = Some(d.id.clone());
+            starting.push((
+                d,
+                vec![
+                    (ACTIVE_DRILL.to_string(), rev(ACTIVE_DRILL)),
+                    (key.clone(), rev(&key)),
+                ],
+            ));
+        }
+        drop(inner);
+        for (mut d, guard) in starting {
+            self.begin(&mut d, now);
+            out.push(Change {
+                put_overrides: d.overrides(),
+                put_drills: vec![d.clone()],
+                put_marks: vec![(ACTIVE_DRILL.to_string(), d.id.clone())],
+                audit: vec![audit::system(
+                    now,
+                    "start",
+                    format!("/api/v1/drills/{}", d.id),
+                    "scheduled drill started".into(),
+                )],
+                guard,
+                ..Change::default()
+            });
+        }
+        out
     }
 
     /// Cluster: what falls due is done once for the whole cluster — every node tries, a guard
@@ -756,7 +1274,10 @@ impl Ops {
                 revisions,
                 ..
             } = &mut *inner;
-            for d in drills.iter_mut().filter(|d| d.ended_at.is_none()) {
+            for d in drills
+                .iter_mut()
+                .filter(|d| d.ended_at.is_none() && !d.scheduled)
+            {
                 d.observe(&counts, now);
                 if d.ends_at <= now {
                     let mut ended = d.clone();
@@ -783,7 +1304,7 @@ impl Ops {
             }
             for o in overrides
                 .iter()
-                .filter(|o| !o.active(now) && o.drill.is_none())
+                .filter(|o| o.expired(now) && o.drill.is_none() && o.maintenance.is_none())
             {
                 let key = override_key(&o.id);
                 due.push(Change {
@@ -807,6 +1328,7 @@ impl Ops {
         if !rows.is_empty() {
             due.push(Change::audit(rows));
         }
+        due.extend(self.due(now));
         for change in due {
             match shared::commit(cluster, &change).await {
                 Ok(_) | Err(OpsError::Conflict(_)) => {} // done here, or by another node
@@ -815,6 +1337,7 @@ impl Ops {
                 }
             }
         }
+        self.push_if_due().await;
     }
 
     /// Record a refused request (metadata only; repeats from one source are counted per

@@ -3,8 +3,10 @@
 //! cluster layer ([`crate::cluster`]), so an action taken on any node applies on all.
 //!
 //! Keys (under the cluster prefix's `control/`): `overrides/<id>` (an [`Override`]),
-//! `drills/<id>` (a [`SharedDrill`]), and `drill` — the id of the drill running, which makes
-//! "one drill at a time" hold for the whole cluster (starting one requires the key absent).
+//! `drills/<id>` (a [`SharedDrill`]), `drill` — the id of the drill running, which makes
+//! "one drill at a time" hold for the whole cluster (starting one requires the key absent) —
+//! and `maintenance/<window>`: the start of the window's last opening, so a node whose clock
+//! lags cannot open a window again after another node closed it.
 //! A [`Change`] becomes one etcd transaction with its audit entries and a guard on the keys
 //! it read, so two operators racing cannot both win.
 
@@ -81,18 +83,31 @@ pub async fn commit(cluster: &Cluster, change: &Change) -> Result<i64, OpsError>
         .map_err(error)
 }
 
-/// What the view says about the operators' state: overrides, drills (newest first), and the
-/// revision of every control key (for guards).
-pub fn read(view: &ClusterView) -> (Vec<Override>, Vec<SharedDrill>, HashMap<String, i64>) {
+/// Per maintenance window's control key, the start (Unix seconds) of its last opening made.
+pub type Marks = HashMap<String, u64>;
+
+/// What the view says about the operators' state: overrides, drills (newest first), the
+/// revision of every control key (for guards), and per maintenance window the start (Unix
+/// seconds) of its last opening made.
+pub fn read(view: &ClusterView) -> (Vec<Override>, Vec<SharedDrill>, HashMap<String, i64>, Marks) {
     let mut overrides = Vec::new();
     let mut drills = Vec::new();
     let mut revisions = HashMap::new();
+    let mut marks = HashMap::new();
     for (key, entry) in view.control() {
         revisions.insert(key.clone(), entry.mod_revision);
         if key.starts_with("overrides/") {
             match entry.get::<Override>() {
                 Ok(o) => overrides.push(o),
                 Err(e) => tracing::warn!(%key, error = %e, "unreadable override in etcd: ignored"),
+            }
+        } else if key.starts_with("maintenance/") {
+            if let Some(secs) = entry
+                .get::<String>()
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                marks.insert(key.clone(), secs);
             }
         } else if key.starts_with("drills/") {
             match entry.get::<SharedDrill>() {
@@ -103,7 +118,7 @@ pub fn read(view: &ClusterView) -> (Vec<Override>, Vec<SharedDrill>, HashMap<Str
     }
     overrides.sort_by_key(|o| o.created_at);
     drills.sort_by_key(|d| std::cmp::Reverse(d.drill.started_at));
-    (overrides, drills, revisions)
+    (overrides, drills, revisions, marks)
 }
 
 /// The audit trail, newest first: each commit's entries, numbered by revision.

@@ -43,7 +43,7 @@ impl OpsStore {
     pub fn overrides(&self) -> anyhow::Result<Vec<Override>> {
         let mut st = self
             .conn
-            .prepare("SELECT id, target, action, reason, created_at, expires_at, created_by, drill FROM overrides ORDER BY created_at")
+            .prepare("SELECT id, target, action, reason, created_at, expires_at, created_by, drill, starts_at, scheduled, maintenance FROM overrides ORDER BY created_at")
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([], |r| {
@@ -56,12 +56,17 @@ impl OpsStore {
                     r.get::<_, Option<i64>>(5)?,
                     r.get::<_, String>(6)?,
                     r.get::<_, Option<String>>(7)?,
+                    (
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, i64>(9)? != 0,
+                        r.get::<_, Option<String>>(10)?,
+                    ),
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, target, action, reason, created, expires, by, drill) =
+            let (id, target, action, reason, created, expires, by, drill, (starts, scheduled, mnt)) =
                 row.map_err(|e| self.err(e))?;
             let (Ok(target), Some(action)) = (target.parse::<Target>(), Force::parse(&action))
             else {
@@ -76,6 +81,9 @@ impl OpsStore {
                 expires_at: expires.map(time),
                 created_by: by,
                 drill,
+                starts_at: starts.map(time),
+                scheduled,
+                maintenance: mnt,
             });
         }
         Ok(out)
@@ -85,7 +93,7 @@ impl OpsStore {
     pub fn drills(&self) -> anyhow::Result<Vec<Drill>> {
         let mut st = self
             .conn
-            .prepare("SELECT id, fail, reason, started_at, ends_at, ended_at, first_moved_at, created_by, queries FROM drills ORDER BY started_at DESC LIMIT 100")
+            .prepare("SELECT id, fail, reason, started_at, ends_at, ended_at, first_moved_at, created_by, queries, scheduled FROM drills ORDER BY started_at DESC LIMIT 100")
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([], |r| {
@@ -99,12 +107,13 @@ impl OpsStore {
                     r.get::<_, Option<i64>>(6)?,
                     r.get::<_, String>(7)?,
                     r.get::<_, Option<String>>(8)?,
+                    r.get::<_, i64>(9)? != 0,
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, fail, reason, started, ends, ended, moved, by, queries) =
+            let (id, fail, reason, started, ends, ended, moved, by, queries, scheduled) =
                 row.map_err(|e| self.err(e))?;
             out.push(Drill {
                 id,
@@ -121,6 +130,7 @@ impl OpsStore {
                 report: Default::default(),
                 moved: Default::default(),
                 minute_mark: (time(started), Default::default()),
+                scheduled,
             });
             // The queries column holds the timeline: {"queries": …, "report": …} (or, from
             // older versions, the queries alone).
@@ -144,8 +154,8 @@ impl OpsStore {
         let tx = self.conn.transaction().map_err(err)?;
         for o in &change.put_overrides {
             tx.execute(
-                "INSERT OR REPLACE INTO overrides (id, target, action, reason, created_at, expires_at, created_by, drill) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![o.id, o.target.to_string(), o.action.as_str(), o.reason, ms(o.created_at), o.expires_at.map(ms), o.created_by, o.drill],
+                "INSERT OR REPLACE INTO overrides (id, target, action, reason, created_at, expires_at, created_by, drill, starts_at, scheduled, maintenance) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![o.id, o.target.to_string(), o.action.as_str(), o.reason, ms(o.created_at), o.expires_at.map(ms), o.created_by, o.drill, o.starts_at.map(ms), o.scheduled as i64, o.maintenance],
             )
             .map_err(err)?;
         }
@@ -160,11 +170,12 @@ impl OpsStore {
                 report: d.report.clone(),
             })?;
             tx.execute(
-                "INSERT INTO drills (id, fail, reason, started_at, ends_at, ended_at, first_moved_at, created_by, queries)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO drills (id, fail, reason, started_at, ends_at, ended_at, first_moved_at, created_by, queries, scheduled)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at,
-                     first_moved_at = excluded.first_moved_at, queries = excluded.queries",
-                params![d.id, fail, d.reason, ms(d.started_at), ms(d.ends_at), d.ended_at.map(ms), d.first_moved_at.map(ms), d.created_by, queries],
+                     first_moved_at = excluded.first_moved_at, queries = excluded.queries,
+                     scheduled = excluded.scheduled",
+                params![d.id, fail, d.reason, ms(d.started_at), ms(d.ends_at), d.ended_at.map(ms), d.first_moved_at.map(ms), d.created_by, queries, d.scheduled as i64],
             )
             .map_err(err)?;
         }

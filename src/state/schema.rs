@@ -74,6 +74,11 @@ const MIGRATIONS: &[&str] = &[
         result  TEXT    NOT NULL
     ) STRICT;
     CREATE INDEX audit_at ON audit (at);",
+    // 3: scheduled overrides and drills, maintenance windows' overrides (src/ops).
+    "ALTER TABLE overrides ADD COLUMN starts_at INTEGER;   -- Unix ms; NULL = when made
+    ALTER TABLE overrides ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0 CHECK (scheduled IN (0, 1));
+    ALTER TABLE overrides ADD COLUMN maintenance TEXT;    -- the [[maintenance]] window
+    ALTER TABLE drills ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0 CHECK (scheduled IN (0, 1));",
 ];
 
 /// The schema version this build writes (the number of migrations).

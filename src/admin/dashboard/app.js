@@ -374,7 +374,7 @@
   function render() {
     document.body.dataset.connected = 'true';
     const steps = [renderConn, renderSummary, renderHealth, renderLatency, renderTraffic,
-      renderOverrides, renderTransitions, renderDrill, renderDrillTargets, renderFooter];
+      renderOverrides, renderScheduled, renderTransitions, renderDrill, renderDrillTargets, renderFooter];
     for (const step of steps) {
       try {
         step();
@@ -644,6 +644,50 @@
         h('td', { class: 'reason' }, str(o.reason)),
         h('td', { class: 'muted' }, str(o.created_by)),
         h('td', {}, num(o.expires_at) !== null ? countdown(o.expires_at) : h('span', { class: 'muted' }, 'never'))))))));
+  }
+
+  // What happens next by schedule: later overrides and drills, maintenance windows, weights.
+  function renderScheduled() {
+    if (!('scheduled' in status)) {
+      fill('scheduled', empty('This server does not report schedules.'));
+      return;
+    }
+    const sc = obj(status.scheduled);
+    const rows = [];
+    const when = (t) => (num(t) !== null ? h('span', { title: fmtTime(t) }, countdown(t)) : h('span', { class: 'muted' }, '—'));
+    for (const o of arr(sc.overrides)) {
+      rows.push(h('tr', { dataset: { scheduled: 'override', target: str(o.target) } },
+        h('td', {}, 'override'), h('td', {}, h('code', {}, str(o.target))),
+        h('td', {}, h('span', { class: 'tag action' }, str(o.action))),
+        h('td', {}, when(o.starts_at)), h('td', { class: 'reason' }, str(o.reason))));
+    }
+    for (const d of arr(sc.drills)) {
+      rows.push(h('tr', { dataset: { scheduled: 'drill' } },
+        h('td', {}, 'drill'), h('td', {}, arr(d.fail).map((t) => h('code', {}, `${str(t)} `))),
+        h('td', {}, h('span', { class: 'tag drill' }, 'down')),
+        h('td', {}, when(d.started_at)), h('td', { class: 'reason' }, str(d.reason))));
+    }
+    for (const w of arr(sc.maintenance)) {
+      const open = num(w.open_until) !== null;
+      rows.push(h('tr', { dataset: { scheduled: 'maintenance', target: str(w.target) } },
+        h('td', {}, `maintenance ${str(w.name)}`), h('td', {}, h('code', {}, str(w.target))),
+        h('td', {}, h('span', { class: 'tag action' }, str(w.action))),
+        h('td', {}, open ? h('span', {}, 'open, ends ', countdown(w.open_until, 'warn')) : when(w.next_start)),
+        h('td', { class: 'reason' }, `${str(w.schedule)} UTC, ${num(w.duration_s) ?? '?'} s`)));
+    }
+    for (const w of arr(sc.weights)) {
+      rows.push(h('tr', { dataset: { scheduled: 'weight' } },
+        h('td', {}, 'weight'), h('td', {}, h('code', {}, str(w.endpoint))),
+        h('td', {}, `${num(w.weight) ?? '?'} → ${num(w.next_weight) ?? '—'}`),
+        h('td', {}, when(w.next_at)), h('td', { class: 'muted' }, `configured ${num(w.configured) ?? '?'}`)));
+    }
+    if (!rows.length) {
+      fill('scheduled', empty('Nothing scheduled.'));
+      return;
+    }
+    fill('scheduled', h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'scheduled-table' },
+      h('thead', {}, h('tr', {}, ['what', 'target', 'action', 'when', 'detail'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, rows))));
   }
 
   function renderTransitions() {
@@ -1092,7 +1136,7 @@
     $('token-forget').addEventListener('click', () => {
       $('token-input').value = '';
       setToken('');
-      for (const id of ['summary', 'health-grid', 'latency', 'traffic', 'overrides', 'transitions', 'drill', 'drill-preview', 'chart-qps', 'chart-pools', 'chart-health', 'audit', 'explain-result']) fill(id);
+      for (const id of ['summary', 'health-grid', 'latency', 'traffic', 'overrides', 'scheduled', 'transitions', 'drill', 'drill-preview', 'chart-qps', 'chart-pools', 'chart-health', 'audit', 'explain-result']) fill(id);
     });
     $('drill-preview-btn').addEventListener('click', previewDrill);
     $('drill-start-btn').addEventListener('click', startDrill);

@@ -109,8 +109,8 @@ fn apply(cfg: &Settings, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Note
     for pc in &mut cands.0 {
         pc.endpoints.sort_by(|&a, &b| {
             let (ea, eb) = (&endpoints[a], &endpoints[b]);
-            score(&eb.name, eb.weight.max(1) as f64)
-                .total_cmp(&score(&ea.name, ea.weight.max(1) as f64))
+            let (wa, wb) = (ctx.health.weight(a), ctx.health.weight(b));
+            score(&eb.name, wb.max(1) as f64).total_cmp(&score(&ea.name, wa.max(1) as f64))
         });
     }
 }

@@ -6,7 +6,9 @@
 //! weighted multi-value answer. Weight 0 means drained: such endpoints are never answered
 //! (they are removed before the chain runs). Pool order is not changed.
 //!
-//! Weights are per endpoint (`weight = 3`). The randomness comes from the query's seed, so a
+//! Weights are per endpoint (`weight = 3`), as in force now: an endpoint's
+//! `[[pool.endpoint.weight_schedule]]` changes it at its instants (laid over the health view
+//! by background work; this step only reads [`crate::gslb::HealthView::weight`]). The randomness comes from the query's seed, so a
 //! decision can be replayed. Does not depend on the client.
 
 use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word, mix64, unit};
@@ -26,7 +28,6 @@ fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
 }
 
 fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-    let endpoints = &ctx.model.endpoints;
     let mut rng = ctx.seed;
     for pc in &mut cands.0 {
         if pc.endpoints.len() < 2 {
@@ -39,7 +40,7 @@ fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
             .iter()
             .map(|&e| {
                 rng = mix64(rng);
-                let w = endpoints[e].weight.max(1) as f64;
+                let w = ctx.health.weight(e).max(1) as f64;
                 (unit(rng).powf(1.0 / w), e)
             })
             .collect();
@@ -48,7 +49,23 @@ fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
             *slot = e;
         }
     }
-    notes.why(|| "endpoints shuffled by weight".into());
+    notes.why(|| {
+        let endpoints = &ctx.model.endpoints;
+        let weights: Vec<String> = cands
+            .0
+            .iter()
+            .flat_map(|pc| pc.endpoints.iter())
+            .map(|&e| {
+                let (now, set) = (ctx.health.weight(e), endpoints[e].weight);
+                if now == set {
+                    format!("{}={now}", endpoints[e].name)
+                } else {
+                    format!("{}={now} (scheduled; configured {set})", endpoints[e].name)
+                }
+            })
+            .collect();
+        format!("endpoints shuffled by weight: {}", weights.join(", "))
+    });
 }
 
 #[cfg(test)]
