@@ -123,6 +123,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         pools,
         endpoints,
         cluster: (st.cluster)(),
+        notify: st.notify.status(),
     })
 }
 

@@ -36,6 +36,9 @@ pub struct Status {
     /// The cluster, when this node is one of several.
     #[serde(default)]
     pub cluster: Option<ClusterStatus>,
+    /// The `[[notify]]` webhooks: deliveries, failures, drops, the last error.
+    #[serde(default)]
+    pub notify: Vec<super::WebhookStatus>,
 }
 
 /// This node's cluster, as it sees it.

@@ -10,6 +10,7 @@ use super::prober::{self, Report};
 use super::targets::{self, ProbeTarget};
 use crate::clock::Clock;
 use crate::config::health::HealthConfig;
+use crate::events::{Event, EventKind, Events};
 use crate::gslb::{Force, Target};
 use crate::model::Model;
 use crate::snapshot::Publisher;
@@ -144,6 +145,8 @@ pub fn initial(
 }
 
 /// Start the engine for the model `publisher` currently serves, with `agg` from [`initial`].
+/// Endpoint and pool transitions go to `events`.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     publisher: Arc<Publisher>,
     cfg: HealthConfig,
@@ -151,6 +154,7 @@ pub fn start(
     writer: Option<StateWriter>,
     clock: Clock,
     share: Share,
+    events: Events,
     shutdown: CancellationToken,
 ) -> HealthHandle {
     let mut share = share;
@@ -229,14 +233,14 @@ pub fn start(
                         }
                         Msg::Forced(list, done) => {
                             forced = list;
-                            publisher.set_health(view_with(&run, &forced, clock.now()));
+                            publish(&publisher, &events, view_with(&run, &forced, clock.now()));
                             last_publish = std::time::Instant::now();
                             let _ = done.send(());
                         }
                         Msg::Tick(done) => {
                             run.agg.tick(clock.now());
                             if run.agg.take_up_changed() {
-                                publisher.set_health(view_with(&run, &forced, clock.now()));
+                                publish(&publisher, &events, view_with(&run, &forced, clock.now()));
                                 last_publish = std::time::Instant::now();
                             }
                             let _ = done.send(());
@@ -265,7 +269,7 @@ pub fn start(
             let latency_due =
                 latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
             if up_changed || latency_due {
-                publisher.set_health(view_with(&run, &forced, clock.now()));
+                publish(&publisher, &events, view_with(&run, &forced, clock.now()));
                 latency_pending = false;
                 last_publish = std::time::Instant::now();
             }
@@ -283,13 +287,13 @@ pub fn start(
                     w.record(s);
                 }
                 for t in run.agg.take_transitions(&run.model.gslb) {
-                    log_transition(&publisher, &t);
+                    log_transition(&publisher, &events, &t);
                     w.transition(t);
                 }
             } else {
                 run.agg.take_dirty_states(&run.model.gslb, clock.now());
                 for t in run.agg.take_transitions(&run.model.gslb) {
-                    log_transition(&publisher, &t);
+                    log_transition(&publisher, &events, &t);
                 }
             }
         }
@@ -434,12 +438,51 @@ fn publish_shared(share: &Share, run: &mut Running) {
     run.agg.take_vote_changes();
 }
 
-/// Log a transition, and count the aggregated ones in the metrics.
-fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
+/// Log a transition; count the aggregated ones in the metrics and tell `events` of them.
+fn log_transition(publisher: &Publisher, events: &Events, t: &crate::state::Transition) {
     tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
     if t.region == crate::state::AGGREGATE_REGION {
         publisher.current().metrics.process().transition(t.to_up);
+        let kind = if t.to_up {
+            EventKind::EndpointUp
+        } else {
+            EventKind::EndpointDown
+        };
+        events.emit(
+            Event::new(kind)
+                .target(format!("endpoint:{}", t.endpoint))
+                .detail(&t.reason),
+        );
     }
+}
+
+/// Publish `view`; tell `events` of the pools that lost their last endpoint up, or got one
+/// back (in the view served: overrides and drills count).
+fn publish(publisher: &Publisher, events: &Events, view: crate::gslb::HealthView) {
+    if events.listening() {
+        let before = publisher.current();
+        for (p, pool) in before.model.gslb.pools.iter().enumerate() {
+            let (was, is) = (before.health.pool_up(p) > 0, view.pool_up(p) > 0);
+            if was != is {
+                let kind = if is {
+                    EventKind::PoolUp
+                } else {
+                    EventKind::PoolDown
+                };
+                let detail = format!(
+                    "{} of {} endpoints up",
+                    view.pool_up(p),
+                    pool.endpoints.len()
+                );
+                events.emit(
+                    Event::new(kind)
+                        .target(format!("pool:{}", pool.name))
+                        .detail(detail),
+                );
+            }
+        }
+    }
+    publisher.set_health(view);
 }
 
 /// The health view of `run` with the overrides in force applied.

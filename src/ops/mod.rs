@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod drills;
+pub mod notices;
 pub mod overrides;
 #[cfg(feature = "cluster")]
 pub mod shared;
@@ -19,6 +20,7 @@ pub mod store;
 pub mod traffic;
 
 use crate::clock::Clock;
+use crate::events::{EventKind, Events};
 use crate::gslb::Force;
 use crate::gslb::Target;
 use crate::health::engine::HealthHandle;
@@ -89,6 +91,8 @@ pub struct Ops {
     health: HealthHandle,
     snapshot: SharedSnapshot,
     counts: CountsFn,
+    /// Where overrides' and drills' steps are told (`[[notify]]`).
+    events: Events,
 }
 
 fn new_id(prefix: &str, n: u64, now: SystemTime) -> String {
@@ -128,6 +132,7 @@ impl Ops {
         snapshot: SharedSnapshot,
         counts: CountsFn,
         clock: Clock,
+        events: Events,
         #[cfg(feature = "cluster")] shared: Option<crate::cluster::Cluster>,
     ) -> anyhow::Result<Arc<Ops>> {
         let path = state_file.to_path_buf();
@@ -200,6 +205,7 @@ impl Ops {
             health,
             snapshot,
             counts,
+            events,
         });
         #[cfg(feature = "cluster")]
         if let Some(cluster) = shared {
@@ -408,6 +414,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::override_event(EventKind::OverrideCreated, &o).actor(&actor.token));
         if local {
             self.lock().overrides.push(o.clone());
             self.push().await;
@@ -443,6 +451,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::override_event(EventKind::OverrideRemoved, &o).actor(&actor.token));
         if local {
             self.lock().overrides.retain(|o| o.id != id);
             self.push().await;
@@ -573,6 +583,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::drill_event(EventKind::DrillStarted, &d, "").actor(&actor.token));
         if local {
             let mut inner = self.lock();
             inner.overrides.extend(overrides);
@@ -622,6 +634,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::drill_event(EventKind::DrillEnded, &d, "stopped").actor(&actor.token));
         if local {
             {
                 let mut inner = self.lock();
@@ -667,6 +681,11 @@ impl Ops {
                 d.observe(&counts, now);
                 if d.ends_at <= now {
                     d.ended_at = Some(d.ends_at);
+                    self.events.emit(notices::drill_event(
+                        EventKind::DrillEnded,
+                        d,
+                        "reverted by itself",
+                    ));
                     change.audit.push(audit::system(
                         now,
                         "end",
@@ -680,6 +699,8 @@ impl Ops {
             for o in overrides.iter().filter(|o| !o.active(now)) {
                 change.delete_overrides.push(o.id.clone());
                 if o.drill.is_none() {
+                    self.events
+                        .emit(notices::override_event(EventKind::OverrideExpired, o));
                     change.audit.push(audit::system(
                         now,
                         "expire",
@@ -728,6 +749,8 @@ impl Ops {
         let now = self.clock.now();
         let counts = (self.counts)();
         let mut due = Vec::new();
+        // What to tell once the change at that index in `due` is made by this node.
+        let mut tell = std::collections::HashMap::new();
         {
             let mut inner = self.lock();
             let Inner {
@@ -742,6 +765,10 @@ impl Ops {
                     let mut ended = d.clone();
                     ended.ended_at = Some(d.ends_at);
                     let key = drill_key(&d.id);
+                    tell.insert(
+                        due.len(),
+                        notices::drill_event(EventKind::DrillEnded, &ended, "reverted by itself"),
+                    );
                     due.push(Change {
                         delete_overrides: overrides
                             .iter()
@@ -766,6 +793,10 @@ impl Ops {
                 .filter(|o| !o.active(now) && o.drill.is_none())
             {
                 let key = override_key(&o.id);
+                tell.insert(
+                    due.len(),
+                    notices::override_event(EventKind::OverrideExpired, o),
+                );
                 due.push(Change {
                     delete_overrides: vec![o.id.clone()],
                     audit: vec![audit::system(
@@ -787,9 +818,13 @@ impl Ops {
         if !rows.is_empty() {
             due.push(Change::audit(rows));
         }
-        for change in due {
+        for (i, change) in due.into_iter().enumerate() {
             match shared::commit(cluster, &change).await {
-                Ok(_) | Err(OpsError::Conflict(_)) => {} // done here, or by another node
+                Ok(_) => tell
+                    .remove(&i)
+                    .into_iter()
+                    .for_each(|e| self.events.emit(e)),
+                Err(OpsError::Conflict(_)) => {} // done by another node
                 Err(e) => {
                     tracing::warn!(error = %e, "a due change could not be made now; retried next second")
                 }
