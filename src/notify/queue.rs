@@ -67,11 +67,6 @@ impl Queue {
     pub fn len(&self) -> usize {
         self.lock().len()
     }
-
-    /// Nothing waiting?
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -94,7 +89,7 @@ mod tests {
             got.push(q.pop().await.detail.clone());
         }
         assert_eq!(got, ["3", "4", "5"]);
-        assert!(q.is_empty());
+        assert_eq!(q.len(), 0);
         for n in 1..=3 {
             q.push(ev(n));
         }

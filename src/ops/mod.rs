@@ -125,6 +125,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 impl Ops {
     /// Load stored overrides and drills (dropping those that expired while the server was
     /// down, with an audit entry each) and hand the rest to the health engine.
+    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         state_file: &std::path::Path,
         retention: Retention,
