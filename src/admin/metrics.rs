@@ -32,7 +32,7 @@
 //! | `ayadns_notify_delivered_total` | counter | `webhook` | `[[notify]]` events delivered (answered 2xx); `webhook` is the entry's `name`, or its URL without credentials or query |
 //! | `ayadns_notify_failed_total` | counter | `webhook` | delivery attempts that failed (no connection, no answer within `timeout`, not 2xx) |
 //! | `ayadns_notify_dropped_total` | counter | `webhook` | events given up: the queue was full (the oldest goes), or `max_attempts` failed |
-//! | `ayadns_notify_queue_depth` | gauge | `webhook` | events waiting, the one being tried included |
+//! | `ayadns_notify_queue_depth` | gauge | `webhook` | events waiting, the one being tried included (the `notify` families only with `[[notify]]` entries) |
 //!
 //! Service, zone and endpoint labels are names as configured (service and zone names fully
 //! qualified, with the trailing dot).
@@ -409,6 +409,9 @@ impl Collector for Scrape {
             m.encode_gauge(&c.sync_age_s.unwrap_or(f64::INFINITY))?;
         }
         let hooks = &self.notify;
+        if hooks.is_empty() {
+            return Ok(());
+        }
         let per_hook = |f: fn(&crate::api::WebhookStatus) -> u64| {
             hooks
                 .iter()
