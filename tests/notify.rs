@@ -189,6 +189,20 @@ fn a_webhook_gets_signed_posts_for_a_transition_and_a_drills_start_and_end() {
         "{metrics}"
     );
     assert!(metrics.contains("ayadns_notify_queue_depth{webhook=\"oncall\"} 0"));
+    // `ayadns ctl status` shows the webhook with its counters.
+    let cfg_arg = cfg.to_str().unwrap();
+    let (st, out, err) = run_ayadns(None, &["ctl", "--config", cfg_arg, "status"]);
+    assert!(st.success(), "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("oncall "))
+        .unwrap_or_else(|| panic!("no webhook row in:\n{out}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1], all.len().to_string(), "DELIVERED: {out}");
+    assert!(
+        out.contains("WEBHOOK") && out.contains("LAST ERROR"),
+        "{out}"
+    );
 }
 
 #[test]
