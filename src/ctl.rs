@@ -376,6 +376,31 @@ fn opt(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "-".into())
 }
 
+/// The `[[notify]]` webhooks: counters, when each last delivered, its last error.
+fn webhooks(list: &[api::WebhookStatus]) -> String {
+    let mut rows = vec![vec![
+        "WEBHOOK".into(),
+        "DELIVERED".into(),
+        "FAILED".into(),
+        "DROPPED".into(),
+        "QUEUED".into(),
+        "LAST SUCCESS".into(),
+        "LAST ERROR".into(),
+    ]];
+    for h in list {
+        rows.push(vec![
+            h.name.clone(),
+            h.delivered.to_string(),
+            h.failed.to_string(),
+            h.dropped.to_string(),
+            h.queued.to_string(),
+            ago(h.last_success),
+            opt(&h.last_error),
+        ]);
+    }
+    table(&rows)
+}
+
 fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
     Ok(match action {
         Call::Status => {
@@ -488,6 +513,10 @@ fn render(action: &Call, v: Value) -> Result<String, serde_json::Error> {
                     ]);
                 }
                 out.push_str(&table(&rows));
+            }
+            if !st.notify.is_empty() {
+                out.push('\n');
+                out.push_str(&webhooks(&st.notify));
             }
             out
         }

@@ -11,13 +11,14 @@
 //! - [`model`]: everything loaded and validated as one immutable value;
 //! - [`counters`]: lock-free counters the query path and services bump;
 //! - [`state`]: the SQLite file; [`api`]: the admin API's bodies; [`clock`]; [`hash`];
-//!   [`logging`]; [`instance`]: one instance per address.
+//!   [`logging`]; [`instance`]: one instance per address; [`events`]: what services tell the
+//!   webhooks, emitted without waiting.
 //!
 //! [`snapshot`]: the one value the query path reads, swapped atomically.
 //!
 //! Services: [`dns`] (transports, `respond`), [`health`] (probers, aggregation, engine),
-//! [`ops`] (overrides, drills, audit), [`reload`], [`explain`], and `cluster` (feature
-//! `cluster`: several nodes sharing state through etcd).
+//! [`ops`] (overrides, drills, audit), [`reload`], [`explain`], [`notify`] (the webhooks), and
+//! `cluster` (feature `cluster`: several nodes sharing state through etcd).
 //!
 //! Edges: [`admin`] (HTTP API, metrics exposition, dashboard), [`server`] (`ayadns serve`),
 //! [`ctl`] (`ayadns ctl`), and the CLI in `main.rs`.
@@ -36,6 +37,7 @@ pub(crate) mod counters;
 pub mod ctl;
 pub(crate) mod diag;
 pub(crate) mod dns;
+pub mod events;
 pub mod explain;
 pub mod geo;
 pub(crate) mod gslb;
@@ -44,6 +46,7 @@ pub mod health;
 pub(crate) mod instance;
 pub mod logging;
 pub mod model;
+pub(crate) mod notify;
 pub(crate) mod ops;
 pub(crate) mod reload;
 pub mod server;

@@ -11,6 +11,7 @@ use crate::api::ReloadInfo as ReloadResult;
 use crate::config::Config;
 use crate::counters::Metrics;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::events::{Event, EventKind, Events};
 use crate::geo::Watcher;
 use crate::health::engine::HealthHandle;
 use crate::model::{Model, Source};
@@ -46,6 +47,8 @@ pub struct Reloader {
     /// Stops the GeoIP watcher of the current model.
     geo_watch: Mutex<CancellationToken>,
     last: Mutex<Option<ReloadResult>>,
+    /// Where reloads are told (`[[notify]]`).
+    events: Events,
 }
 
 impl Reloader {
@@ -57,6 +60,7 @@ impl Reloader {
         hooks: Vec<Hook>,
         publisher: Arc<Publisher>,
         health: HealthHandle,
+        events: Events,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let metrics = publisher.current().metrics.process().clone();
@@ -72,6 +76,7 @@ impl Reloader {
             running: tokio::sync::Mutex::new(()),
             geo_watch,
             last: Mutex::new(None),
+            events,
         })
     }
 
@@ -146,6 +151,7 @@ impl Reloader {
             }
         };
         self.metrics.reload(result.is_ok());
+        self.events.emit(event(&result));
         let entry = ReloadResult {
             at: SystemTime::now(),
             ok: result.is_ok(),
@@ -157,6 +163,26 @@ impl Reloader {
         };
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(entry);
         result
+    }
+}
+
+/// What webhooks are told of a reload: what needs a restart, or every problem.
+fn event(result: &Result<Reloaded, Diagnostics>) -> Event {
+    match result {
+        Ok(r) if r.needs_restart.is_empty() => Event::new(EventKind::ReloadSucceeded),
+        Ok(r) => Event::new(EventKind::ReloadSucceeded).detail(format!(
+            "applies only after a restart: {}",
+            r.needs_restart.join(", ")
+        )),
+        Err(p) => {
+            // The first problems; the log has them all.
+            const SHOWN: usize = 20;
+            let mut lines: Vec<String> = p.0.iter().take(SHOWN).map(|d| d.to_string()).collect();
+            if p.0.len() > SHOWN {
+                lines.push(format!("… and {} more (see the log)", p.0.len() - SHOWN));
+            }
+            Event::new(EventKind::ReloadFailed).detail(lines.join("\n"))
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
         Err(problems) => return Err(startup_error(&problems)),
     };
     let zones = model.zones.len();
+    // Webhooks: their secrets are read now (a missing one refuses the start, naming its line).
+    let notify_hooks = crate::notify::Settings::all(&config).map_err(|p| startup_error(&p))?;
 
     // Health state: warm start from SQLite (config mode only; quick mode has no health).
     let store = match &source {
@@ -201,6 +203,23 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
     };
 
     rt.block_on(async {
+        // Events (transitions, overrides, drills, reloads, the cluster link) for the webhooks.
+        #[cfg(feature = "cluster")]
+        let events = {
+            let events = crate::events::Events::new(
+                clock.clone(),
+                cluster.as_ref().map(|c| c.node().to_string()),
+            );
+            if let (Some(c), Some(cfg)) = (&cluster, &config.cluster) {
+                events.set_owner(transition_owner(c.clone()));
+                c.watch_link(events.clone(), cfg.lag_alert());
+            }
+            events
+        };
+        #[cfg(not(feature = "cluster"))]
+        let events = crate::events::Events::new(clock.clone(), None);
+        let notifier =
+            crate::notify::Notifier::start(notify_hooks, &events, clock.clone(), shutdown.clone());
         #[cfg(feature = "cluster")]
         let health_share: engine::Share = cluster.clone().map(crate::health::shared::Sharing::new);
         #[cfg(not(feature = "cluster"))]
@@ -212,6 +231,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             writer.clone(),
             clock.clone(),
             health_share,
+            events.clone(),
             shutdown.clone(),
         );
         // Tokens are the admin API's: a reload reads them anew (a bad tokens file rejects
@@ -229,12 +249,19 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
             let (fresh, swap) = (c.health.clone(), swap.clone());
             Ok(Box::new(move || swap.store(Arc::new(fresh))) as Box<dyn FnOnce() + Send>)
         });
+        // [[notify]] applies on reload (a secret that cannot be read rejects it).
+        let n = notifier.clone();
+        let notify_hook: crate::reload::Hook = Box::new(move |c: &crate::config::Config| {
+            let (fresh, n) = (crate::notify::Settings::all(c)?, n.clone());
+            Ok(Box::new(move || n.apply(fresh)) as Box<dyn FnOnce() + Send>)
+        });
         let reloader = Reloader::new(
             source.clone(),
             config.clone(),
-            vec![token_hook, health_hook],
+            vec![token_hook, health_hook, notify_hook],
             publisher.clone(),
             health.clone(),
+            events.clone(),
             shutdown.clone(),
         );
         // Operations (overrides, drills, audit) live in the state file: config mode only.
@@ -253,6 +280,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                     publisher.shared(),
                     counts,
                     clock.clone(),
+                    events.clone(),
                     #[cfg(feature = "cluster")]
                     cluster.clone(),
                 )
@@ -299,6 +327,7 @@ pub fn run(source: Source, clock: Clock) -> anyhow::Result<()> {
                 history: Default::default(),
                 limiter: Arc::new(governor::RateLimiter::keyed(quota)),
                 clock: clock.clone(),
+                notify: notifier.clone(),
             };
             if let Some(m) = metrics_listener {
                 let maddr = m.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -442,6 +471,23 @@ fn cluster_status(c: &crate::cluster::Cluster) -> crate::api::ClusterStatus {
         sync_age_s: counters.sync_age().map(|d| d.as_secs_f64()),
         nodes,
     }
+}
+
+/// Cluster: whether this node sends the transitions of `target` (`endpoint:NAME`,
+/// `pool:NAME`) — every node computes them alike, so only the target's rendezvous owner among
+/// the live members tells the webhooks (every node does while it is not a member itself, as
+/// before it first reached etcd: a repeat rather than a loss).
+#[cfg(feature = "cluster")]
+fn transition_owner(c: crate::cluster::Cluster) -> crate::events::Owner {
+    Arc::new(move |target: &str| {
+        let view = c.view();
+        let me = c.node();
+        let members: Vec<&str> = view.nodes().values().map(|n| n.node.as_str()).collect();
+        if !members.contains(&me) {
+            return true;
+        }
+        crate::cluster::rendezvous::owner(&members, target) == Some(me)
+    })
 }
 
 /// The admin API's tokens named by `config` (file and environment).

@@ -29,6 +29,10 @@
 //! | `ayadns_cluster_revision` | gauge | | (clusters) the etcd revision of the view served |
 //! | `ayadns_cluster_sync_age_seconds` | gauge | | (clusters) seconds since the view was last known current |
 //! | `ayadns_rate_limited_total` | counter | | admin API requests refused by its rate limit (`Metrics::rate_limited`) |
+//! | `ayadns_notify_delivered_total` | counter | `webhook` | `[[notify]]` events delivered (answered 2xx); `webhook` is the entry's `name`, or its URL without credentials or query |
+//! | `ayadns_notify_failed_total` | counter | `webhook` | delivery attempts that failed (no connection, no answer within `timeout`, not 2xx) |
+//! | `ayadns_notify_dropped_total` | counter | `webhook` | events given up: the queue was full (the oldest goes), or `max_attempts` failed |
+//! | `ayadns_notify_queue_depth` | gauge | `webhook` | events waiting, the one being tried included (the `notify` families only with `[[notify]]` entries) |
 //!
 //! Service, zone and endpoint labels are names as configured (service and zone names fully
 //! qualified, with the trailing dot).
@@ -55,6 +59,8 @@ pub struct Context {
     pub last_reload: Option<(SystemTime, bool)>,
     /// The cluster as this node sees it (clustered nodes only).
     pub cluster: Option<crate::api::ClusterStatus>,
+    /// The `[[notify]]` webhooks' counters.
+    pub notify: Vec<crate::api::WebhookStatus>,
 }
 
 fn unix(t: SystemTime) -> f64 {
@@ -112,6 +118,7 @@ pub fn render(metrics: &Metrics, snap: &Snapshot, cx: &Context) -> String {
         .collect();
     let scrape = Scrape {
         cluster: cx.cluster.clone(),
+        notify: cx.notify.clone(),
         r,
         split,
         endpoint_up,
@@ -139,6 +146,7 @@ pub fn render(metrics: &Metrics, snap: &Snapshot, cx: &Context) -> String {
 #[derive(Debug)]
 struct Scrape {
     cluster: Option<crate::api::ClusterStatus>,
+    notify: Vec<crate::api::WebhookStatus>,
     r: Readings,
     /// (service, pool) → answers.
     split: BTreeMap<(String, String), u64>,
@@ -400,6 +408,45 @@ impl Collector for Scrape {
             )?;
             m.encode_gauge(&c.sync_age_s.unwrap_or(f64::INFINITY))?;
         }
+        let hooks = &self.notify;
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let per_hook = |f: fn(&crate::api::WebhookStatus) -> u64| {
+            hooks
+                .iter()
+                .map(move |h| ([("webhook", h.name.as_str())], f(h)))
+        };
+        counters(
+            e,
+            "notify_delivered",
+            "Webhook events delivered (answered 2xx).",
+            per_hook(|h| h.delivered),
+        )?;
+        counters(
+            e,
+            "notify_failed",
+            "Webhook delivery attempts that failed.",
+            per_hook(|h| h.failed),
+        )?;
+        counters(
+            e,
+            "notify_dropped",
+            "Webhook events given up: queue full, or every attempt failed.",
+            per_hook(|h| h.dropped),
+        )?;
+        {
+            let mut m = e.encode_descriptor(
+                "notify_queue_depth",
+                "Webhook events waiting, the one being tried included.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for h in hooks {
+                m.encode_family(&[("webhook", h.name.as_str())])?
+                    .encode_gauge(&(h.queued as u64))?;
+            }
+        }
         Ok(())
     }
 }
@@ -414,6 +461,7 @@ pub async fn handler(
         now: Some(st.clock.now()),
         last_reload: st.reloader.last().map(|r| (r.at, r.ok)),
         cluster: (st.cluster)(),
+        notify: st.notify.status(),
     };
     let body = render(snap.metrics.process(), &snap, &cx);
     ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
@@ -437,6 +485,17 @@ mod tests {
             now: None,
             last_reload: Some((SystemTime::UNIX_EPOCH, false)),
             cluster: None,
+            notify: vec![crate::api::WebhookStatus {
+                name: "oncall".into(),
+                url: "http://127.0.0.1:9/".into(),
+                events: vec![crate::api::notify::Topic::Drills],
+                delivered: 3,
+                failed: 2,
+                dropped: 1,
+                queued: 4,
+                last_error: None,
+                last_success: None,
+            }],
         };
         let text = render(snap.metrics.process(), &snap, &cx);
         for want in [
@@ -453,6 +512,10 @@ mod tests {
             "ayadns_last_reload_success 0",
             "ayadns_build_info{version=",
             "ayadns_health_transitions_total{to=\"down\"} 0",
+            "ayadns_notify_delivered_total{webhook=\"oncall\"} 3",
+            "ayadns_notify_failed_total{webhook=\"oncall\"} 2",
+            "ayadns_notify_dropped_total{webhook=\"oncall\"} 1",
+            "ayadns_notify_queue_depth{webhook=\"oncall\"} 4",
             "# TYPE ayadns_probe_duration_seconds histogram",
             "# EOF",
         ] {

@@ -70,6 +70,8 @@ pub struct AdminState {
     pub history: Arc<history::Recorder>,
     /// Requests per second per client address.
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    /// The `[[notify]]` webhooks (their counters, for status and metrics).
+    pub notify: crate::notify::Notifier,
 }
 
 /// Where the admin API reads the cluster's state from (status and metrics).

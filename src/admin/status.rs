@@ -136,6 +136,7 @@ pub(super) async fn get(State(st): State<AdminState>) -> Json<Status> {
         endpoints,
         cluster: (st.cluster)(),
         scheduled: st.ops.scheduled(),
+        notify: st.notify.status(),
     })
 }
 

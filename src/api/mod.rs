@@ -4,6 +4,7 @@
 
 mod cli;
 mod history;
+pub mod notify;
 mod ops;
 mod ready;
 mod reports;
@@ -11,6 +12,7 @@ mod status;
 
 pub use cli::{CheckReport, GeoipBuilt, GeoipLookup, Problem};
 pub use history::{History, HistoryEvent, Sample};
+pub use notify::WebhookStatus;
 pub use ops::{
     ApiError, AuditEntry, AuditList, ClockAdvance, ClockReply, Drill, DrillReport, DrillRequest,
     ExplainReply, MinuteQueries, NewOverride, Override, OverrideList, PlacementRow, PoolLoad,

@@ -39,6 +39,9 @@ pub struct Status {
     /// What is scheduled next.
     #[serde(default)]
     pub scheduled: Scheduled,
+    /// The `[[notify]]` webhooks: deliveries, failures, drops, the last error.
+    #[serde(default)]
+    pub notify: Vec<super::WebhookStatus>,
 }
 
 /// What happens next by schedule.

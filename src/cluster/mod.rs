@@ -13,7 +13,8 @@
 //!   disconnections and compactions.
 //! - [`rendezvous`]: which live member of a region probes a target.
 //! - [`LocalCache`]: the last view in the node's SQLite file, for restarts while etcd is down.
-//! - [`ClusterCounters`]: connected, revision, sync age, as atomics.
+//! - [`ClusterCounters`]: connected, revision, sync age, as atomics; [`link`]: their
+//!   changes told to `[[notify]]` webhooks ([`Cluster::watch_link`]).
 //!
 //! Errors are [`ClusterError`]: `Conflict` for a lost race, `Unavailable` when etcd cannot be
 //! reached (an API answers 503 with its message). When etcd is gone the node keeps its last
@@ -40,6 +41,7 @@ mod control;
 mod counters;
 mod error;
 pub mod keys;
+pub mod link;
 mod node;
 mod publish;
 pub mod rendezvous;

@@ -74,7 +74,14 @@ pub struct ClusterConfig {
     /// etcd password.
     #[serde(default)]
     pub password: Option<Spanned<String>>,
+    /// `[[notify]]` webhooks (topic `cluster`) are told when this node's view has not been
+    /// known current for longer than this, and again when it catches up.
+    #[serde(default = "default_lag_alert")]
+    pub lag_alert: Spanned<ConfigDuration>,
 }
+
+/// Bounds of `lag_alert`.
+pub const LAG_ALERT: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
 
 /// A duration written like `"5s"` (humantime), as a value that can carry a span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +97,10 @@ fn default_prefix() -> Spanned<String> {
     Spanned::new(0..0, "/ayadns/".to_string())
 }
 
+fn default_lag_alert() -> Spanned<ConfigDuration> {
+    Spanned::new(0..0, ConfigDuration(Duration::from_secs(30)))
+}
+
 fn default_lease() -> Spanned<ConfigDuration> {
     Spanned::new(0..0, ConfigDuration(Duration::from_secs(5)))
 }
@@ -98,6 +109,11 @@ impl ClusterConfig {
     /// The lease duration.
     pub fn lease(&self) -> Duration {
         self.lease.get_ref().0
+    }
+
+    /// How stale the view may get before `[[notify]]` webhooks are told.
+    pub fn lag_alert(&self) -> Duration {
+        self.lag_alert.get_ref().0
     }
 
     /// The etcd endpoints as plain strings.
@@ -221,6 +237,19 @@ impl ClusterConfig {
                 format!(
                     "cluster.lease {} is not whole seconds (etcd leases count seconds)",
                     humantime::format_duration(lease)
+                ),
+            );
+        }
+
+        let lag = self.lag_alert();
+        if lag < LAG_ALERT.0 || lag > LAG_ALERT.1 {
+            bad(
+                self.lag_alert.span(),
+                format!(
+                    "cluster.lag_alert {} is out of range: between {} and {}",
+                    humantime::format_duration(lag),
+                    humantime::format_duration(LAG_ALERT.0),
+                    humantime::format_duration(LAG_ALERT.1)
                 ),
             );
         }
@@ -410,6 +439,10 @@ mod tests {
             (
                 "[cluster]\nnode = \"n\"\netcd = [\"http://h:1\"]\nregion = \"r\"\nlease = \"1h\"\n",
                 "out of range",
+            ),
+            (
+                "[cluster]\nnode = \"n\"\netcd = [\"http://h:1\"]\nregion = \"r\"\nlag_alert = \"2h\"\n",
+                "cluster.lag_alert 2h is out of range",
             ),
             (
                 "[cluster]\nnode = \"\"\netcd = [\"http://h:1\"]\nregion = \"r\"\n",

@@ -19,6 +19,7 @@ pub mod duration;
 pub mod gslb;
 pub mod health;
 pub mod maintenance;
+pub mod notify;
 pub mod rrl;
 pub mod schedule;
 pub mod server;
@@ -76,6 +77,9 @@ pub struct Config {
     /// `[cluster]`: several nodes sharing state through etcd; `None` = a single node.
     #[serde(default)]
     pub cluster: Option<cluster::ClusterConfig>,
+    /// `[[notify]]`: webhooks told about transitions, overrides, drills, reloads….
+    #[serde(default, rename = "notify")]
+    pub notify: Vec<notify::NotifyConfig>,
     /// Where the config came from (for messages); not a key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -151,6 +155,7 @@ impl Config {
             });
         }
         check_cluster(&config, &table, text, path, &mut problems);
+        check_notify(&config, text, path, &mut problems);
         problems.0.sort_by_key(|d| d.line);
         Ok(Loaded { config, problems })
     }
@@ -187,6 +192,9 @@ impl Config {
         }
         if let Some(c) = &mut self.cluster {
             c.resolve_paths(base);
+        }
+        for n in &mut self.notify {
+            n.resolve_paths(base);
         }
     }
 
@@ -323,6 +331,35 @@ fn check_cluster(
         .map(|r| r.name.get_ref().as_str())
         .collect();
     problems.0.extend(section.validate(&regions, &at));
+}
+
+/// `[[notify]]`: every entry's problems, and names that two entries share.
+fn check_notify(config: &Config, text: &str, path: &Path, problems: &mut Diagnostics) {
+    let at = |span: Range<usize>, msg: String| Diagnostic::at_offset(path, text, span.start, msg);
+    if config.notify.len() > notify::MAX_WEBHOOKS {
+        let span = config.notify[notify::MAX_WEBHOOKS].url.span();
+        problems.push(at(
+            span,
+            format!(
+                "{} [[notify]] entries; at most {}",
+                config.notify.len(),
+                notify::MAX_WEBHOOKS
+            ),
+        ));
+    }
+    for (i, n) in config.notify.iter().enumerate() {
+        problems.0.extend(n.validate(&at));
+        if config.notify[..i].iter().any(|m| m.label() == n.label()) {
+            let span = n.name.as_ref().map_or(n.url.span(), |s| s.span());
+            problems.push(at(
+                span,
+                format!(
+                    "notify: `{}` names another [[notify]] entry too; give each a distinct `name`",
+                    n.label()
+                ),
+            ));
+        }
+    }
 }
 
 /// A TOML error as a diagnostic at its position.

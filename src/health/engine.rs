@@ -10,6 +10,7 @@ use super::prober::{self, Report};
 use super::targets::{self, ProbeTarget};
 use crate::clock::Clock;
 use crate::config::health::HealthConfig;
+use crate::events::{Event, EventKind, Events};
 use crate::gslb::Forced;
 use crate::model::Model;
 use crate::snapshot::Publisher;
@@ -152,6 +153,8 @@ pub fn initial(
 }
 
 /// Start the engine for the model `publisher` currently serves, with `agg` from [`initial`].
+/// Endpoint and pool transitions go to `events`.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     publisher: Arc<Publisher>,
     cfg: HealthConfig,
@@ -159,6 +162,7 @@ pub fn start(
     writer: Option<StateWriter>,
     clock: Clock,
     share: Share,
+    events: Events,
     shutdown: CancellationToken,
 ) -> HealthHandle {
     let mut share = share;
@@ -241,21 +245,21 @@ pub fn start(
                         }
                         Msg::Forced(list, done) => {
                             forced = list;
-                            ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
+                            ramp_every = publish(&publisher, &events, &run, &forced, &mut overlay, clock.now());
                             last_publish = std::time::Instant::now();
                             let _ = done.send(());
                         }
                         Msg::Tick(done) => {
                             run.agg.tick(clock.now());
                             if run.agg.take_up_changed() || ramp_every.is_some() {
-                                ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
+                                ramp_every = publish(&publisher, &events, &run, &forced, &mut overlay, clock.now());
                                 last_publish = std::time::Instant::now();
                             }
                             let _ = done.send(());
                         }
                         Msg::Capacity(admit) => {
                             if overlay.set_capacity(admit) {
-                                ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
+                                ramp_every = publish(&publisher, &events, &run, &forced, &mut overlay, clock.now());
                                 last_publish = std::time::Instant::now();
                             }
                         }
@@ -275,7 +279,7 @@ pub fn start(
                         run.agg.tick(clock.now());
                     }
                     if ramp_every.is_some_and(|every| last_publish.elapsed() >= every) {
-                        ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
+                        ramp_every = publish(&publisher, &events, &run, &forced, &mut overlay, clock.now());
                         last_publish = std::time::Instant::now();
                     }
                 }
@@ -287,7 +291,14 @@ pub fn start(
             let latency_due =
                 latency_pending && last_publish.elapsed() >= Duration::from_millis(250);
             if up_changed || latency_due {
-                ramp_every = publish(&publisher, &run, &forced, &mut overlay, clock.now());
+                ramp_every = publish(
+                    &publisher,
+                    &events,
+                    &run,
+                    &forced,
+                    &mut overlay,
+                    clock.now(),
+                );
                 latency_pending = false;
                 last_publish = std::time::Instant::now();
             }
@@ -305,13 +316,13 @@ pub fn start(
                     w.record(s);
                 }
                 for t in run.agg.take_transitions(&run.model.gslb) {
-                    log_transition(&publisher, &t);
+                    log_transition(&publisher, &events, &t);
                     w.transition(t);
                 }
             } else {
                 run.agg.take_dirty_states(&run.model.gslb, clock.now());
                 for t in run.agg.take_transitions(&run.model.gslb) {
-                    log_transition(&publisher, &t);
+                    log_transition(&publisher, &events, &t);
                 }
             }
         }
@@ -456,18 +467,30 @@ fn publish_shared(share: &Share, run: &mut Running) {
     run.agg.take_vote_changes();
 }
 
-/// Log a transition, and count the aggregated ones in the metrics.
-fn log_transition(publisher: &Publisher, t: &crate::state::Transition) {
+/// Log a transition; count the aggregated ones in the metrics and tell `events` of them.
+fn log_transition(publisher: &Publisher, events: &Events, t: &crate::state::Transition) {
     tracing::info!(endpoint = %t.endpoint, region = %t.region, up = t.to_up, reason = %t.reason, "health transition");
     if t.region == crate::state::AGGREGATE_REGION {
         publisher.current().metrics.process().transition(t.to_up);
+        let kind = if t.to_up {
+            EventKind::EndpointUp
+        } else {
+            EventKind::EndpointDown
+        };
+        events.emit(
+            Event::new(kind)
+                .target(format!("endpoint:{}", t.endpoint))
+                .detail(&t.reason),
+        );
     }
 }
 
-/// Publish the view of `run` with the overrides, ramps and capacity admission laid over it;
-/// returns how soon to republish while a ramp runs.
+/// Publish the view of `run` with the overrides, ramps and capacity admission laid over it,
+/// and tell `events` of the pools that lost their last endpoint up, or got one back (in the
+/// view served: overrides and drills count); returns how soon to republish while a ramp runs.
 fn publish(
     publisher: &Publisher,
+    events: &Events,
     run: &Running,
     forced: &Forced,
     overlay: &mut super::admission::Overlay,
@@ -475,6 +498,29 @@ fn publish(
 ) -> Option<Duration> {
     let mut view = view_with(run, forced, now);
     let every = overlay.apply(&run.model.gslb, &mut view, now);
+    if events.listening() {
+        let before = publisher.current();
+        for (p, pool) in before.model.gslb.pools.iter().enumerate() {
+            let (was, is) = (before.health.pool_up(p) > 0, view.pool_up(p) > 0);
+            if was != is {
+                let kind = if is {
+                    EventKind::PoolUp
+                } else {
+                    EventKind::PoolDown
+                };
+                let detail = format!(
+                    "{} of {} endpoints up",
+                    view.pool_up(p),
+                    pool.endpoints.len()
+                );
+                events.emit(
+                    Event::new(kind)
+                        .target(format!("pool:{}", pool.name))
+                        .detail(detail),
+                );
+            }
+        }
+    }
     publisher.set_health(view);
     every
 }

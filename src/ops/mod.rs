@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod capacity;
 pub mod drills;
+pub mod notices;
 pub mod overrides;
 #[cfg(feature = "cluster")]
 pub mod shared;
@@ -22,6 +23,7 @@ pub mod store;
 pub mod traffic;
 
 use crate::clock::Clock;
+use crate::events::{EventKind, Events};
 use crate::gslb::Target;
 use crate::gslb::{Force, Forced};
 use crate::health::engine::HealthHandle;
@@ -118,6 +120,8 @@ pub struct Ops {
     health: HealthHandle,
     snapshot: SharedSnapshot,
     counts: CountsFn,
+    /// Where overrides' and drills' steps are told (`[[notify]]`).
+    events: Events,
 }
 
 fn new_id(prefix: &str, n: u64, now: SystemTime) -> String {
@@ -191,6 +195,7 @@ fn check_start(starts_at: SystemTime, now: SystemTime) -> Result<(), OpsError> {
 impl Ops {
     /// Load stored overrides and drills (dropping those that expired while the server was
     /// down, with an audit entry each) and hand the rest to the health engine.
+    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         state_file: &std::path::Path,
         retention: Retention,
@@ -198,6 +203,7 @@ impl Ops {
         snapshot: SharedSnapshot,
         counts: CountsFn,
         clock: Clock,
+        events: Events,
         #[cfg(feature = "cluster")] shared: Option<crate::cluster::Cluster>,
     ) -> anyhow::Result<Arc<Ops>> {
         let path = state_file.to_path_buf();
@@ -277,6 +283,7 @@ impl Ops {
             health,
             snapshot,
             counts,
+            events,
         });
         #[cfg(feature = "cluster")]
         if let Some(cluster) = shared {
@@ -600,6 +607,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::override_event(EventKind::OverrideCreated, &o).actor(&actor.token));
         if local {
             self.lock().overrides.push(o.clone());
             self.push().await;
@@ -640,6 +649,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::override_event(EventKind::OverrideRemoved, &o).actor(&actor.token));
         if local {
             self.lock().overrides.retain(|o| o.id != id);
             self.push().await;
@@ -841,6 +852,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::drill_event(EventKind::DrillStarted, &d, "").actor(&actor.token));
         if local {
             let mut inner = self.lock();
             inner.overrides.extend(overrides);
@@ -937,6 +950,8 @@ impl Ops {
                 ..Change::default()
             })
             .await?;
+        self.events
+            .emit(notices::drill_event(EventKind::DrillEnded, &d, "stopped").actor(&actor.token));
         if local {
             {
                 let mut inner = self.lock();
@@ -986,6 +1001,11 @@ impl Ops {
                 d.observe(&counts, now);
                 if d.ends_at <= now {
                     d.ended_at = Some(d.ends_at);
+                    self.events.emit(notices::drill_event(
+                        EventKind::DrillEnded,
+                        d,
+                        "reverted by itself",
+                    ));
                     change.audit.push(audit::system(
                         now,
                         "end",
@@ -1001,6 +1021,8 @@ impl Ops {
             for o in overrides.iter().filter(|o| expired(o)) {
                 change.delete_overrides.push(o.id.clone());
                 if o.drill.is_none() {
+                    self.events
+                        .emit(notices::override_event(EventKind::OverrideExpired, o));
                     change.audit.push(audit::system(
                         now,
                         "expire",
@@ -1266,6 +1288,8 @@ impl Ops {
         let now = self.clock.now();
         let counts = (self.counts)();
         let mut due = Vec::new();
+        // What to tell once the change at that index in `due` is made by this node.
+        let mut tell = std::collections::HashMap::new();
         {
             let mut inner = self.lock();
             let Inner {
@@ -1283,6 +1307,10 @@ impl Ops {
                     let mut ended = d.clone();
                     ended.ended_at = Some(d.ends_at);
                     let key = drill_key(&d.id);
+                    tell.insert(
+                        due.len(),
+                        notices::drill_event(EventKind::DrillEnded, &ended, "reverted by itself"),
+                    );
                     due.push(Change {
                         delete_overrides: overrides
                             .iter()
@@ -1307,6 +1335,10 @@ impl Ops {
                 .filter(|o| o.expired(now) && o.drill.is_none() && o.maintenance.is_none())
             {
                 let key = override_key(&o.id);
+                tell.insert(
+                    due.len(),
+                    notices::override_event(EventKind::OverrideExpired, o),
+                );
                 due.push(Change {
                     delete_overrides: vec![o.id.clone()],
                     audit: vec![audit::system(
@@ -1329,9 +1361,13 @@ impl Ops {
             due.push(Change::audit(rows));
         }
         due.extend(self.due(now));
-        for change in due {
+        for (i, change) in due.into_iter().enumerate() {
             match shared::commit(cluster, &change).await {
-                Ok(_) | Err(OpsError::Conflict(_)) => {} // done here, or by another node
+                Ok(_) => tell
+                    .remove(&i)
+                    .into_iter()
+                    .for_each(|e| self.events.emit(e)),
+                Err(OpsError::Conflict(_)) => {} // done by another node
                 Err(e) => {
                     tracing::warn!(error = %e, "a due change could not be made now; retried next second")
                 }
