@@ -8,7 +8,8 @@
 # The checks point at a closed loopback port, so they fail fast; `initial = "up"` keeps the
 # endpoints in the answers meanwhile. /readyz waits until every check target has a result:
 # on a cold start that is one probe round (first probes are spread over the 10 s interval, so
-# a restart does not probe everything at once); on a warm start the restored state counts.
+# a restart does not probe everything at once). The warm run restarts on the cold run's state
+# file.
 # It stops only the server it started.
 # Usage: scripts/bench-startup.sh [records, default 100000] [services, default 1000]
 set -euo pipefail
