@@ -3,29 +3,44 @@
 # from 3 regions every 10 s (3,000 probes a second), against one loopback backend. Reports the
 # server's CPU use while probing and the most probes in flight (bounded by max_concurrent).
 # Usage: scripts/bench-probes.sh [endpoints, default 10000] [seconds, default 60]
+# (AYADNS_BIN=path: measure that binary instead of building target/release/ayadns)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
 secs=${2:-60}
-cargo build --release --quiet
+if [ -z "${AYADNS_BIN:-}" ]; then
+    cargo build --release --quiet
+    AYADNS_BIN=target/release/ayadns
+fi
 work=$(mktemp -d)
 trap 'kill "$srv" "$backend" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # A small asyncio HTTP backend on 127.0.0.1:18900 answering every request with 200 "ok".
-python3 - <<'PY' &
-import asyncio
+# It writes how many requests it answered to $work/hits every second.
+python3 - "$work" <<'PY' &
+import asyncio, sys
+hits = 0
+async def count():
+    while True:
+        await asyncio.sleep(1)
+        with open(sys.argv[1] + "/hits.tmp", "w") as f:
+            f.write(str(hits))
+        import os; os.replace(sys.argv[1] + "/hits.tmp", sys.argv[1] + "/hits")
 async def handle(r, w):
+    global hits
     try:
         while True:
             line = await r.readline()
             if not line or line in (b"\r\n", b"\n"):
                 break
+        hits += 1
         w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
         await w.drain()
     finally:
         w.close()
 async def main():
     s = await asyncio.start_server(handle, "127.0.0.1", 18900, backlog=4096)
+    asyncio.get_running_loop().create_task(count())
     async with s:
         await s.serve_forever()
 asyncio.run(main())
@@ -57,11 +72,12 @@ for i in range(n):
 c.append('[[service]]\nname = "www.b.test."\npools = ["p"]\n')
 open(f"{w}/ayadns.toml", "w").write("".join(c))
 PY
-target/release/ayadns serve --config "$work/ayadns.toml" 2>"$work/log" &
+"$AYADNS_BIN" serve --config "$work/ayadns.toml" 2>"$work/log" &
 srv=$!
 sleep 15   # let the first probe round spread out (random first delay within the interval)
 hz=$(getconf CLK_TCK)
 cpu0=$(awk '{print $14+$15}' /proc/$srv/stat)
+hits0=$(cat "$work/hits")
 max_sockets=0
 for _ in $(seq "$secs"); do
     s=$(ls /proc/$srv/fd 2>/dev/null | wc -l)
@@ -69,11 +85,14 @@ for _ in $(seq "$secs"); do
     sleep 1
 done
 cpu1=$(awk '{print $14+$15}' /proc/$srv/stat)
+hits1=$(cat "$work/hits")
 rss=$(awk '/VmRSS/ {print $2}' /proc/$srv/status)
 python3 -c "
 cpu = ($cpu1 - $cpu0) / $hz
 print(f'endpoints: $n x 3 regions every 10 s = {$n * 3 / 10:.0f} probes/s')
 print(f'server CPU: {cpu:.1f} s over $secs s = {100 * cpu / $secs:.1f} % of one core')
+print(f'probes answered by the backend: {($hits1 - $hits0) / $secs:.0f}/s, '
+      f'{1000 * cpu / max($hits1 - $hits0, 1):.3f} ms of server CPU each')
 print(f'max open file descriptors: $max_sockets (max_concurrent = 200)')
 print(f'resident memory: {$rss / 1024:.0f} MiB')
 "

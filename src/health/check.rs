@@ -1,15 +1,43 @@
-//! The checks: HTTP(S) with reqwest (rustls) and TCP connect. A check is one probe of one
-//! target; it says up or down, how long it took (TCP connect time, or HTTP time to the
-//! response headers), and why it failed.
+//! The checks: HTTP, HTTPS and TCP connect. A check is one probe of one target; it says up or
+//! down, how long it took (TCP connect time, or HTTP time to the response headers), and why it
+//! failed.
 //!
 //! HTTP checks send the configured method to the URL's address, with the `host` setting (if
 //! any) as Host header and TLS SNI; they never go through a proxy; TLS certificates are
 //! verified unless `insecure = true`; redirects are not followed unless asked. A check passes
-//! when the status is expected (default 200–299) and, if `body` is set, the body contains it.
+//! when the status is expected (default 200–299) and, if `body` is set, the first
+//! [`BODY_LIMIT`] bytes of the body contain it.
+//!
+//! **Every probe opens its own connection** and closes it after the answer (`Connection:
+//! close`); nothing is kept alive between probes. A kept-alive connection can keep answering
+//! from a process that no longer accepts new clients (a full accept queue, a listener closed
+//! for a drain, a host that lost its route), which is what health checks must notice — HAProxy
+//! and gdnsd's checkers do the same. A fresh TCP connection on a LAN costs one round trip and
+//! a few microseconds of CPU; what was expensive is the client machinery around it.
+//!
+//! Plain `http://` checks (without `follow_redirects`) therefore run on a lean client:
+//! a tokio `TcpStream` and hyper's HTTP/1.1 client connection (`hyper::client::conn::http1`),
+//! with the request made once when the check is compiled — no connection pool, no resolver for
+//! IP addresses, no TLS machinery. `https://` checks and checks that follow redirects use
+//! reqwest with rustls (one client per combination of settings, shared), with its connection
+//! pool off.
 
 use crate::config::health::{CheckSpec, CheckTarget, StatusRange};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+/// How much of a response body a `body` check reads (the rest is not looked at).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The most response-header bytes the lean client buffers (hyper's minimum is 8 KiB).
+const HEADER_LIMIT: usize = 16 * 1024;
+
+/// The User-Agent of every HTTP check.
+const USER_AGENT: &str = concat!("ayadns/", env!("CARGO_PKG_VERSION"), " health check");
 
 /// What one probe found.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +50,7 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// A compiled check, ready to probe (cheap to clone; HTTP clients share connection pools).
+/// A compiled check, ready to probe (cheap to clone).
 #[derive(Debug, Clone)]
 pub enum Check {
     /// HTTP or HTTPS.
@@ -34,31 +62,73 @@ pub enum Check {
 /// An HTTP(S) check.
 #[derive(Debug, Clone)]
 pub struct HttpCheck {
-    client: reqwest::Client,
-    url: reqwest::Url,
-    method: reqwest::Method,
+    via: Via,
     expect: Vec<StatusRange>,
     body: Option<String>,
 }
 
+/// How the request is made.
+#[derive(Debug, Clone)]
+enum Via {
+    /// Plain HTTP/1.1 over a fresh TCP connection.
+    Plain(Plain),
+    /// reqwest (rustls): HTTPS, or redirects followed.
+    Client {
+        client: reqwest::Client,
+        url: reqwest::Url,
+        method: reqwest::Method,
+    },
+}
+
+/// A plain `http://` request, made once.
+#[derive(Debug, Clone)]
+struct Plain {
+    dial: Dial,
+    method: hyper::Method,
+    /// The origin-form request target: path and query.
+    target: hyper::Uri,
+    /// The Host header: the URL's authority, or the `host` setting.
+    host: HeaderValue,
+}
+
+/// Where a plain check connects.
+#[derive(Debug, Clone)]
+enum Dial {
+    /// An IP address (the URL's, or the one dialled for `host`).
+    Addr(SocketAddr),
+    /// A name, resolved at every probe (as a client would), and a port.
+    Name(String, u16),
+}
+
+/// Why an exchange failed, and the RTT if the headers came.
+type Failure = (Option<Duration>, String);
+
 impl Check {
-    /// Compile a spec: parse it ([`CheckSpec::parse`]) and make its HTTP client.
+    /// Compile a spec: parse it ([`CheckSpec::parse`]) and make its request.
     pub fn build(spec: &CheckSpec) -> Result<Check, String> {
         match spec.parse()? {
             CheckTarget::Tcp(addr) => Ok(Check::Tcp(addr)),
             CheckTarget::Http(t) => {
-                let client = match &t.dial {
-                    None => shared_client(t.insecure, t.follow_redirects)?,
-                    // A client of its own that resolves the spoken name to the dialled address.
-                    Some((vhost, addr)) => client_builder(t.insecure, t.follow_redirects)
-                        .resolve(vhost, *addr)
-                        .build()
-                        .map_err(|e| format!("HTTP client: {e}"))?,
+                let via = if t.url.scheme() == "http" && !t.follow_redirects {
+                    Via::Plain(Plain::new(&t.url, t.dial.as_ref().map(|d| d.1), t.method)?)
+                } else {
+                    let client = match &t.dial {
+                        None => shared_client(t.insecure, t.follow_redirects)?,
+                        // A client of its own that resolves the spoken name to the dialled
+                        // address.
+                        Some((vhost, addr)) => client_builder(t.insecure, t.follow_redirects)
+                            .resolve(vhost, *addr)
+                            .build()
+                            .map_err(|e| format!("HTTP client: {e}"))?,
+                    };
+                    Via::Client {
+                        client,
+                        url: t.url,
+                        method: t.method,
+                    }
                 };
                 Ok(Check::Http(Box::new(HttpCheck {
-                    client,
-                    url: t.url,
-                    method: t.method,
+                    via,
                     expect: t.expect,
                     body: t.body,
                 })))
@@ -88,24 +158,14 @@ impl Check {
             }
             Check::Http(h) => {
                 let run = async {
-                    let resp = h
-                        .client
-                        .request(h.method.clone(), h.url.clone())
-                        .send()
-                        .await
-                        .map_err(|e| (None, describe(&e)))?;
-                    let rtt = start.elapsed();
-                    let status = resp.status().as_u16();
-                    if !h.expect.iter().any(|r| r.contains(status)) {
-                        return Err((Some(rtt), format!("status {status}")));
+                    match &h.via {
+                        Via::Plain(p) => h.plain(p, start).await,
+                        Via::Client {
+                            client,
+                            url,
+                            method,
+                        } => h.reqwest(client, url, method, start).await,
                     }
-                    if let Some(want) = &h.body {
-                        let text = resp.text().await.map_err(|e| (Some(rtt), describe(&e)))?;
-                        if !text.contains(want.as_str()) {
-                            return Err((Some(rtt), format!("body does not contain {want:?}")));
-                        }
-                    }
-                    Ok(rtt)
                 };
                 match tokio::time::timeout(timeout, run).await {
                     Ok(Ok(rtt)) => Outcome {
@@ -121,9 +181,169 @@ impl Check {
     }
 }
 
-/// A client builder with the settings every check uses: no proxy (checks go straight to the
-/// endpoint), no idle connections kept (each probe opens its own, so a listener that stopped
-/// accepting is noticed), TLS verification unless `insecure`, redirects only when asked.
+impl HttpCheck {
+    /// Is `status` one of the expected?
+    fn judge(&self, status: u16, rtt: Duration) -> Result<(), Failure> {
+        if self.expect.iter().any(|r| r.contains(status)) {
+            Ok(())
+        } else {
+            Err((Some(rtt), format!("status {status}")))
+        }
+    }
+
+    /// Does the body seen (at most [`BODY_LIMIT`] bytes) contain what is asked?
+    fn judge_body(&self, seen: &[u8], rtt: Duration) -> Result<(), Failure> {
+        match &self.body {
+            Some(want) if !String::from_utf8_lossy(seen).contains(want.as_str()) => {
+                Err((Some(rtt), format!("body does not contain {want:?}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// One exchange on a fresh connection with hyper's HTTP/1.1 client connection.
+    async fn plain(&self, p: &Plain, start: Instant) -> Result<Duration, Failure> {
+        let stream = p
+            .connect()
+            .await
+            .map_err(|e| (None, format!("connect: {e}")))?;
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(HEADER_LIMIT)
+            .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| (None, describe(&e)))?;
+        let mut req = hyper::Request::new(Empty::new());
+        *req.method_mut() = p.method.clone();
+        *req.uri_mut() = p.target.clone();
+        let headers = req.headers_mut();
+        headers.insert(header::HOST, p.host.clone());
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        let talk = async {
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(|e| (None, describe(&e)))?;
+            let rtt = start.elapsed();
+            self.judge(resp.status().as_u16(), rtt)?;
+            if self.body.is_some() {
+                let mut body = resp.into_body();
+                let mut seen = Vec::new();
+                while seen.len() < BODY_LIMIT {
+                    match body.frame().await {
+                        None => break,
+                        Some(Err(e)) => return Err((Some(rtt), describe(&e))),
+                        Some(Ok(frame)) => {
+                            if let Some(d) = frame.data_ref() {
+                                let take = d.len().min(BODY_LIMIT - seen.len());
+                                seen.extend_from_slice(&d[..take]);
+                            }
+                        }
+                    }
+                }
+                self.judge_body(&seen, rtt)?;
+            }
+            Ok(rtt)
+        };
+        // The connection is driven here, beside the exchange (no task per probe), and
+        // dropped — closed — once the answer is judged.
+        tokio::pin!(talk);
+        tokio::select! {
+            biased;
+            r = &mut talk => r,
+            c = conn => match c {
+                Err(e) => Err((None, describe(&e))),
+                Ok(()) => talk.await,
+            },
+        }
+    }
+
+    /// One exchange through reqwest (HTTPS, redirects).
+    async fn reqwest(
+        &self,
+        client: &reqwest::Client,
+        url: &reqwest::Url,
+        method: &reqwest::Method,
+        start: Instant,
+    ) -> Result<Duration, Failure> {
+        let mut resp = client
+            .request(method.clone(), url.clone())
+            .send()
+            .await
+            .map_err(|e| (None, describe_reqwest(&e)))?;
+        let rtt = start.elapsed();
+        self.judge(resp.status().as_u16(), rtt)?;
+        if self.body.is_some() {
+            let mut seen = Vec::new();
+            while seen.len() < BODY_LIMIT {
+                match resp.chunk().await {
+                    Ok(None) => break,
+                    Ok(Some(d)) => {
+                        let take = d.len().min(BODY_LIMIT - seen.len());
+                        seen.extend_from_slice(&d[..take]);
+                    }
+                    Err(e) => return Err((Some(rtt), describe_reqwest(&e))),
+                }
+            }
+            self.judge_body(&seen, rtt)?;
+        }
+        Ok(rtt)
+    }
+}
+
+impl Plain {
+    /// The request of a plain check of `url` (its host already the `host` setting, if any),
+    /// dialling `dial` when given, else the URL's own address.
+    fn new(
+        url: &reqwest::Url,
+        dial: Option<SocketAddr>,
+        method: reqwest::Method,
+    ) -> Result<Plain, String> {
+        let name = url.host_str().ok_or("URL has no host")?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let host = match url.port() {
+            Some(p) => format!("{name}:{p}"),
+            None => name.to_string(),
+        };
+        let host = HeaderValue::from_str(&host).map_err(|e| format!("bad host `{host}`: {e}"))?;
+        let dial = match dial {
+            Some(addr) => Dial::Addr(addr),
+            None => match name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+            {
+                Ok(ip) => Dial::Addr(SocketAddr::new(ip, port)),
+                Err(_) => Dial::Name(name.to_string(), port),
+            },
+        };
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let target = target
+            .parse::<hyper::Uri>()
+            .map_err(|e| format!("bad path `{target}`: {e}"))?;
+        Ok(Plain {
+            dial,
+            method,
+            target,
+            host,
+        })
+    }
+
+    /// A fresh TCP connection (a name is resolved now, its addresses tried in turn).
+    async fn connect(&self) -> std::io::Result<tokio::net::TcpStream> {
+        match &self.dial {
+            Dial::Addr(a) => tokio::net::TcpStream::connect(a).await,
+            Dial::Name(name, port) => tokio::net::TcpStream::connect((name.as_str(), *port)).await,
+        }
+    }
+}
+
+/// A client builder with the settings every reqwest check uses: no proxy (checks go straight
+/// to the endpoint), no idle connections kept (each probe opens its own), TLS verification
+/// unless `insecure`, redirects only when asked.
 fn client_builder(insecure: bool, follow_redirects: bool) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
@@ -134,11 +354,7 @@ fn client_builder(insecure: bool, follow_redirects: bool) -> reqwest::ClientBuil
         } else {
             reqwest::redirect::Policy::none()
         })
-        .user_agent(concat!(
-            "ayadns/",
-            env!("CARGO_PKG_VERSION"),
-            " health check"
-        ))
+        .user_agent(USER_AGENT)
 }
 
 /// One client per combination of settings, shared by every check that has no `host`
@@ -160,20 +376,29 @@ fn shared_client(insecure: bool, follow_redirects: bool) -> Result<reqwest::Clie
     Ok(c)
 }
 
-/// A reqwest error in a few words, with its cause.
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = if e.is_connect() {
-        "connect failed".to_string()
-    } else if e.is_timeout() {
-        "timed out".to_string()
-    } else {
-        e.to_string()
-    };
-    let mut src = std::error::Error::source(e);
+/// An error with its causes, in a few words.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
     while let Some(inner) = src {
         s.push_str(": ");
         s.push_str(&inner.to_string());
         src = inner.source();
     }
     s
+}
+
+/// A reqwest error in a few words, with its cause.
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let head = if e.is_connect() {
+        "connect failed"
+    } else if e.is_timeout() {
+        "timed out"
+    } else {
+        return describe(e);
+    };
+    match std::error::Error::source(e) {
+        Some(inner) => format!("{head}: {}", describe(inner)),
+        None => head.to_string(),
+    }
 }

@@ -328,6 +328,10 @@ pub fn start(
         }
         run.probers.cancel();
         if let Some(w) = writer {
+            // Everything at shutdown, so a restart warm-starts from the last results.
+            for s in run.agg.take_all_states(&run.model.gslb, clock.now()) {
+                w.record(s);
+            }
             w.flush();
         }
     });
