@@ -356,3 +356,50 @@ fn notify_changes_apply_on_reload_and_a_missing_secret_is_refused_with_its_line(
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.all().len(), before, "{:?}", receiver.all());
 }
+
+/// A `[[maintenance]]` window tells the webhook when it opens and when it closes.
+#[test]
+fn a_maintenance_window_is_announced_when_it_opens_and_closes() {
+    let site = Site::new();
+    let backend = Backend::new();
+    let receiver = Receiver::start(unique_addr());
+    let cfg = config(
+        &site,
+        &backend.url(),
+        &format!(
+            "[[notify]]\nname = \"oncall\"\nurl = \"{}\"\nevents = [\"maintenance\"]\nsecret_file = \"hook.secret\"\n\
+             [[maintenance]]\nname = \"patching\"\ntarget = \"pool:eu-west\"\nschedule = \"* * * * *\"\nduration = \"30s\"\n",
+            receiver.url()
+        ),
+    );
+    let _server = site.start_with(&cfg, &["--test-clock", "0s"]);
+    let advance = |by: &str| {
+        let (code, v) = api(
+            &site,
+            "POST",
+            "/api/v1/test/clock",
+            Some(&format!(r#"{{"advance": "{by}"}}"#)),
+        );
+        assert_eq!(code, 200, "{v}");
+    };
+    // Open now, or at the next minute (the clock is moved there when it was not).
+    let opened = match receiver.wait_for(EventKind::MaintenanceStarted, Duration::from_secs(3)) {
+        Some(d) => d,
+        None => {
+            advance("30s");
+            receiver
+                .wait_for(EventKind::MaintenanceStarted, Duration::from_secs(10))
+                .expect("maintenance.started delivered")
+        }
+    };
+    let ev = opened.event();
+    assert!(opened.signed_with(SECRET));
+    assert_eq!(ev.target.as_deref(), Some("pool:eu-west"));
+    assert!(ev.detail.contains("patching"), "{ev:?}");
+    advance("31s");
+    let closed = receiver
+        .wait_for(EventKind::MaintenanceEnded, Duration::from_secs(10))
+        .expect("maintenance.ended delivered");
+    assert_eq!(closed.event().target.as_deref(), Some("pool:eu-west"));
+    assert!(closed.event().at > ev.at, "{:?}", closed.event());
+}

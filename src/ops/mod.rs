@@ -1072,10 +1072,13 @@ impl Ops {
                 tracing::error!(error = %e, "operations state not written; will retry")
             }
             Ok(()) => {
+                let events: Vec<_> = due.iter().flat_map(|d| self.due_events(d)).collect();
                 let mut inner = self.lock();
                 for d in &due {
                     inner.apply(d);
                 }
+                drop(inner);
+                events.into_iter().for_each(|e| self.events.emit(e));
             }
         }
         if changed {
@@ -1095,6 +1098,29 @@ impl Ops {
         let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
         let admit = capacity::admission(&snap.gslb_inputs(), &traffic, &rates);
         self.health.set_capacity(admit);
+    }
+
+    /// What the webhooks are told of a change that fell due (made by this node): a
+    /// maintenance window opening or closing, a scheduled drill starting.
+    fn due_events(&self, change: &Change) -> Vec<crate::events::Event> {
+        let inner = self.lock();
+        let opened = change
+            .put_overrides
+            .iter()
+            .filter(|o| o.maintenance.is_some())
+            .map(|o| notices::override_event(EventKind::MaintenanceStarted, o));
+        let closed = change
+            .delete_overrides
+            .iter()
+            .filter_map(|id| inner.overrides.iter().find(|o| &o.id == id))
+            .filter(|o| o.maintenance.is_some())
+            .map(|o| notices::override_event(EventKind::MaintenanceEnded, o));
+        let drills = change
+            .put_drills
+            .iter()
+            .filter(|_| change.audit.iter().any(|a| a.method == "start"))
+            .map(|d| notices::drill_event(EventKind::DrillStarted, d, "scheduled"));
+        opened.chain(closed).chain(drills).collect()
     }
 
     /// What falls due at `now` by schedule, as guarded changes (each done once, cluster-wide):
@@ -1309,7 +1335,11 @@ impl Ops {
                     let key = drill_key(&d.id);
                     tell.insert(
                         due.len(),
-                        notices::drill_event(EventKind::DrillEnded, &ended, "reverted by itself"),
+                        vec![notices::drill_event(
+                            EventKind::DrillEnded,
+                            &ended,
+                            "reverted by itself",
+                        )],
                     );
                     due.push(Change {
                         delete_overrides: overrides
@@ -1337,7 +1367,7 @@ impl Ops {
                 let key = override_key(&o.id);
                 tell.insert(
                     due.len(),
-                    notices::override_event(EventKind::OverrideExpired, o),
+                    vec![notices::override_event(EventKind::OverrideExpired, o)],
                 );
                 due.push(Change {
                     delete_overrides: vec![o.id.clone()],
@@ -1360,12 +1390,16 @@ impl Ops {
         if !rows.is_empty() {
             due.push(Change::audit(rows));
         }
-        due.extend(self.due(now));
+        for d in self.due(now) {
+            tell.insert(due.len(), self.due_events(&d));
+            due.push(d);
+        }
         for (i, change) in due.into_iter().enumerate() {
             match shared::commit(cluster, &change).await {
                 Ok(_) => tell
                     .remove(&i)
                     .into_iter()
+                    .flatten()
                     .for_each(|e| self.events.emit(e)),
                 Err(OpsError::Conflict(_)) => {} // done by another node
                 Err(e) => {
