@@ -4,6 +4,7 @@
 # the machine sees or disturbs the traffic). Needs root (for the namespace and apt).
 #
 # Usage: scripts/bench.sh [SECONDS per run, default 5] [ROUNDS, default 3] [TSV file]
+#        AYADNS_BIN=path scripts/bench.sh ...   benchmark that binary (default: a release build)
 #
 # Data: a 100,000-record static zone (big.test) served by every server, and gslb.test with a
 # GSLB name `www` served by ayadns and gdnsd with the same setup: two data centers (us-east:
@@ -45,8 +46,12 @@ if [ -z "${AYADNS_BENCH_NS:-}" ]; then
             apt-get install -y -qq "$p" >/dev/null 2>&1 || echo "note: could not install $p" >&2
         done
     fi
-    cargo build --release --quiet
-    export AYADNS_BENCH_NS=1
+    if [ -z "${AYADNS_BIN:-}" ]; then
+        cargo build --release --quiet
+        AYADNS_BIN=target/release/ayadns
+    fi
+    AYADNS_BIN=$(realpath "$AYADNS_BIN")
+    export AYADNS_BIN AYADNS_BENCH_NS=1
     exec unshare -n -- "$0" "$@"
 fi
 
@@ -184,7 +189,7 @@ KNOT
 declare -A port=([ayadns]=5301 [knot]=5302 [gdnsd]=5303)
 servers=(ayadns knot)
 
-target/release/ayadns serve --config "$work/ayadns.toml" >"$work/ayadns.log" 2>&1 &
+"$AYADNS_BIN" serve --config "$work/ayadns.toml" >"$work/ayadns.log" 2>&1 &
 pids+=($!); declare -A pid=([ayadns]=$!)
 knotd -c "$work/knot.conf" >"$work/knot.log" 2>&1 &
 pids+=($!); pid[knot]=$!

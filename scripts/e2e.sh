@@ -38,7 +38,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 # ---------------------------------------------------------------------------------------------
 # Outside the namespace: build, check tools, enter a fresh network namespace.
 if [ "${AYADNS_E2E_NETNS:-}" != "$$" ]; then
-    for tool in nsd unbound etcd kdig ip python3 unshare curl; do
+    for tool in nsd unbound etcd etcdctl kdig ip python3 unshare curl; do
         command -v "$tool" >/dev/null 2>&1 || {
             echo "e2e: FAIL: $tool is missing (scripts/test-deps.sh installs it)"
             exit 1

@@ -13,6 +13,7 @@
 #   google/protobuf/*.proto (package libprotobuf-dev)  well-known types that build imports;
 #                Debian's protobuf-compiler does not ship them
 #   etcd         (package etcd-server)  the real etcd members of tests/cluster*.rs
+#   etcdctl      (package etcd-client)  scripts/e2e.sh reads the cluster's members with it
 #   openssl      (package openssl)  test certificates for etcd over TLS (tests/cluster.rs)
 #   unbound, unbound-checkconf (package unbound)  the recursive resolver of scripts/e2e.sh
 #   curl         (package curl)     etcd's health endpoint in scripts/e2e.sh
@@ -36,6 +37,7 @@ command -v node  >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v etcd  >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/sbin/unbound ] || command -v unbound >/dev/null 2>&1 || missing+=(unbound)
 command -v curl  >/dev/null 2>&1 || missing+=(curl)
@@ -44,7 +46,7 @@ command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 python3 -c 'import tomllib' >/dev/null 2>&1 || missing+=(python3)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "test-deps: knotd, knotc, kdig, nsd, named-compilezone, chromium, node, protoc, etcd, openssl, unbound, curl, ip and python3 are present"
+    echo "test-deps: knotd, knotc, kdig, nsd, named-compilezone, chromium, node, protoc, etcd, etcdctl, openssl, unbound, curl, ip and python3 are present"
 else
     # de-duplicate the package list
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
