@@ -10,7 +10,7 @@
 # GSLB name `www` served by ayadns and gdnsd with the same setup: two data centers (us-east:
 # 192.0.2.10/.11, eu-west: 198.51.100.10/.11, both addresses answered), clients in Europe
 # and Africa sent to eu-west first, everyone else to us-east, failing over to the other;
-# every address health-checked over HTTP (GET /health, every second) against real backends
+# every address health-checked over HTTP (GET /health, every 2 s) against real backends
 # listening on those addresses (added to the namespace's loopback). GeoIP: geoip/sample.mmdb
 # for both. Workloads (dnsperf, 4 clients, as fast as it goes):
 #   hit          A of random existing names
@@ -109,8 +109,8 @@ for s in servers[1:]:
     threading.Thread(target=s.serve_forever, daemon=True).start()
 servers[0].serve_forever()
 PY
-python3 "$work/backend.py" "${us[@]}" & pids+=($!)
-python3 "$work/backend.py" "${eu[@]}" & pids+=($!); eu_backend=$!
+python3 "$work/backend.py" "${us[@]}" 2>/dev/null & pids+=($!)
+python3 "$work/backend.py" "${eu[@]}" 2>/dev/null & pids+=($!); eu_backend=$!
 
 cat > "$work/ayadns.toml" <<TOML
 [server]
@@ -123,7 +123,7 @@ file = "gslb.test.zone"
 databases = ["$PWD/geoip/sample.mmdb"]
 [health]
 probers = ["us"]
-interval = "1s"
+interval = "2s"
 timeout = "1s"
 rise = 1
 fall = 1
@@ -201,7 +201,7 @@ if command -v gdnsd >/dev/null; then
     cat >"$g/config/config" <<GDNSD
 options => { listen => [ 127.0.0.1:5303 ], run_dir => $g/run, state_dir => $g/state }
 service_types => {
-  web => { plugin => http_status, port => 8080, url_path => /health, interval => 1,
+  web => { plugin => http_status, port => 8080, url_path => /health, interval => 2,
            timeout => 1, up_thresh => 1, ok_thresh => 1, down_thresh => 1 }
 }
 plugins => { geoip => {
@@ -223,6 +223,7 @@ fi
 for s in "${servers[@]}"; do
     ok=
     for _ in $(seq 100); do
+        kill -0 "${pid[$s]}" 2>/dev/null || break
         if dnsperf -s 127.0.0.1 -p "${port[$s]}" -d "$work/hit.txt" -l 1 -Q 10 2>/dev/null \
             | grep -q 'Queries completed: *[1-9]'; then ok=1; break; fi
         sleep 0.2
