@@ -215,18 +215,7 @@ pub fn run_steps(
     client: &Client,
     health: &HealthView,
 ) -> Candidates {
-    let svc = m.service(&svc_name(short)).unwrap();
-    let steps = self::chain(m, short, chain);
-    let ctx = Ctx {
-        model: m,
-        client,
-        health,
-        v6: false,
-        seed: client.seed,
-    };
-    let mut c = candidates(m, svc, false, health);
-    super::run(&steps, &ctx, &mut c, None);
-    c
+    run_scoped(m, short, chain, client, health).0
 }
 
 /// [`run_steps`], with the client prefix the decision depended on.
