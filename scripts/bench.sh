@@ -5,6 +5,7 @@
 #
 # Usage: scripts/bench.sh [SECONDS per run, default 5] [ROUNDS, default 3] [TSV file]
 #        AYADNS_BIN=path scripts/bench.sh ...   benchmark that binary (default: a release build)
+#        AYADNS_PROFILE=DIR scripts/bench.sh ... also profile ayadns with perf (see below)
 #
 # Data: a 100,000-record static zone (big.test) served by every server, and gslb.test with a
 # GSLB name `www` served by ayadns and gdnsd with the same setup: two data centers (us-east:
@@ -304,6 +305,16 @@ for w in hit gslb-ecs; do
         if serves "$s" "$w"; then lat[$s,$w]=$(latency "$s" "$w"); fi
     done
 done
+# AYADNS_PROFILE=DIR: one more run of some workloads with `perf record` on ayadns (call
+# graphs into DIR/WORKLOAD.data; read with `perf report -i`). Not counted in the table.
+if [ -n "${AYADNS_PROFILE:-}" ]; then
+    mkdir -p "$AYADNS_PROFILE"
+    for w in hit nxdomain-u gslb gslb-ecs; do
+        args_for ayadns "$w"
+        perf record -q -F 1999 -g -p "${pid[ayadns]}" -o "$AYADNS_PROFILE/$w.data" -- \
+            dnsperf "${args[@]}" -l "$secs" >/dev/null 2>&1 || echo "perf record failed for $w" >&2
+    done
+fi
 # A data center down: stop eu-west's backends, wait for both servers to fail over.
 kill -STOP "$eu_backend"
 wait_pool us-east

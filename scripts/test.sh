@@ -16,16 +16,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# step NAME: print how long the suite has run so far (the CI log shows where time goes).
+step() { echo "== test.sh: $1 (at ${SECONDS}s)"; }
+
 scripts/test-deps.sh
 export PATH="$PATH:/usr/sbin"
 
+step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --all-targets --quiet --features cluster -- -D warnings
+step "the build without the cluster feature"
 cargo test --lib --quiet config::cluster
+step "the tests"
 cargo test --all-targets --features cluster "$@"
 
 if [ "${AYADNS_E2E:-1}" != 0 ]; then
+    step "the end-to-end walkthrough"
     cargo build --features cluster --quiet   # the binary the tests used; nothing to rebuild
     AYADNS_BIN=target/debug/ayadns scripts/e2e.sh
 fi
+step "done"
+

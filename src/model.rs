@@ -126,6 +126,9 @@ impl Model {
         }
         let mut zones = ZoneSet::new(zones);
         let gslb = crate::gslb::build::build(config, &mut zones, &mut problems);
+        // The zones are final (services added their names): index them now, not on the
+        // first query.
+        zones.wire_names();
         let paths: Vec<_> = config
             .geoip
             .databases

@@ -211,5 +211,26 @@ fn allocations_per_query_stay_under_their_ceilings() {
         per == 0.0,
         "GSLB from many networks: {per} allocations per query"
     );
+    // Names never asked before (a random-subdomain flood): after the zone's first NXDOMAIN,
+    // each is written from the worker's template without allocating.
+    let names: Vec<Vec<u8>> = (0..1100)
+        .map(|i| query(&format!("r{i}x.diff.test."), RecordType::A, i % 2 == 0))
+        .collect();
+    for q in &names[..100] {
+        assert!(answerer.answer_cached(&mut cache, q, src, &mut out));
+    }
+    let before = COUNT.with(|c| c.get());
+    for q in &names[100..] {
+        assert!(answerer.answer_cached(&mut cache, q, src, &mut out));
+        assert_eq!(out[3] & 0x0F, 3, "NXDOMAIN");
+    }
+    let per = (COUNT.with(|c| c.get()) - before) as f64 / 1000.0;
+    report.push(format!(
+        "NXDOMAIN for 1,000 never-asked names: {per:.2} allocations/query (ceiling 0)"
+    ));
+    assert!(
+        per == 0.0,
+        "never-asked NXDOMAIN: {per} allocations per query"
+    );
     println!("{}", report.join("\n"));
 }

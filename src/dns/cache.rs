@@ -30,6 +30,7 @@
 
 use super::counters::Kind;
 use super::ecs::{self, ClientSubnet, Ecs};
+use super::negative::Template;
 use crate::counters::{GslbTally, Tally};
 use crate::gslb::decide::{AnswerKind, Asker, Drawn, Plan, family};
 use crate::gslb::{Client, ServiceId, ServiceKind};
@@ -39,6 +40,10 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use smallvec::SmallVec;
 use std::collections::HashMap;
+
+/// The hasher of the per-worker maps: fast on short keys, and keyed at random per process
+/// (keys come from the network).
+type Hasher = foldhash::fast::RandomState;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -106,6 +111,12 @@ impl Key {
     /// The key octets.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// The key without the name: what a query says besides its name (type, class, flags,
+    /// EDNS fields, ECS family and prefix).
+    pub fn shape(&self) -> &[u8] {
+        &self.buf[self.question_end - 16..self.len]
     }
 
     fn push(&mut self, b: &[u8]) -> Option<()> {
@@ -209,7 +220,7 @@ pub struct GslbEntry {
     /// What the metrics count (the zone, ECS); the GSLB part is filled per query.
     pub tally: Tally,
     /// Plans by client network (address cut to the prefix, prefix).
-    plans: HashMap<(IpAddr, u8), (Client, Plan)>,
+    plans: HashMap<(IpAddr, u8), (Client, Plan), Hasher>,
     /// The prefix lengths of `plans`, longest first.
     lengths: SmallVec<[u8; 4]>,
     /// The plan for every client, when the decision does not depend on the client.
@@ -327,7 +338,7 @@ impl GslbEntry {
                 gslb: None,
                 ..tally
             },
-            plans: HashMap::new(),
+            plans: HashMap::default(),
             lengths: SmallVec::new(),
             everyone: None,
             generation: u64::MAX,
@@ -349,61 +360,76 @@ impl GslbEntry {
         let model = &snap.model.gslb;
         let svc = model.services.get(self.service)?;
         let (addr, _) = asker.address();
-        let known = match &self.everyone {
-            Some(_) => true,
-            None => self.lengths.iter().any(|&len| {
-                ipnet::IpNet::new(addr, len)
-                    .is_ok_and(|n| self.plans.contains_key(&(n.trunc().addr(), len)))
-            }),
+        // One lookup per known network length on a hit; a miss makes the plan, keeps it
+        // and looks it up again.
+        let network = |len: u8| Some((ipnet::IpNet::new(addr, len).ok()?.trunc().addr(), len));
+        let hit = match &self.everyone {
+            Some(p) => Some(p),
+            None => self
+                .lengths
+                .iter()
+                .find_map(|&len| self.plans.get(&network(len)?)),
         };
-        if !known {
-            let inputs = snap.gslb_inputs();
-            let client = asker.locate(model, inputs.geo);
-            let plan = Plan::new(
+        if let Some((client, plan)) = hit {
+            plan.draw(
                 model,
                 svc,
-                self.v6,
-                &client,
-                inputs.health,
-                inputs.everything_up,
+                client,
+                &snap.health,
+                &snap.everything_up,
+                asker.seed,
                 None,
+                &mut self.drawn,
             );
-            if plan.client_dependent_after_split(svc) {
-                return None;
-            }
-            match plan.holds_for() {
-                None => self.everyone = Some((client, plan)),
-                Some(len) => {
-                    if self.plans.len() >= MAX_PLANS {
-                        self.plans.clear();
-                        self.lengths.clear();
-                    }
-                    let net = ipnet::IpNet::new(addr, len).ok()?.trunc();
-                    if !self.lengths.contains(&len) {
-                        self.lengths.push(len);
-                        self.lengths.sort_unstable_by(|a, b| b.cmp(a));
-                    }
-                    self.plans.insert((net.addr(), len), (client, plan));
-                }
-            }
+            return self.tally_drawn(client, addr);
         }
-        let (client, plan) = match &self.everyone {
-            Some(p) => p,
-            None => self.lengths.iter().find_map(|&len| {
-                let net = ipnet::IpNet::new(addr, len).ok()?.trunc();
-                self.plans.get(&(net.addr(), len))
-            })?,
-        };
+        let inputs = snap.gslb_inputs();
+        let client = asker.locate(model, inputs.geo);
+        let plan = Plan::new(
+            model,
+            svc,
+            self.v6,
+            &client,
+            inputs.health,
+            inputs.everything_up,
+            None,
+        );
+        if plan.client_dependent_after_split(svc) {
+            return None;
+        }
         plan.draw(
             model,
             svc,
-            client,
+            &client,
             &snap.health,
             &snap.everything_up,
             asker.seed,
             None,
             &mut self.drawn,
         );
+        let tally = self.tally_drawn(&client, addr);
+        match plan.holds_for() {
+            None => self.everyone = Some((client, plan)),
+            Some(len) => {
+                if self.plans.len() >= MAX_PLANS {
+                    self.plans.clear();
+                    self.lengths.clear();
+                }
+                let key = network(len)?;
+                if !self.lengths.contains(&len) {
+                    self.lengths.push(len);
+                    self.lengths.sort_unstable_by(|a, b| b.cmp(a));
+                }
+                self.plans.insert(key, (client, plan));
+            }
+        }
+        tally
+    }
+
+    /// What the metrics count of the answer just drawn for `client` (asking from `addr`);
+    /// `None` when a step after the seeded one looked at the client (the general path
+    /// answers).
+    fn tally_drawn(&self, client: &Client, addr: IpAddr) -> Option<Tally> {
         let d = &self.drawn;
         if d.rest_depends_on.is_some() {
             return None; // a step after the seeded one looked at the client
@@ -435,10 +461,28 @@ pub enum Slot {
     Gslb(Box<GslbEntry>),
 }
 
+/// Negative-answer templates per worker before they are forgotten (one per zone and query
+/// shape).
+pub const MAX_NEGATIVE: usize = 1_024;
+
+/// A template's key: the zone's index, then the query's [`Key::shape`] (with its length).
+type NegativeKey = [u8; 24];
+
+fn negative_key(zone: usize, key: &Key) -> Option<NegativeKey> {
+    let shape = key.shape();
+    let mut k = [0u8; 24];
+    k[..4].copy_from_slice(&u32::try_from(zone).ok()?.to_le_bytes());
+    k[4] = shape.len() as u8;
+    k.get_mut(5..5 + shape.len())?.copy_from_slice(shape);
+    Some(k)
+}
+
 /// The cache of one worker.
 #[derive(Debug, Default)]
 pub struct AnswerCache {
-    map: HashMap<Box<[u8]>, Slot>,
+    map: HashMap<Box<[u8]>, Slot, Hasher>,
+    /// NXDOMAIN templates ([`super::negative`]), for names never asked.
+    negatives: HashMap<NegativeKey, Template, Hasher>,
     /// The model the entries were made from (held, so its address cannot be reused by a
     /// later model while entries exist).
     model: Option<Arc<Model>>,
@@ -452,6 +496,7 @@ impl AnswerCache {
     fn follow(&mut self, model: &Arc<Model>) {
         if !self.model.as_ref().is_some_and(|m| Arc::ptr_eq(m, model)) {
             self.map.clear();
+            self.negatives.clear();
             self.model = Some(model.clone());
         }
     }
@@ -476,6 +521,24 @@ impl AnswerCache {
             self.map.clear();
         }
         self.map.insert(key.as_bytes().into(), slot);
+    }
+
+    /// The NXDOMAIN template for names of `zone` asked as `key` asks (call after
+    /// [`AnswerCache::get`], which follows the model).
+    pub fn negative(&self, zone: usize, key: &Key) -> Option<&Template> {
+        self.negatives.get(&negative_key(zone, key)?)
+    }
+
+    /// Keep an NXDOMAIN template made from `model`.
+    pub fn insert_negative(&mut self, model: &Arc<Model>, zone: usize, key: &Key, t: Template) {
+        self.follow(model);
+        let Some(k) = negative_key(zone, key) else {
+            return;
+        };
+        if self.negatives.len() >= MAX_NEGATIVE {
+            self.negatives.clear();
+        }
+        self.negatives.insert(k, t);
     }
 
     /// How many entries it holds.

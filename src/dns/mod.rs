@@ -5,6 +5,7 @@
 //! - [`ecs`]: strict parsing of the EDNS Client Subnet option;
 //! - [`udp`]: our UDP loop (recvmmsg/sendmmsg, reused buffers, cookies, rate limiting);
 //! - [`cache`]: per-worker cache of encoded static answers (the allocation-free path);
+//! - [`negative`]: NXDOMAIN for never-asked names written from the query's octets;
 //! - [`tcp`]: our TCP listener (global and per-client caps, timeouts, pipelining, graceful close);
 //! - [`rrl`]: response rate limiting per client network; [`cookies`]: DNS cookies;
 //! - [`counters`]: the transport's counters (rate limiting, cookies, TCP limits, drops);
@@ -19,6 +20,7 @@ pub mod ecs;
 pub mod handler;
 pub mod limits;
 pub mod listener;
+pub mod negative;
 pub mod respond;
 pub mod rrl;
 pub mod tcp;

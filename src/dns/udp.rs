@@ -2,7 +2,8 @@
 //!
 //! Each worker has one thread that owns its SO_REUSEPORT sockets (one per listen address) and
 //! runs, with no async runtime:
-//! 1. `poll` on the sockets (with a short timeout, to notice shutdown);
+//! 1. with several sockets, `poll` on them (with a short timeout, to notice shutdown); with
+//!    one, nothing: the receive itself waits (with a receive timeout);
 //! 2. `recvmmsg` of up to [`BATCH`] datagrams into buffers allocated once;
 //! 3. for each datagram [`UdpAnswerer::answer`]: the synchronous, pure [`respond`], DNS cookies,
 //!    response rate limiting, fitting to the client's buffer, encoding into a reused buffer;
@@ -17,11 +18,14 @@
 use super::cache::{self, AnswerCache, GslbEntry, Slot};
 use super::counters::{self, Kind, UdpDrop};
 use super::handler::DnsHandler;
+use super::negative::{self, Template};
 use super::respond::{Action, Reply, query_seed, respond};
 use super::rrl::{Rrl, Verdict};
 use super::tcp::formerr;
+use crate::counters::Tally;
 use crate::gslb::decide::{AnswerKind, Asker};
 use crate::snapshot::Snapshot;
+use crate::zone::wire::NAME_MAX;
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
@@ -149,6 +153,20 @@ impl UdpAnswerer {
                 None => {}
             }
         }
+        if !cached && let (Some(c), Some(k)) = (cache.as_deref(), &key) {
+            match self.answer_missing(&snap, c, k, query, src, out) {
+                Some(Verdict::Send) => {
+                    self.handler.metrics().observe(started.elapsed());
+                    return true;
+                }
+                Some(Verdict::Drop) => {
+                    self.handler.metrics().observe(started.elapsed());
+                    return false;
+                }
+                Some(Verdict::Slip) => forced = Some(Verdict::Slip),
+                None => {}
+            }
+        }
         let parsed = match question_has_pointer(query) {
             true => None,
             false => Request::from_bytes(query.to_vec(), src, Protocol::Udp).ok(),
@@ -230,9 +248,55 @@ impl UdpAnswerer {
             if let Some(slot) = slot {
                 c.insert(model, k, slot);
             }
+            if rcode == ResponseCode::NXDomain
+                && tally.gslb.is_none()
+                && let Some(zone) = tally.zone
+            {
+                let mut buf = [0u8; NAME_MAX];
+                if let Some((_, missing)) = negative::place(model, k, query, &mut buf)
+                    && missing.zone == zone
+                    && c.negative(zone, k).is_none()
+                    && let Some(t) = Template::from_answer(model, k, query, out, missing)
+                {
+                    c.insert_negative(model, zone, k, t);
+                }
+            }
         }
         self.handler.metrics().observe(started.elapsed());
         sent
+    }
+
+    /// NXDOMAIN for a name no query asked before, from the worker's template for its zone
+    /// ([`super::negative`]): the verdict, with the answer in `out` when it is
+    /// [`Verdict::Send`]; `None` when the general path must answer.
+    fn answer_missing(
+        &self,
+        snap: &Snapshot,
+        cache: &AnswerCache,
+        k: &cache::Key,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Verdict> {
+        let mut buf = [0u8; NAME_MAX];
+        let (lowered, missing) = negative::place(&snap.model, k, query, &mut buf)?;
+        let template = cache.negative(missing.zone, k)?;
+        if !template.write(k, query, lowered, missing, out) {
+            return None;
+        }
+        let tally = Tally {
+            zone: Some(missing.zone),
+            ecs: k.ecs.is_some(),
+            gslb: None,
+        };
+        let qtype = RecordType::from(k.qtype);
+        snap.metrics
+            .record(&tally, qtype, ResponseCode::NXDomain, false);
+        let verdict = self.limit(src.ip(), Kind::NxDomain, false);
+        if verdict != Verdict::Send {
+            out.clear();
+        }
+        Some(verdict)
     }
 
     /// A GSLB answer through the worker's plans ([`super::cache`]): the verdict, with the
@@ -477,8 +541,9 @@ impl Batch {
         b
     }
 
-    /// Receive up to BATCH datagrams from `fd` without blocking.
-    fn recv(&mut self, fd: i32) -> io::Result<usize> {
+    /// Receive up to BATCH datagrams from `fd`: without blocking (`MSG_DONTWAIT`), or
+    /// waiting for the first one only (`MSG_WAITFORONE`, on a blocking socket).
+    fn recv(&mut self, fd: i32, flags: libc::c_int) -> io::Result<usize> {
         for i in 0..BATCH {
             let h = &mut self.hdrs[i].msg_hdr;
             h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
@@ -496,7 +561,7 @@ impl Batch {
                 fd,
                 self.hdrs.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                flags,
                 std::ptr::null_mut(),
             )
         };
@@ -601,9 +666,40 @@ fn panic_logged() {
     });
 }
 
+/// How often a worker waiting for datagrams looks at `shutdown`.
+const WAKE_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Serve `sockets` on this thread until `shutdown`.
 pub fn serve(sockets: Vec<UdpSocket>, answerer: UdpAnswerer, shutdown: CancellationToken) {
     let mut batch = Batch::new();
+    // One socket (one listen address, the usual case): wait in `recvmmsg` itself, two system
+    // calls per batch (receive, send) instead of four (poll, receive, send, a receive that
+    // finds nothing). The receive timeout wakes the loop to notice shutdown.
+    if let [socket] = sockets.as_slice()
+        && socket.set_nonblocking(false).is_ok()
+        && socket.set_read_timeout(Some(WAKE_EVERY)).is_ok()
+    {
+        let fd = socket.as_raw_fd();
+        while !shutdown.is_cancelled() {
+            match batch.recv(fd, libc::MSG_WAITFORONE) {
+                Ok(0) => {}
+                Ok(n) => batch.serve(fd, n, &answerer),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "UDP receive failed");
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+        drop(sockets);
+        return;
+    }
     let mut fds: Vec<libc::pollfd> = sockets
         .iter()
         .map(|s| libc::pollfd {
@@ -614,7 +710,13 @@ pub fn serve(sockets: Vec<UdpSocket>, answerer: UdpAnswerer, shutdown: Cancellat
         .collect();
     while !shutdown.is_cancelled() {
         // SAFETY: fds is a valid array of pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
+        let ready = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                WAKE_EVERY.as_millis() as libc::c_int,
+            )
+        };
         if ready <= 0 {
             continue;
         }
@@ -626,7 +728,7 @@ pub fn serve(sockets: Vec<UdpSocket>, answerer: UdpAnswerer, shutdown: Cancellat
             // Drain a bounded number of batches per wake-up, so one socket cannot starve
             // the shutdown check or the other sockets.
             for _ in 0..8 {
-                match batch.recv(p.fd) {
+                match batch.recv(p.fd, libc::MSG_DONTWAIT) {
                     Ok(0) => break,
                     Ok(n) => batch.serve(p.fd, n, &answerer),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

@@ -15,6 +15,7 @@ pub mod lookup;
 pub mod rdata;
 pub mod reader;
 mod set;
+pub mod wire;
 
 pub use load::{load_zone_file, load_zone_file_with, origin_from_file_name};
 pub use lookup::{DynamicAnswer, Lookup, LookupOptions};

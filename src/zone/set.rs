@@ -1,9 +1,10 @@
 //! The set of served zones, and which one a query name belongs to.
 
 use super::Zone;
+use super::wire::WireNames;
 use hickory_proto::rr::Name;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// All served zones, by origin. Each zone also has a dense index (its position in the list
 /// the set was built from), which per-zone counters ([`crate::counters`]) are indexed by.
@@ -13,6 +14,9 @@ pub struct ZoneSet {
     by_origin: HashMap<Name, usize>,
     min_labels: u8,
     max_labels: u8,
+    /// Every name in wire form, made when first asked for (the model asks once its zones
+    /// are final); a change to a zone through [`ZoneSet::get_mut`] forgets it.
+    wire: Arc<OnceLock<WireNames>>,
 }
 
 impl ZoneSet {
@@ -39,7 +43,13 @@ impl ZoneSet {
             by_origin,
             min_labels,
             max_labels,
+            wire: Arc::default(),
         }
+    }
+
+    /// Every served name in wire form ([`super::wire`]).
+    pub fn wire_names(&self) -> &WireNames {
+        self.wire.get_or_init(|| WireNames::build(&self.zones))
     }
 
     /// The zone with the longest origin that `qname` is at or below.
@@ -110,6 +120,8 @@ impl ZoneSet {
     /// shared). None when the zone is missing or already shared.
     pub fn get_mut(&mut self, origin: &Name) -> Option<&mut Zone> {
         let i = *self.by_origin.get(origin)?;
-        Arc::get_mut(&mut self.zones[i])
+        let zone = Arc::get_mut(&mut self.zones[i])?;
+        self.wire = Arc::default();
+        Some(zone)
     }
 }
