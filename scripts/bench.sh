@@ -6,7 +6,11 @@
 # Usage: scripts/bench.sh [SECONDS per run, default 5] [ROUNDS, default 3] [TSV file]
 #        AYADNS_BIN=path scripts/bench.sh ...   benchmark that binary (default: a release build)
 #        AYADNS_PROFILE=DIR scripts/bench.sh ... also profile ayadns with perf (see below)
+#        AYADNS_BENCH_WORKLOADS="hit gslb-ecs" ... only these (names below, plus gslb-down
+#                                                and latency); default: all
 #
+# ayadns runs twice: as configured by default, and as "ayadns-pin" with `[server]
+# cpu_affinity = true`.
 # Data: a 100,000-record static zone (big.test) served by every server, and gslb.test with a
 # GSLB name `www` served by ayadns and gdnsd with the same setup: two data centers (us-east:
 # 192.0.2.10/.11, eu-west: 198.51.100.10/.11, both addresses answered), clients in Europe
@@ -187,11 +191,18 @@ zone:
   - domain: big.test
     file: "big.test.zone"
 KNOT
-declare -A port=([ayadns]=5301 [knot]=5302 [gdnsd]=5303)
-servers=(ayadns knot)
+# ayadns twice: as configured by default, and with `[server] cpu_affinity = true` (each UDP
+# worker pinned to its own core) as "ayadns-pin".
+sed -e 's/^listen = .*/listen = ["127.0.0.1:5304"]\ncpu_affinity = true/' \
+    -e 's/^state_file = .*/state_file = "state-pin.db"/' "$work/ayadns.toml" >"$work/ayadns-pin.toml"
+declare -A port=([ayadns]=5301 [knot]=5302 [gdnsd]=5303 [ayadns-pin]=5304)
+servers=(ayadns ayadns-pin knot)
 
-"$AYADNS_BIN" serve --config "$work/ayadns.toml" >"$work/ayadns.log" 2>&1 &
-pids+=($!); declare -A pid=([ayadns]=$!)
+declare -A pid
+for a in ayadns ayadns-pin; do
+    "$AYADNS_BIN" serve --config "$work/$a.toml" >"$work/$a.log" 2>&1 &
+    pids+=($!); pid[$a]=$!
+done
 knotd -c "$work/knot.conf" >"$work/knot.log" 2>&1 &
 pids+=($!); pid[knot]=$!
 if command -v gdnsd >/dev/null; then
@@ -291,6 +302,9 @@ serves() { # serves SERVER WORKLOAD: does the server take part in the workload?
 }
 
 workloads=(hit nxdomain nxdomain-u nodata gslb gslb-ecs tcp)
+all=(${AYADNS_BENCH_WORKLOADS:-"${workloads[@]}" gslb-down latency})
+chosen() { [[ " ${all[*]} " == *" $1 "* ]]; }
+workloads=($(for w in "${workloads[@]}"; do if chosen "$w"; then echo "$w"; fi; done))
 declare -A res
 for r in $(seq "$rounds"); do
     for w in "${workloads[@]}"; do
@@ -300,7 +314,7 @@ for r in $(seq "$rounds"); do
     done
 done
 declare -A lat
-for w in hit gslb-ecs; do
+for w in $(if chosen latency; then echo hit gslb-ecs; fi); do
     for s in "${servers[@]}"; do
         if serves "$s" "$w"; then lat[$s,$w]=$(latency "$s" "$w"); fi
     done
@@ -309,22 +323,24 @@ done
 # graphs into DIR/WORKLOAD.data; read with `perf report -i`). Not counted in the table.
 if [ -n "${AYADNS_PROFILE:-}" ]; then
     mkdir -p "$AYADNS_PROFILE"
-    for w in hit nxdomain-u gslb gslb-ecs; do
+    for w in $(for x in hit nxdomain-u gslb gslb-ecs; do if chosen "$x"; then echo "$x"; fi; done); do
         args_for ayadns "$w"
         perf record -q -F 1999 -g -p "${pid[ayadns]}" -o "$AYADNS_PROFILE/$w.data" -- \
             dnsperf "${args[@]}" -l "$secs" >/dev/null 2>&1 || echo "perf record failed for $w" >&2
     done
 fi
 # A data center down: stop eu-west's backends, wait for both servers to fail over.
-kill -STOP "$eu_backend"
-wait_pool us-east
-for r in $(seq "$rounds"); do
-    for s in "${servers[@]}"; do
-        if serves "$s" gslb-down; then res[$s,gslb-down,$r]=$(run "$s" gslb-down); fi
+if chosen gslb-down; then
+    kill -STOP "$eu_backend"
+    wait_pool us-east
+    for r in $(seq "$rounds"); do
+        for s in "${servers[@]}"; do
+            if serves "$s" gslb-down; then res[$s,gslb-down,$r]=$(run "$s" gslb-down); fi
+        done
     done
-done
-kill -CONT "$eu_backend"
-workloads+=(gslb-down)
+    kill -CONT "$eu_backend"
+    workloads+=(gslb-down)
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { for r in $(seq "$rounds"); do echo "${res[$1,$2,$r]}" | awk "{print \$$3}"; done | median; }
@@ -333,25 +349,30 @@ ratio() { # ratio SERVER WORKLOAD PEER
     python3 -c "print(round($(field "$1" "$2" 3)/$(field "$3" "$2" 3), 2))"
 }
 printf 'server\tworkload\tqps\tcpu_s\tq_per_cpu_s\tvs_gdnsd\tvs_knot\n' >"$tsv"
-printf '%-8s %-11s %10s %8s %12s %9s %8s\n' server workload q/s cpu-s q/CPU-s vs-gdnsd vs-knot
+printf '%-10s %-11s %10s %8s %12s %9s %8s\n' server workload q/s cpu-s q/CPU-s vs-gdnsd vs-knot
 for w in "${workloads[@]}"; do
     for s in "${servers[@]}"; do
         [ -n "${res[$s,$w,1]:-}" ] || continue
         row=("$s" "$w" "$(field "$s" "$w" 1)" "$(field "$s" "$w" 2)" "$(field "$s" "$w" 3)"
             "$(ratio "$s" "$w" gdnsd)" "$(ratio "$s" "$w" knot)")
-        printf '%-8s %-11s %10s %8s %12s %9s %8s\n' "${row[@]}"
+        printf '%-10s %-11s %10s %8s %12s %9s %8s\n' "${row[@]}"
         (IFS=$'\t'; echo "${row[*]}") >>"$tsv"
     done
 done
-printf '\nlatency at a fixed 10,000 q/s (ms):\n%-8s %-11s %8s %8s\n' server workload p50 p99
+printf '\nlatency at a fixed 10,000 q/s (ms):\n%-10s %-11s %8s %8s\n' server workload p50 p99
 for w in hit gslb-ecs; do
     for s in "${servers[@]}"; do
         [ -n "${lat[$s,$w]:-}" ] || continue
         read -r p50 p99 <<<"${lat[$s,$w]}"
-        printf '%-8s %-11s %8s %8s\n' "$s" "$w" "$p50" "$p99"
+        printf '%-10s %-11s %8s %8s\n' "$s" "$w" "$p50" "$p99"
         printf '%s\t%s-latency-ms\t%s\t%s\t\t\t\n' "$s" "$w" "$p50" "$p99" >>"$tsv"
     done
 done
-printf '\nayadns: a GSLB answer with ECS costs %s× a static hit\n' \
-    "$(python3 -c "print(round($(field ayadns hit 3)/$(field ayadns gslb-ecs 3), 2))")"
+if chosen hit && chosen gslb-ecs; then
+    echo
+    for a in ayadns ayadns-pin; do
+        printf '%s: a GSLB answer with ECS costs %s× a static hit\n' "$a" \
+            "$(python3 -c "print(round($(field $a hit 3)/$(field $a gslb-ecs 3), 2))")"
+    done
+fi
 echo "TSV: $tsv ($secs s per run, $rounds rounds, $(date -u +%FT%TZ))"

@@ -1,6 +1,11 @@
-//! The open-file limit at start-up, black-box: the real binary started under a chosen
-//! RLIMIT_NOFILE. It raises a low soft limit to the hard one; when even the hard limit cannot
-//! hold the configured connections and probes it refuses to start, naming the numbers.
+//! Start-up resources, black-box.
+//!
+//! The open-file limit: the real binary started under a chosen RLIMIT_NOFILE. It raises a low
+//! soft limit to the hard one; when even the hard limit cannot hold the configured
+//! connections and probes it refuses to start, naming the numbers.
+//!
+//! CPU affinity (`[server] cpu_affinity`): which cores the worker threads may run on, read
+//! from `/proc`.
 mod common;
 
 use common::*;
@@ -103,4 +108,74 @@ fn a_low_soft_limit_is_raised_to_the_hard_limit() {
         Some("4096"),
         "soft limit raised to the hard one"
     );
+}
+
+/// The cores each thread named `name` of process `pid` may run on (`Cpus_allowed_list`).
+fn allowed_cpus(pid: u32, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let comm = fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let status = fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        if let Some(l) = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")) {
+            out.push(l.split_whitespace().nth(1).unwrap_or("").to_string());
+        }
+    }
+    out
+}
+
+/// The cores this test process may run on, as the kernel lists them.
+fn own_cpus() -> String {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let l = status
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list:"))
+        .unwrap();
+    l.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// `[server] cpu_affinity`: each UDP worker runs on one core of its own (the first ones the
+/// process may use), and still answers; without it, or with more workers than cores, no
+/// thread is pinned (the latter with a warning).
+#[test]
+fn cpu_affinity_pins_each_udp_worker_to_its_own_core() {
+    let mine = own_cpus();
+    let first: String = mine.split([',', '-']).next().unwrap().to_string();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    for (affinity, threads, pinned) in
+        [(true, 1, true), (false, 1, false), (true, cores + 1, false)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = unique_addr();
+        let cfg = config(dir.path(), addr, 100);
+        let text = fs::read_to_string(&cfg).unwrap().replace(
+            "threads = 2",
+            &format!("threads = {threads}\ncpu_affinity = {affinity}"),
+        );
+        fs::write(&cfg, text).unwrap();
+        let mut a = Ayadns::start(&["serve", "--config", cfg.to_str().unwrap()]);
+        a.wait_for_dns(addr, Duration::from_secs(10));
+        let udp = allowed_cpus(a.pid(), "dns-udp-0");
+        let tcp = allowed_cpus(a.pid(), "dns-tcp-0");
+        assert_eq!(udp.len(), 1, "one thread dns-udp-0");
+        if pinned {
+            assert_eq!(udp[0], first, "UDP worker 0 on the first usable core");
+            assert_eq!(tcp, vec![mine.clone()], "TCP workers are not pinned");
+            assert!(!a.log().contains("cpu_affinity"), "no warning: {}", a.log());
+        } else {
+            assert_eq!(
+                udp[0], mine,
+                "not pinned (affinity {affinity}, {threads} threads)"
+            );
+        }
+        if threads > cores {
+            assert!(
+                a.wait_for_log("more DNS workers than usable cores", Duration::from_secs(5)),
+                "{}",
+                a.log()
+            );
+        }
+    }
 }

@@ -12,11 +12,19 @@
 //! tcp_max_queries = 0           # ... or after answering this many queries (0 = no limit)
 //! cookies = true                # DNS cookies (RFC 7873/9018); a valid one exempts from [rrl]
 //! threads = 0                   # DNS worker threads; 0 = one per CPU core
+//! cpu_affinity = false          # pin each UDP worker to its own core (see below)
 //!
 //! [log]
 //! level = "info"                # error, warn, info, debug, trace (or a tracing filter)
 //! format = "text"               # text or json
 //! ```
+//!
+//! `cpu_affinity = true` pins UDP worker *i* to the *i*-th core the process may run on and
+//! asks the kernel (`SO_INCOMING_CPU`) to hand each worker the datagrams processed on its
+//! core: no cross-core wake-ups, bigger batches, less CPU per query (about a fifth less in
+//! `scripts/bench.sh`). It suits a machine that serves DNS and little else; where other busy
+//! programs share the cores, a pinned worker cannot move away from them and answers later.
+//! With more workers than usable cores it is ignored (with a warning).
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -60,6 +68,9 @@ pub struct ServerConfig {
     /// DNS worker threads (one current-thread runtime each); 0 = one per core.
     #[serde(default)]
     pub threads: usize,
+    /// Pin each UDP worker to its own core (see the module doc).
+    #[serde(default)]
+    pub cpu_affinity: bool,
     /// Where the state file goes by default (relative to the config file's folder). Unset:
     /// `$STATE_DIRECTORY` when set (systemd's `StateDirectory=`, e.g. `/var/lib/ayadns`),
     /// else `data` next to the config file.
@@ -80,6 +91,7 @@ impl Default for ServerConfig {
             tcp_max_queries: default_tcp_queries(),
             cookies: true,
             threads: 0,
+            cpu_affinity: false,
             state_dir: None,
         }
     }

@@ -86,15 +86,25 @@ pub fn spawn_workers(
     let limits = TcpLimits::new(&config.server);
     let rrl = Rrl::new(&config.rrl).map(Arc::new);
     let answerer = UdpAnswerer::new(handler.clone(), rrl);
+    let cpus = match config.server.cpu_affinity {
+        true => affinity_plan(sockets.len()),
+        false => Vec::new(),
+    };
     let mut threads = Vec::new();
     for (i, ws) in sockets.into_iter().enumerate() {
         let (udp_sockets, tcp_listeners) = (ws.udp, ws.tcp);
         let answerer = answerer.clone();
         let stop = shutdown.clone();
+        let pin = cpus.get(i).copied();
         threads.push(
             std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
-                .spawn(move || udp::serve(udp_sockets, answerer, stop))?,
+                .spawn(move || {
+                    if let Some(cpu) = pin {
+                        pin_to(cpu, &udp_sockets);
+                    }
+                    udp::serve(udp_sockets, answerer, stop)
+                })?,
         );
         let handler = handler.clone();
         let limits = limits.clone();
@@ -134,4 +144,60 @@ async fn tcp_worker(
         }
     }
     while tcp_tasks.join_next().await.is_some() {}
+}
+
+/// The cores the process may run on, one per worker, when there are enough of them (else
+/// none, with a warning).
+fn affinity_plan(workers: usize) -> Vec<usize> {
+    // SAFETY: sched_getaffinity fills the zeroed set it is given.
+    let allowed: Vec<usize> = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            Vec::new()
+        } else {
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect()
+        }
+    };
+    if allowed.len() < workers {
+        tracing::warn!(
+            workers,
+            cores = allowed.len(),
+            "server.cpu_affinity: more DNS workers than usable cores; workers are not pinned"
+        );
+        return Vec::new();
+    }
+    allowed.into_iter().take(workers).collect()
+}
+
+/// Pin the calling thread to `cpu` and ask for the datagrams processed there on `sockets`
+/// (`SO_INCOMING_CPU`). A failure is logged and costs only the optimisation.
+fn pin_to(cpu: usize, sockets: &[std::net::UdpSocket]) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed cpu_set_t with one bit set, and setsockopt on our own sockets with a
+    // c_int value.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            let e = std::io::Error::last_os_error();
+            tracing::warn!(cpu, error = %e, "server.cpu_affinity: cannot pin a DNS worker");
+            return;
+        }
+        let v = cpu as libc::c_int;
+        for s in sockets {
+            let r = libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_INCOMING_CPU,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            if r != 0 {
+                let e = std::io::Error::last_os_error();
+                tracing::warn!(cpu, error = %e, "server.cpu_affinity: SO_INCOMING_CPU refused");
+            }
+        }
+    }
 }

@@ -16,9 +16,11 @@
 //! a few microseconds of CPU; what was expensive is the client machinery around it.
 //!
 //! Plain `http://` checks (without `follow_redirects`) therefore run on a lean client:
-//! a tokio `TcpStream` and hyper's HTTP/1.1 client connection (`hyper::client::conn::http1`),
-//! with the request made once when the check is compiled — no connection pool, no resolver for
-//! IP addresses, no TLS machinery. `https://` checks and checks that follow redirects use
+//! a tokio `TcpStream` with the request made once when the check is compiled — no connection
+//! pool, no resolver for IP addresses, no TLS machinery. A check of the status alone writes
+//! the prebuilt request and reads the response head with `httparse`; a check of the body
+//! too uses hyper's HTTP/1.1 client connection (`hyper::client::conn::http1`), which decodes
+//! chunked and length-delimited bodies. `https://` checks and checks that follow redirects use
 //! reqwest with rustls (one client per combination of settings, shared), with its connection
 //! pool off.
 
@@ -89,6 +91,8 @@ struct Plain {
     target: hyper::Uri,
     /// The Host header: the URL's authority, or the `host` setting.
     host: HeaderValue,
+    /// The whole request as sent, for checks of the status alone.
+    request: Box<[u8]>,
 }
 
 /// Where a plain check connects.
@@ -159,6 +163,7 @@ impl Check {
             Check::Http(h) => {
                 let run = async {
                     match &h.via {
+                        Via::Plain(p) if h.body.is_none() => h.status_only(p, start).await,
                         Via::Plain(p) => h.plain(p, start).await,
                         Via::Client {
                             client,
@@ -198,6 +203,50 @@ impl HttpCheck {
                 Err((Some(rtt), format!("body does not contain {want:?}")))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// One exchange on a fresh connection when only the status matters: the request made
+    /// once, the response's head read with `httparse` (informational 1xx heads skipped), the
+    /// connection closed without reading the body.
+    async fn status_only(&self, p: &Plain, start: Instant) -> Result<Duration, Failure> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = p
+            .connect()
+            .await
+            .map_err(|e| (None, format!("connect: {e}")))?;
+        stream
+            .write_all(&p.request)
+            .await
+            .map_err(|e| (None, format!("send: {e}")))?;
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            if buf.len() == buf.capacity() {
+                if buf.len() >= HEADER_LIMIT {
+                    return Err((None, "response head over 16 KiB".into()));
+                }
+                buf.reserve(buf.len());
+            }
+            let n = stream
+                .read_buf(&mut buf)
+                .await
+                .map_err(|e| (None, format!("receive: {e}")))?;
+            if n == 0 {
+                return Err((None, "connection closed before the response".into()));
+            }
+            loop {
+                match response_head(&buf).map_err(|e| (None, e))? {
+                    None => break,
+                    Some((code, used)) if code < 200 => {
+                        buf.drain(..used);
+                    }
+                    Some((code, _)) => {
+                        let rtt = start.elapsed();
+                        self.judge(code, rtt)?;
+                        return Ok(rtt);
+                    }
+                }
+            }
         }
     }
 
@@ -291,6 +340,18 @@ impl HttpCheck {
     }
 }
 
+/// The status code and length of the complete response head at the start of `buf`; `None`
+/// while it is incomplete.
+fn response_head(buf: &[u8]) -> Result<Option<(u16, usize)>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(used)) => Ok(Some((resp.code.unwrap_or(0), used))),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(format!("malformed response: {e}")),
+    }
+}
+
 impl Plain {
     /// The request of a plain check of `url` (its host already the `host` setting, if any),
     /// dialling `dial` when given, else the URL's own address.
@@ -324,11 +385,17 @@ impl Plain {
         let target = target
             .parse::<hyper::Uri>()
             .map_err(|e| format!("bad path `{target}`: {e}"))?;
+        let request = format!(
+            "{method} {target} HTTP/1.1\r\nhost: {}\r\nuser-agent: {USER_AGENT}\r\n\
+             connection: close\r\n\r\n",
+            host.to_str().map_err(|e| format!("bad host: {e}"))?
+        );
         Ok(Plain {
             dial,
             method,
             target,
             host,
+            request: request.into_bytes().into_boxed_slice(),
         })
     }
 

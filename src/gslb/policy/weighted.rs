@@ -34,14 +34,20 @@ fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
             continue;
         }
         // Keys on the stack for pools of up to 16 endpoints: the query path runs this step
-        // per query and allocates nothing.
+        // per query and allocates nothing. The order is that of the keys u^(1/w); ln(u)/w
+        // orders alike and is cheaper, and with equal weights u alone does.
+        let first = ctx.health.weight(pc.endpoints[0]);
+        let equal = pc.endpoints.iter().all(|&e| ctx.health.weight(e) == first);
         let mut keyed: SmallVec<[(f64, usize); 16]> = pc
             .endpoints
             .iter()
             .map(|&e| {
                 rng = mix64(rng);
-                let w = ctx.health.weight(e).max(1) as f64;
-                (unit(rng).powf(1.0 / w), e)
+                let u = unit(rng);
+                match equal {
+                    true => (u, e),
+                    false => (u.ln() / ctx.health.weight(e).max(1) as f64, e),
+                }
             })
             .collect();
         keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
