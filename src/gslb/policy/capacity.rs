@@ -22,7 +22,6 @@
 //! Depends on the client: its /24 (/56), while a pool is over capacity.
 
 use super::{Candidates, Compile, Compiled, Ctx, Notes, Step, Word};
-use crate::gslb::admission::{ALL, admitted, position};
 use std::sync::Arc;
 
 /// The word.
@@ -38,34 +37,17 @@ fn compile(_: &mut Compile<'_>) -> Option<Arc<dyn Step>> {
 }
 
 fn apply(_: &(), ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes) {
-    let mut pos = None;
-    let mut spilled = Vec::new();
-    for (i, pc) in cands.0.iter().enumerate() {
-        let share = ctx.health.admission(pc.pool).capacity;
-        if share >= ALL {
-            continue;
-        }
-        let (p, prefix) = *pos.get_or_insert_with(|| position(ctx.client));
-        notes.depends_on(prefix);
-        let ok = admitted(p, share);
-        notes.why(|| {
-            format!(
-                "{} over capacity: {} % admitted; this client {}",
-                ctx.model.pools[pc.pool].name,
-                share / 10,
-                if ok { "admitted" } else { "not admitted" }
-            )
-        });
-        if !ok {
-            spilled.push(i);
-        }
-    }
+    let shares = cands
+        .0
+        .iter()
+        .map(|pc| (pc.pool, ctx.health.admission(pc.pool).capacity));
+    let spilled = ctx.not_admitted(notes, shares, |pool| format!("{pool} over capacity"));
     if spilled.is_empty() {
         return;
     }
     let (mut moved, mut kept) = (Vec::new(), Vec::new());
-    for (i, pc) in std::mem::take(&mut cands.0).into_iter().enumerate() {
-        if spilled.contains(&i) {
+    for pc in std::mem::take(&mut cands.0) {
+        if spilled.contains(&pc.pool) {
             moved.push(pc);
         } else {
             kept.push(pc);

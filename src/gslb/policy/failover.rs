@@ -37,7 +37,7 @@
 
 use super::{Candidates, Compile, Ctx, Notes, Step, Word};
 use crate::gslb::PoolId;
-use crate::gslb::admission::{ALL, admitted, position, ramp_permille};
+use crate::gslb::admission::ramp_permille;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,30 +131,16 @@ fn apply(f: &Failover, ctx: &Ctx<'_>, cands: &mut Candidates, notes: &mut Notes)
     let tiers = &f.tiers;
     let up = |pc: &super::PoolCand| pc.endpoints.iter().any(|&e| ctx.health.is_up(e));
     // Pools that ramp back and do not take this client yet.
-    let mut held: Vec<PoolId> = Vec::new();
-    if let Some(ramp) = f.ramp {
-        let mut pos = None;
-        for pc in cands.0.iter().filter(|pc| up(pc)) {
-            let share = ramp_permille(ctx.health.admission(pc.pool).back_ms, ramp);
-            if share >= ALL {
-                continue;
-            }
-            let (p, prefix) = *pos.get_or_insert_with(|| position(ctx.client));
-            notes.depends_on(prefix);
-            let ok = admitted(p, share);
-            notes.why(|| {
-                format!(
-                    "pool {} ramping: {} % admitted; this client {}",
-                    ctx.model.pools[pc.pool].name,
-                    share / 10,
-                    if ok { "admitted" } else { "not admitted" }
-                )
+    let held: Vec<PoolId> = match f.ramp {
+        None => Vec::new(),
+        Some(ramp) => {
+            let shares = cands.0.iter().filter(|pc| up(pc)).map(|pc| {
+                let back = ctx.health.admission(pc.pool).back_ms;
+                (pc.pool, ramp_permille(back, ramp))
             });
-            if !ok {
-                held.push(pc.pool);
-            }
+            ctx.not_admitted(notes, shares, |pool| format!("pool {pool} ramping"))
         }
-    }
+    };
     // A held pool is answered only when no other pool is up.
     let others = cands.0.iter().any(|pc| up(pc) && !held.contains(&pc.pool));
     let alive = |pc: &super::PoolCand| up(pc) && !(others && held.contains(&pc.pool));

@@ -143,6 +143,43 @@ pub struct Ctx<'a> {
     pub seed: u64,
 }
 
+impl Ctx<'_> {
+    /// The pools among `shares` (each with the share of its clients it admits now, per
+    /// mille) that do not take this client ([`crate::gslb::admission`]: a stable hash of the
+    /// client's network). A pool that admits less than all makes the answer depend on that
+    /// network (noted) and is explained as `{what(pool)}: N % admitted; this client
+    /// admitted` (or `not admitted`). Used by `failover`'s ramp and by `capacity`.
+    pub fn not_admitted(
+        &self,
+        notes: &mut Notes,
+        shares: impl Iterator<Item = (PoolId, u16)>,
+        what: impl Fn(&str) -> String,
+    ) -> Vec<PoolId> {
+        let mut out = Vec::new();
+        let mut pos = None;
+        for (pool, share) in shares {
+            if share >= super::admission::ALL {
+                continue;
+            }
+            let (p, prefix) = *pos.get_or_insert_with(|| super::admission::position(self.client));
+            notes.depends_on(prefix);
+            let ok = super::admission::admitted(p, share);
+            notes.why(|| {
+                format!(
+                    "{}: {} % admitted; this client {}",
+                    what(&self.model.pools[pool].name),
+                    share / 10,
+                    if ok { "admitted" } else { "not admitted" }
+                )
+            });
+            if !ok {
+                out.push(pool);
+            }
+        }
+        out
+    }
+}
+
 /// A chain step with its settings compiled: what its config word does.
 pub trait Step: fmt::Debug + Send + Sync {
     /// The config word.
