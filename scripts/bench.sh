@@ -29,7 +29,7 @@
 # Figures per (server, workload), the median of ROUNDS interleaved runs: queries/s, server
 # CPU seconds (from /proc/PID/stat), queries per server CPU-second, and the ratios to gdnsd
 # and to Knot; then latency percentiles (p50/p99, from dnsperf -v's per-query times) at a
-# fixed 10,000 q/s for hits and for gslb-ecs.
+# fixed 10,000 q/s for hits and for gslb-ecs, each the median of ROUNDS runs.
 # The table goes to stdout, the TSV to the given file (default target/bench-results.tsv).
 # Stops only the processes it started.
 set -euo pipefail
@@ -314,9 +314,11 @@ for r in $(seq "$rounds"); do
     done
 done
 declare -A lat
-for w in $(if chosen latency; then echo hit gslb-ecs; fi); do
-    for s in "${servers[@]}"; do
-        if serves "$s" "$w"; then lat[$s,$w]=$(latency "$s" "$w"); fi
+for r in $(seq "$rounds"); do
+    for w in $(if chosen latency; then echo hit gslb-ecs; fi); do
+        for s in "${servers[@]}"; do
+            if serves "$s" "$w"; then lat[$s,$w,$r]=$(latency "$s" "$w"); fi
+        done
     done
 done
 # AYADNS_PROFILE=DIR: one more run of some workloads with `perf record` on ayadns (call
@@ -362,8 +364,10 @@ done
 printf '\nlatency at a fixed 10,000 q/s (ms):\n%-10s %-11s %8s %8s\n' server workload p50 p99
 for w in hit gslb-ecs; do
     for s in "${servers[@]}"; do
-        [ -n "${lat[$s,$w]:-}" ] || continue
-        read -r p50 p99 <<<"${lat[$s,$w]}"
+        [ -n "${lat[$s,$w,1]:-}" ] || continue
+        # The median of the rounds' percentiles (p99 at 10k q/s is noisy on a shared machine).
+        p50=$(for r in $(seq "$rounds"); do echo "${lat[$s,$w,$r]}" | awk '{print $1}'; done | median)
+        p99=$(for r in $(seq "$rounds"); do echo "${lat[$s,$w,$r]}" | awk '{print $2}'; done | median)
         printf '%-10s %-11s %8s %8s\n' "$s" "$w" "$p50" "$p99"
         printf '%s\t%s-latency-ms\t%s\t%s\t\t\t\n' "$s" "$w" "$p50" "$p99" >>"$tsv"
     done
