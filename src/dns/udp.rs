@@ -119,12 +119,12 @@ impl UdpAnswerer {
         };
         let mut forced = None;
         let mut cached = false;
-        if let (Some(c), Some(k)) = (cache.as_deref_mut(), &key)
-            && let Some((slot, generation)) = c.get(&snap, k)
-        {
-            cached = true;
-            let verdict = match slot {
-                Slot::Static(e) => {
+        // The fast paths: a cached answer or GSLB question, else an NXDOMAIN template.
+        let mut fast = None;
+        if let (Some(c), Some(k)) = (cache.as_deref_mut(), &key) {
+            fast = match c.get(&snap, k) {
+                Some((Slot::Static(e), _)) => {
+                    cached = true;
                     snap.metrics.record(&e.tally, e.qtype, e.rcode, false);
                     let v = self.limit(src.ip(), e.kind, false);
                     if v == Verdict::Send {
@@ -136,36 +136,26 @@ impl UdpAnswerer {
                     }
                     Some(v)
                 }
-                Slot::Gslb(g) => self.answer_gslb(&snap, generation, g, k, query, src, out),
+                Some((Slot::Gslb(g), generation)) => {
+                    cached = true;
+                    self.answer_gslb(&snap, generation, g, k, query, src, out)
+                }
+                None => self.answer_missing(&snap, c, k, query, src, out),
             };
-            match verdict {
-                Some(Verdict::Send) => {
-                    self.handler.metrics().observe(started.elapsed());
-                    return true;
-                }
-                Some(Verdict::Drop) => {
-                    self.handler.metrics().observe(started.elapsed());
-                    return false;
-                }
-                // The truncated answer is built below (rare: over the limit only).
-                Some(Verdict::Slip) => forced = Some(Verdict::Slip),
-                // Not an answer the fast path writes: the general path answers.
-                None => {}
-            }
         }
-        if !cached && let (Some(c), Some(k)) = (cache.as_deref(), &key) {
-            match self.answer_missing(&snap, c, k, query, src, out) {
-                Some(Verdict::Send) => {
-                    self.handler.metrics().observe(started.elapsed());
-                    return true;
-                }
-                Some(Verdict::Drop) => {
-                    self.handler.metrics().observe(started.elapsed());
-                    return false;
-                }
-                Some(Verdict::Slip) => forced = Some(Verdict::Slip),
-                None => {}
+        match fast {
+            Some(Verdict::Send) => {
+                self.handler.metrics().observe(started.elapsed());
+                return true;
             }
+            Some(Verdict::Drop) => {
+                self.handler.metrics().observe(started.elapsed());
+                return false;
+            }
+            // The truncated answer is built below (rare: over the limit only).
+            Some(Verdict::Slip) => forced = Some(Verdict::Slip),
+            // Not an answer a fast path writes: the general path answers.
+            None => {}
         }
         let parsed = match question_has_pointer(query) {
             true => None,
