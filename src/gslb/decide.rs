@@ -627,7 +627,6 @@ mod tests {
     /// plan's network is widened by one bit, or when the all-up run is left out.)
     #[test]
     fn plans_shared_by_a_network_answer_what_the_chain_answers() {
-        use crate::geo::GeoDb;
         use crate::hash::mix64;
         let chains = [
             "\"health\", \"geo\", \"failover\", \"weighted\", \"first_n\"",
@@ -644,21 +643,8 @@ mod tests {
             "when_all_down = \"empty\"\n",
             "when_all_down = \"fallback\"\nfallback = [\"192.0.2.99\", \"2001:db8::99\"]\n",
         ];
-        let networks = [
-            "81.2.69.0",
-            "89.160.20.112",
-            "216.160.83.56",
-            "175.16.199.0",
-            "202.196.224.0",
-            "214.0.0.0",
-            "149.101.100.0",
-            "2.3.3.0",
-            "1.2.3.0",
-            "2001:218::",
-            "2a02:d3c0::",
-        ];
-        let geo = GeoDb::open(&[concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/sample.mmdb")])
-            .expect("the sample database");
+        let networks = crate::gslb::policy::testing::SAMPLE_CLIENTS;
+        let geo = crate::gslb::policy::testing::sample_geo();
         let mut rng = 11u64;
         let mut next = |n: u64| {
             rng = mix64(rng);

@@ -353,7 +353,6 @@ fn representative(r: usize, coords: crate::geo::Coords) -> Client {
 mod tests {
     use super::*;
     use crate::counters::Sample;
-    use crate::geo::GeoDb;
     use crate::gslb::decide::answer;
     use crate::gslb::policy::testing;
     use crate::hash::mix64;
@@ -372,19 +371,9 @@ mod tests {
             "\"failover\"",
             "\"geo\", \"nearest\", \"health\", \"failover\"",
         ];
-        let clients = [
-            "81.2.69.0",
-            "89.160.20.112",
-            "216.160.83.56",
-            "175.16.199.0",
-            "202.196.224.0",
-            "214.0.0.0",
-            "149.101.100.0",
-            "2.3.3.0",
-            "1.2.3.0",
-        ];
-        let geo = GeoDb::open(&[concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/sample.mmdb")])
-            .expect("the sample database");
+        // The IPv4 sample clients (the chains here are A-only).
+        let clients = &crate::gslb::policy::testing::SAMPLE_CLIENTS[..9];
+        let geo = crate::gslb::policy::testing::sample_geo();
         let mut rng = 7u64;
         let mut next = |n: usize| {
             rng = mix64(rng);

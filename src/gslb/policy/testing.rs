@@ -262,3 +262,25 @@ pub fn names(m: &Gslb, c: &Candidates) -> String {
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
+
+/// Client addresses the sample GeoIP database (`geoip/sample.mmdb`) places in different
+/// countries and continents, and two it does not know (for property tests over clients).
+pub const SAMPLE_CLIENTS: &[&str] = &[
+    "81.2.69.0",
+    "89.160.20.112",
+    "216.160.83.56",
+    "175.16.199.0",
+    "202.196.224.0",
+    "214.0.0.0",
+    "149.101.100.0",
+    "2.3.3.0",
+    "1.2.3.0",
+    "2001:218::",
+    "2a02:d3c0::",
+];
+
+/// The sample GeoIP database shipped in `geoip/`.
+pub fn sample_geo() -> crate::geo::GeoDb {
+    crate::geo::GeoDb::open(&[concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/sample.mmdb")])
+        .expect("the sample database")
+}
